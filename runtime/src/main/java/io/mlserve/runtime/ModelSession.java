@@ -1,0 +1,253 @@
+package io.mlserve.runtime;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ONNX model loaded into ONNX Runtime, shared by every request that uses it and reference-counted:
+ * the loader holds the first reference, each request {@link #acquire()}s and {@link #release()}s one,
+ * and the native session closes when the last reference goes — so a version swapped out mid-request
+ * finishes its in-flight work. {@link #run} is safe to call from many threads at once.
+ */
+public final class ModelSession implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelSession.class);
+    private static final AtomicInteger OPEN_SESSIONS = new AtomicInteger();
+    private static volatile OrtEnvironment environment;
+
+    private final String label;
+    private final OrtSession session;
+    private final ModelSignature signature;
+    private final Device device;
+    private final String[] inputNames;
+    private final AtomicInteger references = new AtomicInteger(1);
+    private final AtomicInteger ownerReleased = new AtomicInteger();
+
+    private ModelSession(String label, OrtSession session, ModelSignature signature, Device device) {
+        this.label = label;
+        this.session = session;
+        this.signature = signature;
+        this.device = device;
+        this.inputNames = new String[signature.inputs().size()];
+        for (int i = 0; i < inputNames.length; i++) {
+            inputNames[i] = signature.inputs().get(i).name();
+        }
+    }
+
+    /** The process-wide ONNX Runtime environment (created on first use, never closed before exit). */
+    public static OrtEnvironment environment() {
+        OrtEnvironment env = environment;
+        if (env == null) {
+            synchronized (ModelSession.class) {
+                env = environment;
+                if (env == null) {
+                    env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "mlserve");
+                    environment = env;
+                }
+            }
+        }
+        return env;
+    }
+
+    /** How many native sessions are open right now in this process (a leak check for tests and shutdown). */
+    public static int openSessions() {
+        return OPEN_SESSIONS.get();
+    }
+
+    /**
+     * Loads {@code modelFile} with {@code config}. A CUDA device that cannot be used (no GPU build of
+     * ONNX Runtime, no driver or CUDA libraries) falls back to the CPU with one warning line.
+     *
+     * @param label name used in log lines and errors, e.g. {@code churn:3}
+     */
+    public static ModelSession open(String label, Path modelFile, SessionConfig config) throws ModelLoadException {
+        if (!Files.isRegularFile(modelFile)) {
+            throw new ModelLoadException(label + ": model file " + modelFile + " does not exist");
+        }
+        OrtEnvironment env = environment();
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(switch (config.optimization()) {
+                case NONE -> OrtSession.SessionOptions.OptLevel.NO_OPT;
+                case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+                case EXTENDED -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+                case ALL -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
+            });
+            options.setIntraOpNumThreads(config.intraOpThreads());
+            if (config.interOpThreads() > 0) {
+                options.setInterOpNumThreads(config.interOpThreads());
+                options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
+            }
+            options.setCPUArenaAllocator(config.memoryArena());
+            Device effective = config.device().kind() == Device.Kind.CUDA
+                    ? addCuda(label, options, config) : Device.CPU;
+            OrtSession session = env.createSession(modelFile.toString(), options);
+            try {
+                ModelSignature signature = signatureOf(label, session);
+                OPEN_SESSIONS.incrementAndGet();
+                LOG.info("loaded {} from {} on {} ({} inputs, {} outputs)", label, modelFile, effective,
+                        signature.inputs().size(), signature.outputs().size());
+                return new ModelSession(label, session, signature, effective);
+            } catch (ModelLoadException | RuntimeException e) {
+                session.close();
+                throw e;
+            }
+        } catch (OrtException e) {
+            throw new ModelLoadException(label + ": ONNX Runtime could not load " + modelFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Device addCuda(String label, OrtSession.SessionOptions options, SessionConfig config) {
+        Device wanted = config.device();
+        try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(wanted.id())) {
+            cuda.add("cudnn_conv_algo_search", config.cudnnConvAlgoSearch());
+            options.addCUDA(cuda);
+            return wanted;
+        } catch (OrtException | RuntimeException | LinkageError e) {
+            LOG.warn("{}: CUDA device {} is not usable ({}); running on CPU", label, wanted, e.getMessage());
+            return Device.CPU;
+        }
+    }
+
+    private static ModelSignature signatureOf(String label, OrtSession session)
+            throws OrtException, ModelLoadException {
+        List<TensorSpec> inputs = new ArrayList<>();
+        for (Map.Entry<String, NodeInfo> e : session.getInputInfo().entrySet()) {
+            if (!(e.getValue().getInfo() instanceof TensorInfo info)) {
+                throw new ModelLoadException(label + ": input '" + e.getKey()
+                        + "' is not a tensor (" + e.getValue().getInfo() + "); only tensor inputs can be served");
+            }
+            DataType type = DataType.fromOnnx(info.onnxType);
+            if (type == null || !type.supportedByRuntime()) {
+                throw new ModelLoadException(label + ": input '" + e.getKey() + "' has element type "
+                        + info.onnxType + ", which ONNX Runtime's Java API cannot feed");
+            }
+            inputs.add(new TensorSpec(e.getKey(), type, info.getShape()));
+        }
+        List<TensorSpec> outputs = new ArrayList<>();
+        for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
+            DataType type = e.getValue().getInfo() instanceof TensorInfo info ? DataType.fromOnnx(info.onnxType) : null;
+            if (type == null) {
+                // e.g. ZipMap's sequence-of-maps output from converted scikit-learn classifiers
+                LOG.warn("{}: output '{}' ({}) is not a tensor of a protocol datatype; it is not served",
+                        label, e.getKey(), e.getValue().getInfo());
+                continue;
+            }
+            outputs.add(new TensorSpec(e.getKey(), type, ((TensorInfo) e.getValue().getInfo()).getShape()));
+        }
+        if (outputs.isEmpty()) {
+            throw new ModelLoadException(label + ": the model has no tensor output to serve");
+        }
+        return new ModelSignature(inputs, outputs);
+    }
+
+    public String label() {
+        return label;
+    }
+
+    public ModelSignature signature() {
+        return signature;
+    }
+
+    /** The device the session actually runs on (CPU after a CUDA fallback). */
+    public Device device() {
+        return device;
+    }
+
+    /** Takes a reference for one use; false when the session is already closed (then don't use it). */
+    public boolean acquire() {
+        for (;;) {
+            int n = references.get();
+            if (n == 0) {
+                return false;
+            }
+            if (references.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Returns a reference taken with {@link #acquire()}; the last one closes the native session. */
+    public void release() {
+        int n = references.decrementAndGet();
+        if (n == 0) {
+            closeNative();
+        } else if (n < 0) {
+            throw new IllegalStateException(label + ": released more often than acquired");
+        }
+    }
+
+    /** Drops the loader's own reference (once); in-flight users keep the session open until they release. */
+    @Override
+    public void close() {
+        if (ownerReleased.compareAndSet(0, 1)) {
+            release();
+        }
+    }
+
+    private void closeNative() {
+        try {
+            session.close();
+            LOG.info("closed session {}", label);
+        } catch (OrtException e) {
+            LOG.warn("closing session {} failed: {}", label, e.getMessage());
+        } finally {
+            OPEN_SESSIONS.decrementAndGet();
+        }
+    }
+
+    /**
+     * Runs the model on every input of {@code batch} and returns the outputs named in
+     * {@code outputs} (all outputs when null). The caller must hold a reference.
+     */
+    public RunOutputs run(TensorBatch batch, Set<String> outputs) throws OrtException {
+        OrtEnvironment env = environment();
+        int n = inputNames.length;
+        Map<String, OnnxTensor> feed = new HashMap<>(n * 2);
+        try {
+            for (int i = 0; i < n; i++) {
+                feed.put(inputNames[i], tensorFor(env, batch, i));
+            }
+            OrtSession.Result result = outputs == null ? session.run(feed) : session.run(feed, outputs);
+            return new RunOutputs(result, signature);
+        } finally {
+            for (OnnxTensor t : feed.values()) {
+                t.close();
+            }
+        }
+    }
+
+    private OnnxTensor tensorFor(OrtEnvironment env, TensorBatch batch, int input) throws OrtException {
+        TensorSpec spec = signature.inputs().get(input);
+        long[] shape = batch.shapeOf(input);
+        if (spec.dataType() == DataType.BYTES) {
+            return OnnxTensor.createTensor(env, batch.stringsOf(input), shape);
+        }
+        ByteBuffer data = batch.bufferOf(input);
+        if (data == null) {
+            throw new IllegalStateException(label + ": input '" + spec.name() + "' was not filled");
+        }
+        data.position(0);
+        return OnnxTensor.createTensor(env, data, shape, spec.dataType().ortJavaType());
+    }
+
+    @Override
+    public String toString() {
+        return "ModelSession[" + label + " on " + device + "]";
+    }
+}
