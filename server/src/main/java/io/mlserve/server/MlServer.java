@@ -1,0 +1,234 @@
+package io.mlserve.server;
+
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
+import io.mlserve.runtime.ModelSession;
+import io.mlserve.server.http.MetricsHandler;
+import io.mlserve.server.http.RestHandler;
+import io.mlserve.server.inference.GrpcInferenceService;
+import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.inference.ModelAdmin;
+import io.mlserve.server.metrics.ServerMetrics;
+import io.mlserve.server.repository.ModelRepository;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running server: model repository, gRPC (OIP + health + reflection), REST v2 and /metrics, all on
+ * one set of Netty event loops (native epoll where available). {@link #shutdown} stops accepting,
+ * lets in-flight calls finish within the grace period, then closes every session.
+ */
+public final class MlServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MlServer.class);
+
+    private final ServerOptions options;
+    private final ServerMetrics metrics;
+    private final ModelRepository repository;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final ExecutorService loader;
+    private final ExecutorService handlerPool;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final AtomicBoolean accepting = new AtomicBoolean(true);
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    private Server grpc;
+    private Channel http;
+    private Channel metricsChannel;
+
+    private MlServer(ServerOptions options) {
+        this.options = options;
+        this.metrics = new ServerMetrics();
+        this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(), metrics);
+        IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
+        int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
+                : Runtime.getRuntime().availableProcessors();
+        this.workers = new MultiThreadIoEventLoopGroup(threads, daemonThreads("mlserve-io"), io);
+        this.loader = Executors.newSingleThreadExecutor(daemonThreads("mlserve-loader"));
+        this.handlerPool = options.executor() == ServerOptions.Executor.POOL
+                ? Executors.newFixedThreadPool(threads, daemonThreads("mlserve-grpc")) : null;
+    }
+
+    /** Loads the repository, then binds gRPC, HTTP and metrics; returns once all are accepting. */
+    public static MlServer start(ServerOptions options) throws IOException {
+        MlServer s = new MlServer(options);
+        try {
+            s.startAll();
+            return s;
+        } catch (IOException | RuntimeException e) {
+            s.shutdown(0);
+            throw e;
+        }
+    }
+
+    private void startAll() throws IOException {
+        repository.loadAll();
+        InferenceHandler handler = new InferenceHandler(repository, metrics);
+        ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get);
+        Class<? extends ServerChannel> channelType = Epoll.isAvailable()
+                ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
+                .channelType(channelType)
+                .bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers)
+                .maxInboundMessageSize(options.maxMessageBytes())
+                .addService(new GrpcInferenceService(handler, admin))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance());
+        if (handlerPool == null) {
+            b.directExecutor();
+        } else {
+            b.executor(handlerPool);
+        }
+        grpc = b.build().start();
+        RestHandler rest = new RestHandler(handler, admin);
+        http = bind(options.httpPort(), rest, channelType);
+        metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
+        updateHealth(admin.serverReady());
+        LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | executor {}",
+                ModelAdmin.SERVER_VERSION, options.host(), options.sessionDefaults().device(), grpcPort(), httpPort(),
+                metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.executor());
+    }
+
+    private void updateHealth(boolean ready) {
+        ServingStatus s = ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        health.setStatus("", s);
+        health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, s);
+    }
+
+    private Channel bind(int port, ChannelHandler handler, Class<? extends ServerChannel> channelType) throws IOException {
+        int maxBody = options.maxMessageBytes();
+        ServerBootstrap sb = new ServerBootstrap().group(boss, workers).channel(channelType)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
+                                new HttpObjectAggregator(maxBody), handler);
+                    }
+                });
+        try {
+            return sb.bind(new InetSocketAddress(options.host(), port)).sync().channel();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while binding port " + port, e);
+        } catch (RuntimeException e) {
+            throw new IOException("cannot bind " + options.host() + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    public int grpcPort() {
+        return grpc.getPort();
+    }
+
+    public int httpPort() {
+        return ((InetSocketAddress) http.localAddress()).getPort();
+    }
+
+    public int metricsPort() {
+        return ((InetSocketAddress) metricsChannel.localAddress()).getPort();
+    }
+
+    public ModelRepository repository() {
+        return repository;
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    /**
+     * Stops accepting work, waits up to {@code graceSeconds} for in-flight calls, then closes sessions and
+     * event loops. Safe to call more than once.
+     */
+    public void shutdown(int graceSeconds) {
+        if (!stopped.compareAndSet(false, true)) {
+            return;
+        }
+        accepting.set(false);
+        health.enterTerminalState();
+        LOG.info("shutting down: no new calls; waiting up to {} s for calls in flight", graceSeconds);
+        closeQuietly(http);
+        closeQuietly(metricsChannel);
+        if (grpc != null) {
+            grpc.shutdown();
+            try {
+                if (!grpc.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
+                    LOG.warn("calls still running after {} s; cancelling them", graceSeconds);
+                    grpc.shutdownNow();
+                    grpc.awaitTermination(5, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                grpc.shutdownNow();
+            }
+        }
+        loader.shutdown();
+        if (handlerPool != null) {
+            handlerPool.shutdown();
+        }
+        repository.close();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        int open = ModelSession.openSessions();
+        if (open > 0) {
+            LOG.warn("{} ONNX Runtime session(s) still open after shutdown", open);
+        }
+        LOG.info("stopped");
+    }
+
+    private static void closeQuietly(Channel c) {
+        if (c != null) {
+            c.close().syncUninterruptibly();
+        }
+    }
+
+    /** Blocks until {@link #shutdown} has completed. */
+    public void awaitTermination() throws InterruptedException {
+        if (grpc != null) {
+            grpc.awaitTermination();
+        }
+    }
+
+    @Override
+    public void close() {
+        shutdown(options.shutdownGraceSeconds());
+    }
+}

@@ -1,0 +1,68 @@
+package io.mlserve.server;
+
+import io.mlserve.runtime.SessionConfig;
+import java.nio.file.Path;
+
+/**
+ * Everything the server needs to start, validated here so a bad value fails at start-up with one line.
+ *
+ * @param host             address to bind (0.0.0.0 = all interfaces)
+ * @param httpPort         REST v2 + health; 0 = any free port
+ * @param grpcPort         Open Inference Protocol gRPC; 0 = any free port
+ * @param metricsPort      Prometheus /metrics; 0 = any free port
+ * @param modelRepository  root of {@code <model>/<version>/model.onnx}
+ * @param sessionDefaults  ONNX Runtime settings a model's config.json may override
+ * @param maxMessageBytes  largest gRPC message or HTTP body accepted
+ * @param executor         gRPC handler threading: DIRECT (on the event loop) or POOL (a worker pool)
+ * @param eventLoopThreads Netty worker threads shared by gRPC and HTTP (0 = one per core)
+ * @param shutdownGraceSeconds how long in-flight calls may take to finish on shutdown
+ */
+public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
+                            SessionConfig sessionDefaults, int maxMessageBytes, Executor executor,
+                            int eventLoopThreads, int shutdownGraceSeconds) {
+
+    /** How gRPC handlers are run. */
+    public enum Executor { DIRECT, POOL }
+
+    public static final int DEFAULT_HTTP_PORT = 8000;
+    public static final int DEFAULT_GRPC_PORT = 8001;
+    public static final int DEFAULT_METRICS_PORT = 8002;
+    public static final int DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+    public ServerOptions {
+        checkPort("--http-port", httpPort);
+        checkPort("--grpc-port", grpcPort);
+        checkPort("--metrics-port", metricsPort);
+        if (maxMessageBytes < 1024) {
+            throw new IllegalArgumentException("--max-message-bytes must be at least 1024, got " + maxMessageBytes);
+        }
+        if (eventLoopThreads < 0) {
+            throw new IllegalArgumentException("--event-loop-threads must be >= 0, got " + eventLoopThreads);
+        }
+        if (shutdownGraceSeconds < 0) {
+            throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
+        }
+    }
+
+    /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
+    public static ServerOptions ephemeral(Path repository) {
+        return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT, DEFAULT_MAX_MESSAGE_BYTES,
+                Executor.DIRECT, 0, 30);
+    }
+
+    public ServerOptions withMaxMessageBytes(int bytes) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
+                executor, eventLoopThreads, shutdownGraceSeconds);
+    }
+
+    public ServerOptions withExecutor(Executor e) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, e, eventLoopThreads, shutdownGraceSeconds);
+    }
+
+    private static void checkPort(String flag, int port) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(flag + " must be 0..65535 (0 = any free port), got " + port);
+        }
+    }
+}

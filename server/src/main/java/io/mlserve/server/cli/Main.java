@@ -1,0 +1,27 @@
+package io.mlserve.server.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code mlserve} program: one entry for every command (the launcher script and the image run this). */
+@Command(name = "mlserve", mixinStandardHelpOptions = true, version = "mlserve 0.1.0",
+        description = "gRPC inference server with the feature store, drift monitor, registry sync and retraining built in.",
+        subcommands = {ServeCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+        org.slf4j.bridge.SLF4JBridgeHandler.install();
+        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

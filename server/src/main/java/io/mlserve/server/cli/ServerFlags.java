@@ -1,0 +1,58 @@
+package io.mlserve.server.cli;
+
+import io.mlserve.runtime.Device;
+import io.mlserve.runtime.SessionConfig;
+import io.mlserve.server.ServerOptions;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Flags shared by every command that runs a server (serve, demo). */
+final class ServerFlags {
+    @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to bind (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--http-port", defaultValue = "8000",
+            description = "REST v2 and health port; 0 = any free port (default: ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--grpc-port", defaultValue = "8001",
+            description = "Open Inference Protocol gRPC port; 0 = any free port (default: ${DEFAULT-VALUE}).")
+    int grpcPort;
+
+    @Option(names = "--metrics-port", defaultValue = "8002",
+            description = "Prometheus /metrics port; 0 = any free port (default: ${DEFAULT-VALUE}).")
+    int metricsPort;
+
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "Default device for models: cpu or cuda:N; CUDA falls back to CPU with a log line "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--intra-op-threads", defaultValue = "1",
+            description = "ONNX Runtime intra-op threads per session unless config.json sets "
+                    + "intra_op_thread_count; 0 = one per core (default: ${DEFAULT-VALUE}).")
+    int intraOpThreads;
+
+    @Option(names = "--max-message-bytes", defaultValue = "67108864",
+            description = "Largest gRPC message or HTTP body accepted (default: ${DEFAULT-VALUE}).")
+    int maxMessageBytes;
+
+    @Option(names = "--grpc-executor", defaultValue = "direct",
+            description = "Where gRPC handlers run: direct (on the network threads, no hand-off) or pool "
+                    + "(default: ${DEFAULT-VALUE}).")
+    ServerOptions.Executor executor;
+
+    @Option(names = "--event-loop-threads", defaultValue = "0",
+            description = "Network threads shared by gRPC and HTTP; 0 = one per core (default: ${DEFAULT-VALUE}).")
+    int eventLoopThreads;
+
+    @Option(names = "--shutdown-grace-secs", defaultValue = "30",
+            description = "On SIGTERM, how long calls in flight may take to finish (default: ${DEFAULT-VALUE}).")
+    int shutdownGraceSeconds;
+
+    ServerOptions toOptions(Path repository) {
+        SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes, executor,
+                eventLoopThreads, shutdownGraceSeconds);
+    }
+}

@@ -1,0 +1,322 @@
+package io.mlserve.server.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import io.grpc.Status;
+import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.proto.inference.ModelMetadataResponse;
+import io.mlserve.proto.inference.RepositoryIndexResponse;
+import io.mlserve.proto.inference.ServerMetadataResponse;
+import io.mlserve.server.inference.InferenceError;
+import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.inference.ModelAdmin;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The REST v2 endpoints (health, metadata, config, statistics, repository, infer) on Netty's HTTP codec.
+ * Inference runs on the event loop like gRPC does; repository loads complete asynchronously.
+ */
+@ChannelHandler.Sharable
+public final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger LOG = LoggerFactory.getLogger(RestHandler.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonFactory FACTORY = JSON.getFactory();
+    private static final JsonFormat.Printer PROTO_JSON = JsonFormat.printer().preservingProtoFieldNames()
+            .omittingInsignificantWhitespace();
+
+    private final InferenceHandler handler;
+    private final ModelAdmin admin;
+
+    public RestHandler(InferenceHandler handler, ModelAdmin admin) {
+        this.handler = handler;
+        this.admin = admin;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        FullHttpResponse response;
+        try {
+            response = route(ctx, req, keepAlive);
+        } catch (InferenceError e) {
+            response = error(e.httpStatus(), e.getMessage());
+        } catch (RuntimeException | IOException e) {
+            LOG.error("HTTP {} {} failed", req.method(), req.uri(), e);
+            response = error(500, e.toString());
+        }
+        if (response != null) {
+            send(ctx, response, keepAlive);
+        }
+    }
+
+    /** The response, or null when it will be sent later (asynchronous repository calls). */
+    private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive)
+            throws IOException {
+        String path = new QueryStringDecoder(req.uri()).path();
+        String[] p = segments(path);
+        HttpMethod m = req.method();
+        if (p.length == 0 || !p[0].equals("v2")) {
+            return error(404, "no endpoint " + path + "; the REST API lives under /v2");
+        }
+        if (p.length == 1) {
+            requireGet(m, path);
+            ServerMetadataResponse md = admin.serverMetadata();
+            return json(200, g -> {
+                g.writeStartObject();
+                g.writeStringField("name", md.getName());
+                g.writeStringField("version", md.getVersion());
+                g.writeArrayFieldStart("extensions");
+                for (String x : md.getExtensionsList()) {
+                    g.writeString(x);
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            });
+        }
+        if (p[1].equals("health") && p.length == 3) {
+            requireGet(m, path);
+            boolean ok = switch (p[2]) {
+                case "live" -> true;
+                case "ready" -> admin.serverReady();
+                default -> throw new InferenceError(Status.Code.NOT_FOUND, "no endpoint " + path);
+            };
+            return empty(ok ? 200 : 503);
+        }
+        if (p[1].equals("repository")) {
+            return repository(ctx, req, p, path, keepAlive);
+        }
+        if (p[1].equals("models") && p.length >= 3) {
+            if (p.length == 3 && p[2].equals("stats")) {
+                requireGet(m, path);
+                return proto(admin.statistics("", ""));
+            }
+            String model = p[2];
+            String version = "";
+            int rest = 3;
+            if (p.length >= 5 && p[3].equals("versions")) {
+                version = p[4];
+                rest = 5;
+            }
+            String action = p.length > rest ? p[rest] : "";
+            if (p.length > rest + 1) {
+                return error(404, "no endpoint " + path);
+            }
+            switch (action) {
+                case "" -> {
+                    requireGet(m, path);
+                    return metadata(admin.modelMetadata(model, version));
+                }
+                case "ready" -> {
+                    requireGet(m, path);
+                    return empty(admin.modelReady(model, version) ? 200 : 503);
+                }
+                case "config" -> {
+                    requireGet(m, path);
+                    return proto(admin.modelConfig(model, version));
+                }
+                case "stats" -> {
+                    requireGet(m, path);
+                    return proto(admin.statistics(model, version));
+                }
+                case "infer" -> {
+                    if (m != HttpMethod.POST) {
+                        return error(405, path + " takes POST");
+                    }
+                    ModelInferResponse r = handler.infer(JsonTensors.request(body(req), model, version));
+                    return json(200, g -> JsonTensors.writeResponse(r, g));
+                }
+                default -> {
+                    return error(404, "no endpoint " + path);
+                }
+            }
+        }
+        return error(404, "no endpoint " + path);
+    }
+
+    private FullHttpResponse repository(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
+                                        boolean keepAlive) throws IOException {
+        if (req.method() != HttpMethod.POST) {
+            return error(405, path + " takes POST");
+        }
+        if (p.length == 3 && p[2].equals("index")) {
+            JsonNode b = req.content().isReadable() ? body(req) : null;
+            boolean ready = b != null && b.path("ready").asBoolean(false);
+            RepositoryIndexResponse idx = admin.index("", ready);
+            return json(200, g -> {
+                g.writeStartArray();
+                for (RepositoryIndexResponse.ModelIndex mi : idx.getModelsList()) {
+                    g.writeStartObject();
+                    g.writeStringField("name", mi.getName());
+                    if (!mi.getVersion().isEmpty()) {
+                        g.writeStringField("version", mi.getVersion());
+                    }
+                    g.writeStringField("state", mi.getState());
+                    if (!mi.getReason().isEmpty()) {
+                        g.writeStringField("reason", mi.getReason());
+                    }
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+            });
+        }
+        if (p.length == 5 && p[2].equals("models") && (p[4].equals("load") || p[4].equals("unload"))) {
+            CompletableFuture<Void> f = p[4].equals("load") ? admin.load("", p[3]) : admin.unload("", p[3]);
+            f.whenComplete((ok, err) -> {
+                Throwable cause = err != null && err.getCause() != null ? err.getCause() : err;
+                FullHttpResponse r = err == null ? empty(200)
+                        : cause instanceof InferenceError e ? error(e.httpStatus(), e.getMessage())
+                        : error(500, String.valueOf(cause));
+                send(ctx, r, keepAlive);
+            });
+            return null;
+        }
+        return error(404, "no endpoint " + path);
+    }
+
+    private static void requireGet(HttpMethod m, String path) {
+        if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+            throw new InferenceError(Status.Code.INVALID_ARGUMENT, path + " takes GET");
+        }
+    }
+
+    private static String[] segments(String path) {
+        String trimmed = path.startsWith("/") ? path.substring(1) : path;
+        if (trimmed.endsWith("/")) {
+            trimmed = trimmed.substring(0, trimmed.length() - 1);
+        }
+        return trimmed.isEmpty() ? new String[0] : trimmed.split("/");
+    }
+
+    private static JsonNode body(FullHttpRequest req) {
+        try (ByteBufInputStream in = new ByteBufInputStream(req.content())) {
+            return JSON.readTree((java.io.InputStream) in);
+        } catch (JsonProcessingException e) {
+            throw InferenceError.invalid("body: not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw InferenceError.invalid("body: unreadable: " + e.getMessage());
+        }
+    }
+
+    private FullHttpResponse metadata(ModelMetadataResponse md) throws IOException {
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeStringField("name", md.getName());
+            g.writeArrayFieldStart("versions");
+            for (String v : md.getVersionsList()) {
+                g.writeString(v);
+            }
+            g.writeEndArray();
+            g.writeStringField("platform", md.getPlatform());
+            writeTensors(g, "inputs", md.getInputsList());
+            writeTensors(g, "outputs", md.getOutputsList());
+            g.writeEndObject();
+        });
+    }
+
+    private static void writeTensors(JsonGenerator g, String field, java.util.List<ModelMetadataResponse.TensorMetadata> ts)
+            throws IOException {
+        g.writeArrayFieldStart(field);
+        for (ModelMetadataResponse.TensorMetadata t : ts) {
+            g.writeStartObject();
+            g.writeStringField("name", t.getName());
+            g.writeStringField("datatype", t.getDatatype());
+            g.writeArrayFieldStart("shape");
+            for (long d : t.getShapeList()) {
+                g.writeNumber(d);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private static FullHttpResponse proto(MessageOrBuilder message) throws InvalidProtocolBufferException {
+        return text(200, PROTO_JSON.print(message), "application/json");
+    }
+
+    /** Writes JSON straight into the response buffer. */
+    interface JsonBody {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private static FullHttpResponse json(int status, JsonBody body) throws IOException {
+        ByteBuf buf = Unpooled.buffer(256);
+        try (ByteBufOutputStream out = new ByteBufOutputStream(buf); JsonGenerator g = FACTORY.createGenerator(
+                (java.io.OutputStream) out)) {
+            body.write(g);
+        } catch (IOException | RuntimeException e) {
+            buf.release();
+            throw e;
+        }
+        return response(status, buf, "application/json");
+    }
+
+    static FullHttpResponse error(int status, String message) {
+        try {
+            return json(status, g -> {
+                g.writeStartObject();
+                g.writeStringField("error", message);
+                g.writeEndObject();
+            });
+        } catch (IOException e) {
+            return text(status, "{\"error\":\"(unprintable)\"}", "application/json");
+        }
+    }
+
+    static FullHttpResponse text(int status, String body, String contentType) {
+        return response(status, Unpooled.copiedBuffer(body, java.nio.charset.StandardCharsets.UTF_8), contentType);
+    }
+
+    private static FullHttpResponse empty(int status) {
+        return response(status, Unpooled.EMPTY_BUFFER, "text/plain");
+    }
+
+    static FullHttpResponse response(int status, ByteBuf body, String contentType) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), body);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        return r;
+    }
+
+    static void send(ChannelHandlerContext ctx, FullHttpResponse r, boolean keepAlive) {
+        if (keepAlive) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            ctx.writeAndFlush(r);
+        } else {
+            ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("HTTP connection error: {}", cause.toString());
+        ctx.close();
+    }
+}

@@ -1,0 +1,195 @@
+package io.mlserve.server.inference;
+
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
+import io.mlserve.proto.inference.ModelConfigRequest;
+import io.mlserve.proto.inference.ModelConfigResponse;
+import io.mlserve.proto.inference.ModelInferRequest;
+import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.proto.inference.ModelMetadataRequest;
+import io.mlserve.proto.inference.ModelMetadataResponse;
+import io.mlserve.proto.inference.ModelReadyRequest;
+import io.mlserve.proto.inference.ModelReadyResponse;
+import io.mlserve.proto.inference.ModelStatisticsRequest;
+import io.mlserve.proto.inference.ModelStatisticsResponse;
+import io.mlserve.proto.inference.ModelStreamInferResponse;
+import io.mlserve.proto.inference.RepositoryIndexRequest;
+import io.mlserve.proto.inference.RepositoryIndexResponse;
+import io.mlserve.proto.inference.RepositoryModelLoadRequest;
+import io.mlserve.proto.inference.RepositoryModelLoadResponse;
+import io.mlserve.proto.inference.RepositoryModelUnloadRequest;
+import io.mlserve.proto.inference.RepositoryModelUnloadResponse;
+import io.mlserve.proto.inference.ServerLiveRequest;
+import io.mlserve.proto.inference.ServerLiveResponse;
+import io.mlserve.proto.inference.ServerMetadataRequest;
+import io.mlserve.proto.inference.ServerMetadataResponse;
+import io.mlserve.proto.inference.ServerReadyRequest;
+import io.mlserve.proto.inference.ServerReadyResponse;
+
+/**
+ * The Open Inference Protocol gRPC service (plus Triton's streaming, config, statistics and repository
+ * RPCs). Inference runs inline on the transport thread — no executor hop — and delegates to
+ * {@link InferenceHandler}; repository loads go to the loader executor so they never stall serving.
+ */
+public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+    private final InferenceHandler handler;
+    private final ModelAdmin admin;
+
+    public GrpcInferenceService(InferenceHandler handler, ModelAdmin admin) {
+        this.handler = handler;
+        this.admin = admin;
+    }
+
+    @Override
+    public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> out) {
+        reply(out, ServerLiveResponse.newBuilder().setLive(true).build());
+    }
+
+    @Override
+    public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> out) {
+        reply(out, ServerReadyResponse.newBuilder().setReady(admin.serverReady()).build());
+    }
+
+    @Override
+    public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> out) {
+        try {
+            reply(out, ModelReadyResponse.newBuilder().setReady(admin.modelReady(request.getName(),
+                    request.getVersion())).build());
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+        }
+    }
+
+    @Override
+    public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> out) {
+        reply(out, admin.serverMetadata());
+    }
+
+    @Override
+    public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> out) {
+        try {
+            reply(out, admin.modelMetadata(request.getName(), request.getVersion()));
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+        }
+    }
+
+    @Override
+    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> out) {
+        Context ctx = Context.current();
+        if (ctx.isCancelled()) {
+            // the deadline passed or the client gave up while the request waited: do not spend compute on it
+            out.onError(Status.fromThrowable(ctx.cancellationCause()).withDescription("request "
+                    + (ctx.getDeadline() != null && ctx.getDeadline().isExpired() ? "deadline passed" : "cancelled")
+                    + " before it ran").asRuntimeException());
+            return;
+        }
+        ModelInferResponse response;
+        try {
+            response = handler.infer(request);
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+            return;
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> out) {
+        ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) out;
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(ModelInferRequest request) {
+                ModelStreamInferResponse r;
+                try {
+                    r = ModelStreamInferResponse.newBuilder().setInferResponse(handler.infer(request)).build();
+                } catch (InferenceError e) {
+                    // one bad request does not end the stream: it gets its error in place of a response
+                    r = ModelStreamInferResponse.newBuilder().setErrorMessage(e.code() + ": " + e.getMessage())
+                            .setInferResponse(ModelInferResponse.newBuilder().setId(request.getId())
+                                    .setModelName(request.getModelName()).setModelVersion(request.getModelVersion()))
+                            .build();
+                }
+                if (!call.isCancelled()) {
+                    call.onNext(r);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                // the client went away; nothing to answer
+            }
+
+            @Override
+            public void onCompleted() {
+                call.onCompleted();
+            }
+        };
+    }
+
+    @Override
+    public void modelConfig(ModelConfigRequest request, StreamObserver<ModelConfigResponse> out) {
+        try {
+            reply(out, ModelConfigResponse.newBuilder().setConfig(admin.modelConfig(request.getName(),
+                    request.getVersion())).build());
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+        }
+    }
+
+    @Override
+    public void modelStatistics(ModelStatisticsRequest request, StreamObserver<ModelStatisticsResponse> out) {
+        try {
+            reply(out, admin.statistics(request.getName(), request.getVersion()));
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+        }
+    }
+
+    @Override
+    public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> out) {
+        try {
+            reply(out, admin.index(request.getRepositoryName(), request.getReady()));
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+        }
+    }
+
+    @Override
+    public void repositoryModelLoad(RepositoryModelLoadRequest request,
+                                    StreamObserver<RepositoryModelLoadResponse> out) {
+        admin.load(request.getRepositoryName(), request.getModelName()).whenComplete((ok, err) -> {
+            if (err != null) {
+                out.onError(statusOf(err).asRuntimeException());
+            } else {
+                reply(out, RepositoryModelLoadResponse.getDefaultInstance());
+            }
+        });
+    }
+
+    @Override
+    public void repositoryModelUnload(RepositoryModelUnloadRequest request,
+                                      StreamObserver<RepositoryModelUnloadResponse> out) {
+        admin.unload(request.getRepositoryName(), request.getModelName()).whenComplete((ok, err) -> {
+            if (err != null) {
+                out.onError(statusOf(err).asRuntimeException());
+            } else {
+                reply(out, RepositoryModelUnloadResponse.getDefaultInstance());
+            }
+        });
+    }
+
+    private static Status statusOf(Throwable t) {
+        Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+        return cause instanceof InferenceError e ? e.toStatus() : Status.INTERNAL.withDescription(cause.toString());
+    }
+
+    private static <T> void reply(StreamObserver<T> out, T value) {
+        out.onNext(value);
+        out.onCompleted();
+    }
+}

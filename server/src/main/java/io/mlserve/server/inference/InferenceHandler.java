@@ -1,0 +1,185 @@
+package io.mlserve.server.inference;
+
+import ai.onnxruntime.OrtException;
+import io.grpc.Status;
+import io.mlserve.proto.inference.ModelInferRequest;
+import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.runtime.ModelSignature;
+import io.mlserve.runtime.RunOutputs;
+import io.mlserve.runtime.TensorBatch;
+import io.mlserve.server.metrics.ServerMetrics;
+import io.mlserve.server.repository.ModelEntry;
+import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.repository.ModelState;
+import io.mlserve.server.repository.ServedVersion;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers one ModelInferRequest: resolve the model version, decode and check the inputs, run ONNX
+ * Runtime, encode the outputs, record metrics. The single inference path behind gRPC unary, gRPC
+ * streaming and REST. Runs on the calling thread (a Netty event loop); holds a reference on the
+ * version for the whole call so an unload or swap never closes a session under it.
+ */
+public final class InferenceHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(InferenceHandler.class);
+
+    private final ModelRepository repository;
+    private final ServerMetrics metrics;
+
+    public InferenceHandler(ModelRepository repository, ServerMetrics metrics) {
+        this.repository = repository;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Resolves {@code name} and {@code version} ("" = the latest serving version) to a serving version.
+     *
+     * @throws InferenceError NOT_FOUND for unknown models or versions, UNAVAILABLE while loading
+     */
+    public ServedVersion resolve(String name, String version) {
+        if (name.isEmpty()) {
+            throw InferenceError.invalid("model_name: required");
+        }
+        ModelEntry entry = repository.model(name);
+        if (entry == null) {
+            throw new InferenceError(Status.Code.NOT_FOUND, "model '" + name + "' is not in the repository");
+        }
+        ServedVersion v;
+        if (version.isEmpty()) {
+            v = entry.latest();
+        } else {
+            long n = parseVersion(version);
+            v = entry.version(n);
+            if (v == null && entry.versions().length > 0) {
+                throw new InferenceError(Status.Code.NOT_FOUND, "model '" + name + "' has no serving version "
+                        + version + "; serving: " + servingVersions(entry));
+            }
+        }
+        if (v == null) {
+            Status.Code code = entry.state() == ModelState.LOADING ? Status.Code.UNAVAILABLE : Status.Code.NOT_FOUND;
+            throw new InferenceError(code, "model '" + name + "'"
+                    + (version.isEmpty() ? "" : " version " + version) + " is not serving ("
+                    + entry.state() + (entry.reason().isEmpty() ? "" : ": " + entry.reason()) + ")");
+        }
+        return v;
+    }
+
+    private static long parseVersion(String version) {
+        try {
+            long n = Long.parseLong(version);
+            if (n > 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw InferenceError.invalid("model_version: expected a positive integer or empty, got '" + version + "'");
+    }
+
+    private static String servingVersions(ModelEntry entry) {
+        StringBuilder sb = new StringBuilder();
+        for (ServedVersion s : entry.versions()) {
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            sb.append(s.versionLabel());
+        }
+        return sb.toString();
+    }
+
+    /** Runs {@code request} and returns its response; failures are {@link InferenceError}s with their status. */
+    public ModelInferResponse infer(ModelInferRequest request) {
+        long start = System.nanoTime();
+        ServedVersion v;
+        try {
+            v = resolve(request.getModelName(), request.getModelVersion());
+        } catch (InferenceError e) {
+            ModelEntry known = request.getModelName().isEmpty() ? null : repository.model(request.getModelName());
+            metrics.recordUnattributedFailure(known == null ? ServerMetrics.UNKNOWN_MODEL : known.name(), e.code());
+            throw e;
+        }
+        if (!v.acquire()) {
+            // unloaded between lookup and use: the caller may retry and land on the new version
+            InferenceError e = new InferenceError(Status.Code.UNAVAILABLE, "model '" + v.model() + "' version "
+                    + v.versionLabel() + " was unloaded while the request arrived; retry");
+            metrics.recordUnattributedFailure(v.model(), e.code());
+            throw e;
+        }
+        try {
+            return run(request, v, start);
+        } catch (InferenceError e) {
+            v.metrics().recordFailure(e.code(), System.nanoTime() - start);
+            throw e;
+        } catch (OrtException | RuntimeException e) {
+            InferenceError mapped = mapRuntimeFailure(v, e);
+            v.metrics().recordFailure(mapped.code(), System.nanoTime() - start);
+            throw mapped;
+        } finally {
+            v.release();
+        }
+    }
+
+    private ModelInferResponse run(ModelInferRequest request, ServedVersion v, long start) throws OrtException {
+        ModelSignature sig = v.signature();
+        Set<String> selected = selectedOutputs(request, v);
+        TensorBatch batch = v.threadBatch();
+        int rows = RequestDecoder.decode(request, v.model(), sig, v.maxBatchSize(), batch);
+        boolean raw = request.getRawInputContentsCount() > 0;
+        long computeStart = System.nanoTime();
+        ModelInferResponse.Builder response = ModelInferResponse.newBuilder()
+                .setModelName(v.model()).setModelVersion(v.versionLabel()).setId(request.getId());
+        long inferEnd;
+        try (RunOutputs out = v.session().run(batch, selected)) {
+            inferEnd = System.nanoTime();
+            if (request.getOutputsCount() == 0) {
+                for (int j = 0; j < sig.outputs().size(); j++) {
+                    ResponseEncoder.addOutput(response, out, j, sig.outputs().get(j), raw);
+                }
+            } else {
+                for (int k = 0; k < request.getOutputsCount(); k++) {
+                    int j = sig.outputIndex(request.getOutputs(k).getName());
+                    ResponseEncoder.addOutput(response, out, j, sig.outputs().get(j), raw);
+                }
+            }
+        }
+        ModelInferResponse built = response.build();
+        long end = System.nanoTime();
+        v.metrics().recordSuccess(rows, end - start, 0, computeStart - start, inferEnd - computeStart,
+                end - inferEnd);
+        return built;
+    }
+
+    /** Requested output names, checked; null for "all outputs". */
+    private static Set<String> selectedOutputs(ModelInferRequest request, ServedVersion v) {
+        int n = request.getOutputsCount();
+        if (n == 0) {
+            return null;
+        }
+        ModelSignature sig = v.signature();
+        Set<String> names = new LinkedHashSet<>(n * 2);
+        for (int k = 0; k < n; k++) {
+            String name = request.getOutputs(k).getName();
+            if (sig.outputIndex(name) < 0) {
+                throw InferenceError.invalid("outputs[" + k + "].name: model '" + v.model() + "' has no output '"
+                        + name + "'; its outputs are " + ModelSignature.names(sig.outputs()));
+            }
+            if (!names.add(name)) {
+                throw InferenceError.invalid("outputs[" + k + "].name: output '" + name + "' is requested twice");
+            }
+        }
+        return names;
+    }
+
+    private static InferenceError mapRuntimeFailure(ServedVersion v, Exception e) {
+        if (e instanceof OrtException ort && ort.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
+            // shapes the signature allows but the graph rejects (e.g. mismatched dynamic dimensions)
+            return InferenceError.invalid("model '" + v.model() + "' rejected the inputs: " + e.getMessage());
+        }
+        LOG.error("{}: inference failed", v, e);
+        return new InferenceError(Status.Code.INTERNAL, "model '" + v.model() + "' version " + v.versionLabel()
+                + " failed: " + e.getMessage());
+    }
+}

@@ -1,0 +1,108 @@
+package io.mlserve.server.metrics;
+
+import io.grpc.Status;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Locale;
+
+/**
+ * The server's Prometheus registry and the metric families every model version reports into. Latencies
+ * are histograms (aggregatable across replicas), never summaries. Per-version children are created once
+ * per loaded version ({@link #forVersion}) so the request path records without label lookups.
+ */
+public final class ServerMetrics {
+    /** Label for failures that could not be attributed to a loaded model (unknown names, empty requests). */
+    public static final String UNKNOWN_MODEL = "_unknown";
+
+    /** 100 µs to 10 s, roughly 2.5× apart: resolves both sub-millisecond serving and slow tails. */
+    private static final double[] LATENCY_BOUNDS = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+    };
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    final Histogram requestDuration;
+    final Histogram queueDuration;
+    final Histogram computeDuration;
+    final Counter success;
+    final Counter failure;
+    final Counter inferenceCount;
+    final Counter executionCount;
+    private final Gauge modelReady;
+    private final Counter loadFailures;
+
+    public ServerMetrics() {
+        requestDuration = latency("mlserve_request_duration_seconds",
+                "Time from receiving an inference request to having its response, per model version");
+        queueDuration = latency("mlserve_queue_duration_seconds",
+                "Time an inference request waited before its model started executing it");
+        computeDuration = latency("mlserve_compute_duration_seconds",
+                "Time ONNX Runtime spent executing, per execution (one batch)");
+        success = Counter.builder().name("mlserve_request_success_total")
+                .help("Inference requests answered successfully").labelNames("model", "version").register(registry);
+        failure = Counter.builder().name("mlserve_request_failure_total")
+                .help("Inference requests that failed, by reason (the gRPC status, lower case)")
+                .labelNames("model", "version", "reason").register(registry);
+        inferenceCount = Counter.builder().name("mlserve_inference_count_total")
+                .help("Rows inferred (a request of batch size n counts n)").labelNames("model", "version")
+                .register(registry);
+        executionCount = Counter.builder().name("mlserve_execution_count_total")
+                .help("Model executions; inference_count / execution_count is the mean batch size")
+                .labelNames("model", "version").register(registry);
+        modelReady = Gauge.builder().name("mlserve_model_ready")
+                .help("1 while the model version is loaded, warmed up and serving").labelNames("model", "version")
+                .register(registry);
+        loadFailures = Counter.builder().name("mlserve_model_load_failures_total")
+                .help("Model versions that failed to load (bad file, config, warm-up)").labelNames("model")
+                .register(registry);
+        JvmMetrics.builder().register(registry);
+    }
+
+    private Histogram latency(String name, String help) {
+        return Histogram.builder().name(name).help(help).unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+                .labelNames("model", "version").classicOnly().classicUpperBounds(LATENCY_BOUNDS)
+                .withoutExemplars().register(registry);
+    }
+
+    /** The metric children of one loaded model version. */
+    public ModelMetrics forVersion(String model, String version) {
+        return new ModelMetrics(this, model, version);
+    }
+
+    /** Counts a failed request that never reached a model version (unknown model, malformed request). */
+    public void recordUnattributedFailure(String model, Status.Code code) {
+        failure.labelValues(model, "", reason(code)).inc();
+    }
+
+    public void setReady(String model, String version, boolean ready) {
+        modelReady.labelValues(model, version).set(ready ? 1 : 0);
+    }
+
+    /** Removes the series of an unloaded version so dashboards do not show it forever. */
+    public void forget(String model, String version) {
+        modelReady.remove(model, version);
+    }
+
+    public void recordLoadFailure(String model) {
+        loadFailures.labelValues(model).inc();
+    }
+
+    /** Writes every metric in Prometheus text format. */
+    public void writeTo(OutputStream out) throws IOException {
+        writer.write(out, registry.scrape(), io.prometheus.metrics.config.EscapingScheme.ALLOW_UTF8);
+    }
+
+    public String contentType() {
+        return writer.getContentType();
+    }
+
+    static String reason(Status.Code code) {
+        return code.name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,267 @@
+package io.mlserve.server.repository;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.proto.inference.ModelInput;
+import io.mlserve.proto.inference.ModelInstanceGroup;
+import io.mlserve.proto.inference.ModelOutput;
+import io.mlserve.proto.inference.ModelParameter;
+import io.mlserve.proto.inference.ModelVersionPolicy;
+import io.mlserve.proto.inference.ModelWarmup;
+import io.mlserve.runtime.DataType;
+import io.mlserve.runtime.Device;
+import io.mlserve.runtime.ModelLoadException;
+import io.mlserve.runtime.ModelSignature;
+import io.mlserve.runtime.SessionConfig;
+import io.mlserve.runtime.TensorSpec;
+import io.mlserve.runtime.WarmupSample;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads {@code <repo>/<model>/config.json} (Triton's model configuration in its JSON form) and turns it
+ * into session settings, warm-up samples and checks against the ONNX signature. Every error names the
+ * file and the key, so a user can fix it without reading code.
+ */
+final class ModelConfigs {
+    static final String CONFIG_FILE = "config.json";
+    static final String DEFAULT_MODEL_FILE = "model.onnx";
+    static final String PLATFORM = "onnxruntime_onnx";
+
+    private ModelConfigs() {
+    }
+
+    /** The model's config: parsed from config.json when present, else just its name and the defaults. */
+    static ModelConfig read(Path modelDir, String modelName) throws ModelLoadException {
+        Path file = modelDir.resolve(CONFIG_FILE);
+        ModelConfig.Builder b = ModelConfig.newBuilder();
+        if (Files.isRegularFile(file)) {
+            try {
+                JsonFormat.parser().merge(Files.readString(file), b);
+            } catch (InvalidProtocolBufferException e) {
+                throw new ModelLoadException(file + ": " + e.getMessage());
+            } catch (IOException e) {
+                throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+        if (!b.getName().isEmpty() && !b.getName().equals(modelName)) {
+            throw new ModelLoadException(file + ": name '" + b.getName() + "' differs from the directory name '"
+                    + modelName + "'");
+        }
+        if (!b.getPlatform().isEmpty() && !b.getPlatform().equals(PLATFORM)) {
+            throw new ModelLoadException(file + ": platform '" + b.getPlatform() + "' is not served; mlserve runs '"
+                    + PLATFORM + "'");
+        }
+        if (!b.getBackend().isEmpty() && !b.getBackend().equals("onnxruntime")) {
+            throw new ModelLoadException(file + ": backend '" + b.getBackend() + "' is not served; use 'onnxruntime'");
+        }
+        if (b.getMaxBatchSize() < 0) {
+            throw new ModelLoadException(file + ": max_batch_size must be >= 0, got " + b.getMaxBatchSize());
+        }
+        ModelVersionPolicy policy = b.getVersionPolicy();
+        if (policy.hasLatest() && policy.getLatest().getNumVersions() < 1) {
+            throw new ModelLoadException(file + ": version_policy.latest.num_versions must be >= 1");
+        }
+        if (policy.hasSpecific()) {
+            for (long v : policy.getSpecific().getVersionsList()) {
+                if (v < 1) {
+                    throw new ModelLoadException(file + ": version_policy.specific.versions must be positive, got " + v);
+                }
+            }
+        }
+        if (b.getDefaultModelFilename().isEmpty()) {
+            b.setDefaultModelFilename(DEFAULT_MODEL_FILE);
+        } else if (b.getDefaultModelFilename().contains("/") || b.getDefaultModelFilename().contains("..")) {
+            throw new ModelLoadException(file + ": default_model_filename must be a plain file name");
+        }
+        return b.setName(modelName).setPlatform(PLATFORM).setBackend("onnxruntime").build();
+    }
+
+    /** Which of the available versions the config's version policy serves (latest 1 by default). */
+    static List<Long> selectVersions(ModelConfig config, List<Long> available) {
+        List<Long> sorted = new ArrayList<>(available);
+        sorted.sort(null);
+        ModelVersionPolicy p = config.getVersionPolicy();
+        if (p.hasAll()) {
+            return sorted;
+        }
+        if (p.hasSpecific()) {
+            List<Long> chosen = new ArrayList<>();
+            for (long v : p.getSpecific().getVersionsList()) {
+                if (sorted.contains(v) && !chosen.contains(v)) {
+                    chosen.add(v);
+                }
+            }
+            chosen.sort(null);
+            return chosen;
+        }
+        int n = p.hasLatest() ? p.getLatest().getNumVersions() : 1;
+        return sorted.subList(Math.max(0, sorted.size() - n), sorted.size());
+    }
+
+    /** Session settings: server defaults, overridden by instance_group, optimization and parameters. */
+    static SessionConfig sessionConfig(ModelConfig config, SessionConfig defaults, Path file) throws ModelLoadException {
+        SessionConfig s = defaults;
+        for (ModelInstanceGroup g : config.getInstanceGroupList()) {
+            if (g.getKind() == ModelInstanceGroup.Kind.KIND_GPU) {
+                s = s.withDevice(Device.cuda(g.getGpusCount() > 0 ? g.getGpus(0) : 0));
+            } else if (g.getKind() == ModelInstanceGroup.Kind.KIND_CPU) {
+                s = s.withDevice(Device.CPU);
+            }
+        }
+        if (config.hasOptimization() && config.getOptimization().hasGraph()) {
+            int level = config.getOptimization().getGraph().getLevel();
+            s = s.withOptimization(switch (level) {
+                case -1 -> SessionConfig.Optimization.NONE;
+                case 0 -> SessionConfig.Optimization.BASIC;
+                case 1 -> SessionConfig.Optimization.EXTENDED;
+                case 2 -> SessionConfig.Optimization.ALL;
+                default -> throw new ModelLoadException(file + ": optimization.graph.level must be -1, 0, 1 or 2, got "
+                        + level);
+            });
+        }
+        Map<String, ModelParameter> params = config.getParametersMap();
+        try {
+            if (params.containsKey("intra_op_thread_count")) {
+                s = s.withIntraOpThreads(intParam(params, "intra_op_thread_count", file));
+            }
+            if (params.containsKey("inter_op_thread_count")) {
+                s = s.withInterOpThreads(intParam(params, "inter_op_thread_count", file));
+            }
+            if (params.containsKey("enable_mem_arena")) {
+                s = s.withMemoryArena(boolParam(params, "enable_mem_arena", file));
+            }
+            if (params.containsKey("cudnn_conv_algo_search")) {
+                s = s.withCudnnConvAlgoSearch(params.get("cudnn_conv_algo_search").getStringValue());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(file + ": parameters: " + e.getMessage());
+        }
+        return s;
+    }
+
+    private static int intParam(Map<String, ModelParameter> params, String key, Path file) throws ModelLoadException {
+        String v = params.get(key).getStringValue();
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new ModelLoadException(file + ": parameters." + key + " must be an integer, got '" + v + "'");
+        }
+    }
+
+    private static boolean boolParam(Map<String, ModelParameter> params, String key, Path file)
+            throws ModelLoadException {
+        String v = params.get(key).getStringValue().trim();
+        if (v.equals("true") || v.equals("1")) {
+            return true;
+        }
+        if (v.equals("false") || v.equals("0")) {
+            return false;
+        }
+        throw new ModelLoadException(file + ": parameters." + key + " must be true or false, got '" + v + "'");
+    }
+
+    /**
+     * Checks the config's declared inputs, outputs and max_batch_size against what the ONNX file really
+     * has. With max_batch_size > 0, dims exclude the batch dimension (Triton's convention).
+     */
+    static void checkAgainstSignature(ModelConfig config, ModelSignature sig, Path file) throws ModelLoadException {
+        boolean batching = config.getMaxBatchSize() > 0;
+        if (batching) {
+            for (TensorSpec in : sig.inputs()) {
+                if (!in.hasBatchDimension()) {
+                    throw new ModelLoadException(file + ": max_batch_size is " + config.getMaxBatchSize()
+                            + " but input '" + in.name() + "' has no variable first dimension " + in);
+                }
+            }
+        }
+        for (int i = 0; i < config.getInputCount(); i++) {
+            ModelInput in = config.getInput(i);
+            int idx = sig.inputIndex(in.getName());
+            if (idx < 0) {
+                throw new ModelLoadException(file + ": input[" + i + "] '" + in.getName()
+                        + "' is not an input of the model; its inputs are " + ModelSignature.names(sig.inputs()));
+            }
+            checkTensor(file, "input[" + i + "]", sig.inputs().get(idx), in.getDataType(), in.getDimsList(), batching);
+        }
+        for (int i = 0; i < config.getOutputCount(); i++) {
+            ModelOutput out = config.getOutput(i);
+            int idx = sig.outputIndex(out.getName());
+            if (idx < 0) {
+                throw new ModelLoadException(file + ": output[" + i + "] '" + out.getName()
+                        + "' is not an output of the model; its outputs are " + ModelSignature.names(sig.outputs()));
+            }
+            checkTensor(file, "output[" + i + "]", sig.outputs().get(idx), out.getDataType(), out.getDimsList(),
+                    batching);
+        }
+    }
+
+    private static void checkTensor(Path file, String key, TensorSpec spec, io.mlserve.proto.inference.DataType type,
+                                    List<Long> dims, boolean batching) throws ModelLoadException {
+        if (type != io.mlserve.proto.inference.DataType.TYPE_INVALID && DataType.fromConfig(type) != spec.dataType()) {
+            throw new ModelLoadException(file + ": " + key + ".data_type " + type + " does not match the model's "
+                    + spec.dataType().configType() + " for '" + spec.name() + "'");
+        }
+        if (dims.isEmpty()) {
+            return;
+        }
+        long[] model = spec.shape();
+        int offset = batching ? 1 : 0;
+        boolean fits = dims.size() + offset == model.length;
+        for (int d = 0; fits && d < dims.size(); d++) {
+            long want = dims.get(d);
+            long has = model[d + offset];
+            fits = want == -1 || has == -1 || want == has;
+        }
+        if (!fits) {
+            throw new ModelLoadException(file + ": " + key + ".dims " + dims + " do not match the model's shape "
+                    + Arrays.toString(model) + " for '" + spec.name() + "'"
+                    + (batching ? " (with max_batch_size > 0, dims leave out the batch dimension)" : ""));
+        }
+    }
+
+    /** Warm-up samples from model_warmup; without any, one zero-filled run at batch 1 (and at max_batch_size). */
+    static List<WarmupSample> warmups(ModelConfig config, Path file) throws ModelLoadException {
+        List<WarmupSample> samples = new ArrayList<>();
+        for (int i = 0; i < config.getModelWarmupCount(); i++) {
+            ModelWarmup w = config.getModelWarmup(i);
+            String name = w.getName().isEmpty() ? "warmup" + i : w.getName();
+            Map<String, long[]> dims = new HashMap<>();
+            boolean random = false;
+            for (Map.Entry<String, ModelWarmup.Input> e : w.getInputsMap().entrySet()) {
+                ModelWarmup.Input in = e.getValue();
+                if (in.hasInputDataFile()) {
+                    throw new ModelLoadException(file + ": model_warmup[" + i + "].inputs." + e.getKey()
+                            + ".input_data_file is not supported; use zero_data or random_data");
+                }
+                random |= in.getRandomData();
+                dims.put(e.getKey(), in.getDimsList().stream().mapToLong(Long::longValue).toArray());
+            }
+            int batch = (int) w.getBatchSize();
+            if (config.getMaxBatchSize() > 0 && batch > config.getMaxBatchSize()) {
+                throw new ModelLoadException(file + ": model_warmup[" + i + "].batch_size " + batch
+                        + " exceeds max_batch_size " + config.getMaxBatchSize());
+            }
+            samples.add(new WarmupSample(name, Math.max(batch, config.getMaxBatchSize() > 0 ? 1 : 0),
+                    Math.max(1, (int) w.getCount()), dims, random));
+        }
+        return samples;
+    }
+
+    /** The implicit warm-up when the config names none: zeros at batch 1 and at max_batch_size. */
+    static List<WarmupSample> defaultWarmups(ModelConfig config) {
+        List<WarmupSample> samples = new ArrayList<>();
+        samples.add(WarmupSample.zeros(1));
+        if (config.getMaxBatchSize() > 1) {
+            samples.add(WarmupSample.zeros(config.getMaxBatchSize()));
+        }
+        return samples;
+    }
+}

@@ -1,0 +1,4 @@
+package io.mlserve.server.repository;
+
+/** Lifecycle of a model (or version) as RepositoryIndex reports it. */
+public enum ModelState { LOADING, READY, UNAVAILABLE, UNLOADING }
