@@ -96,10 +96,14 @@ public final class ModelRepository implements AutoCloseable {
     public ModelEntry load(String name) {
         synchronized (loadLock) {
             Path dir = root.resolve(name).normalize();
-            if (!dir.getParent().equals(root) || !Files.isDirectory(dir)) {
-                return publishUnavailable(name, null, "no model directory " + dir);
-            }
             ModelEntry previous = models.get(name);
+            if (!dir.getParent().equals(root) || !Files.isDirectory(dir)) {
+                String reason = "no model directory " + dir;
+                // a name never seen stays unknown; a model whose directory went away leaves service
+                return previous == null ? new ModelEntry(name, ModelConfig.newBuilder().setName(name).build(),
+                        new ServedVersion[0], ModelState.UNAVAILABLE, reason, List.of())
+                        : publishUnavailable(name, null, reason);
+            }
             ModelConfig config;
             List<Long> selected;
             SessionConfig sessionConfig;
