@@ -34,6 +34,8 @@ import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +58,8 @@ public final class MlServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService loader;
-    private final ExecutorService handlerPool;
+    private final ForkJoinPool computePool;
+    private final AtomicInteger computeThreadNumber = new AtomicInteger();
     private final HealthStatusManager health = new HealthStatusManager();
     private final AtomicBoolean accepting = new AtomicBoolean(true);
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -74,8 +77,16 @@ public final class MlServer implements AutoCloseable {
                 : Runtime.getRuntime().availableProcessors();
         this.workers = new MultiThreadIoEventLoopGroup(threads, daemonThreads("mlserve-io"), io);
         this.loader = Executors.newSingleThreadExecutor(daemonThreads("mlserve-loader"));
-        this.handlerPool = options.executor() == ServerOptions.Executor.POOL
-                ? Executors.newFixedThreadPool(threads, daemonThreads("mlserve-grpc")) : null;
+        int compute = options.computeThreads() > 0 ? options.computeThreads()
+                : Runtime.getRuntime().availableProcessors();
+        // FIFO work-stealing pool: lock-free hand-off from the network threads, oldest request first
+        this.computePool = options.compute() == ServerOptions.Compute.POOL
+                ? new ForkJoinPool(compute, pool -> {
+                    ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                    t.setName("mlserve-compute-" + computeThreadNumber.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }, null, true) : null;
     }
 
     /** Loads the repository, then binds gRPC, HTTP and metrics; returns once all are accepting. */
@@ -92,7 +103,8 @@ public final class MlServer implements AutoCloseable {
 
     private void startAll() throws IOException {
         repository.loadAll();
-        InferenceHandler handler = new InferenceHandler(repository, metrics);
+        InferenceHandler handler = new InferenceHandler(repository, metrics,
+                computePool != null ? computePool : Runnable::run);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get);
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -103,20 +115,17 @@ public final class MlServer implements AutoCloseable {
                 .maxInboundMessageSize(options.maxMessageBytes())
                 .addService(new GrpcInferenceService(handler, admin))
                 .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance());
-        if (handlerPool == null) {
-            b.directExecutor();
-        } else {
-            b.executor(handlerPool);
-        }
+                .addService(ProtoReflectionServiceV1.newInstance())
+                // handlers never block (inference is handed to the compute pool), so no executor hop here
+                .directExecutor();
         grpc = b.build().start();
         RestHandler rest = new RestHandler(handler, admin);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
-        LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | executor {}",
+        LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | compute {}",
                 ModelAdmin.SERVER_VERSION, options.host(), options.sessionDefaults().device(), grpcPort(), httpPort(),
-                metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.executor());
+                metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.compute());
     }
 
     private void updateHealth(boolean ready) {
@@ -201,8 +210,14 @@ public final class MlServer implements AutoCloseable {
             }
         }
         loader.shutdown();
-        if (handlerPool != null) {
-            handlerPool.shutdown();
+        if (computePool != null) {
+            // REST calls already handed over finish before their sessions close
+            computePool.shutdown();
+            try {
+                computePool.awaitTermination(graceSeconds, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         repository.close();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

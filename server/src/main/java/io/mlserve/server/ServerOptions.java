@@ -13,16 +13,19 @@ import java.nio.file.Path;
  * @param modelRepository  root of {@code <model>/<version>/model.onnx}
  * @param sessionDefaults  ONNX Runtime settings a model's config.json may override
  * @param maxMessageBytes  largest gRPC message or HTTP body accepted
- * @param executor         gRPC handler threading: DIRECT (on the event loop) or POOL (a worker pool)
+ * @param compute          where models run: POOL (compute threads; network threads stay free) or INLINE
+ *                         (on the network thread that read the request: no hand-off, but a running model
+ *                         blocks every connection on that thread)
+ * @param computeThreads   size of the compute pool (0 = one per core)
  * @param eventLoopThreads Netty worker threads shared by gRPC and HTTP (0 = one per core)
  * @param shutdownGraceSeconds how long in-flight calls may take to finish on shutdown
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
-                            SessionConfig sessionDefaults, int maxMessageBytes, Executor executor,
+                            SessionConfig sessionDefaults, int maxMessageBytes, Compute compute, int computeThreads,
                             int eventLoopThreads, int shutdownGraceSeconds) {
 
-    /** How gRPC handlers are run. */
-    public enum Executor { DIRECT, POOL }
+    /** Where inference runs. */
+    public enum Compute { POOL, INLINE }
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -36,6 +39,9 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         if (maxMessageBytes < 1024) {
             throw new IllegalArgumentException("--max-message-bytes must be at least 1024, got " + maxMessageBytes);
         }
+        if (computeThreads < 0) {
+            throw new IllegalArgumentException("--compute-threads must be >= 0, got " + computeThreads);
+        }
         if (eventLoopThreads < 0) {
             throw new IllegalArgumentException("--event-loop-threads must be >= 0, got " + eventLoopThreads);
         }
@@ -47,17 +53,17 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT, DEFAULT_MAX_MESSAGE_BYTES,
-                Executor.DIRECT, 0, 30);
+                Compute.POOL, 0, 0, 30);
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                executor, eventLoopThreads, shutdownGraceSeconds);
+                compute, computeThreads, eventLoopThreads, shutdownGraceSeconds);
     }
 
-    public ServerOptions withExecutor(Executor e) {
+    public ServerOptions withCompute(Compute c) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, e, eventLoopThreads, shutdownGraceSeconds);
+                maxMessageBytes, c, computeThreads, eventLoopThreads, shutdownGraceSeconds);
     }
 
     private static void checkPort(String flag, int port) {

@@ -131,6 +131,26 @@ public final class ExampleModels {
         return b.output("y", DataType.FP32, -1, width);
     }
 
+    /**
+     * FP32 {@code x} [-1, width] multiplied {@code layers} times by one shared width × width matrix (with
+     * Tanh between), summed per row into {@code y} [-1, 1]: much compute, a small file and a small answer,
+     * for tests that need calls to take a while.
+     */
+    public static OnnxModelBuilder slow(int width, int layers) {
+        SplittableRandom random = new SplittableRandom(width);
+        OnnxModelBuilder b = new OnnxModelBuilder("slow").input("x", DataType.FP32, -1, width)
+                .initializer("W", heInit(random, width, width), width, width);
+        String previous = "x";
+        for (int i = 0; i < layers; i++) {
+            b.node("MatMul", names(previous, "W"), names("m" + i));
+            b.node("Tanh", names("m" + i), names("t" + i));
+            previous = "t" + i;
+        }
+        b.initializer("axis1", new long[] {1}, 1);
+        b.node("ReduceSum", names(previous, "axis1"), names("y"));
+        return b.output("y", DataType.FP32, -1, 1);
+    }
+
     private static float[] heInit(SplittableRandom random, int fanIn, int fanOut) {
         float[] w = new float[fanIn * fanOut];
         double scale = Math.sqrt(2.0 / fanIn);

@@ -26,17 +26,9 @@ public final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /**
-     * Blocks until SIGTERM or SIGINT, then shuts down gracefully and exits 0: the JVM would otherwise
-     * report 143 for a TERM even when everything drained cleanly.
-     */
+    /** Blocks until SIGTERM or SIGINT, then drains (calls in flight finish, sessions close) and exits 0. */
     static void runUntilSignalled(MlServer server, int graceSeconds) throws InterruptedException {
-        Thread hook = new Thread(() -> {
-            server.shutdown(graceSeconds);
-            System.out.flush();
-            Runtime.getRuntime().halt(0);
-        }, "mlserve-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        TerminationSignals.onTerminate(() -> server.shutdown(graceSeconds));
         server.awaitTermination();
         Thread.currentThread().join();
     }

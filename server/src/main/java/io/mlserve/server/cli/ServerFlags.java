@@ -37,10 +37,14 @@ final class ServerFlags {
             description = "Largest gRPC message or HTTP body accepted (default: ${DEFAULT-VALUE}).")
     int maxMessageBytes;
 
-    @Option(names = "--grpc-executor", defaultValue = "direct",
-            description = "Where gRPC handlers run: direct (on the network threads, no hand-off) or pool "
-                    + "(default: ${DEFAULT-VALUE}).")
-    ServerOptions.Executor executor;
+    @Option(names = "--compute", defaultValue = "pool",
+            description = "Where models run: pool (compute threads; network threads stay free for health, metrics "
+                    + "and other connections) or inline (on the network thread; no hand-off) (default: ${DEFAULT-VALUE}).")
+    ServerOptions.Compute compute;
+
+    @Option(names = "--compute-threads", defaultValue = "0",
+            description = "Compute pool size; 0 = one per core (default: ${DEFAULT-VALUE}).")
+    int computeThreads;
 
     @Option(names = "--event-loop-threads", defaultValue = "0",
             description = "Network threads shared by gRPC and HTTP; 0 = one per core (default: ${DEFAULT-VALUE}).")
@@ -52,7 +56,7 @@ final class ServerFlags {
 
     ServerOptions toOptions(Path repository) {
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
-        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes, executor,
-                eventLoopThreads, shutdownGraceSeconds);
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes, compute,
+                computeThreads, eventLoopThreads, shutdownGraceSeconds);
     }
 }

@@ -9,7 +9,6 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.Status;
-import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.inference.ModelMetadataResponse;
 import io.mlserve.proto.inference.RepositoryIndexResponse;
 import io.mlserve.proto.inference.ServerMetadataResponse;
@@ -149,8 +148,20 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     if (m != HttpMethod.POST) {
                         return error(405, path + " takes POST");
                     }
-                    ModelInferResponse r = handler.infer(JsonTensors.request(body(req), model, version));
-                    return json(200, g -> JsonTensors.writeResponse(r, g));
+                    handler.submit(JsonTensors.request(body(req), model, version), (r, error) -> {
+                        FullHttpResponse res;
+                        if (error != null) {
+                            res = error(error.httpStatus(), error.getMessage());
+                        } else {
+                            try {
+                                res = json(200, g -> JsonTensors.writeResponse(r, g));
+                            } catch (IOException | RuntimeException e) {
+                                res = error(e instanceof InferenceError ie ? ie.httpStatus() : 500, e.getMessage());
+                            }
+                        }
+                        send(ctx, res, keepAlive);
+                    });
+                    return null;
                 }
                 default -> {
                     return error(404, "no endpoint " + path);

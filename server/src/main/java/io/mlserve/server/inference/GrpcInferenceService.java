@@ -1,6 +1,7 @@
 package io.mlserve.server.inference;
 
 import io.grpc.Context;
+import java.util.concurrent.CompletableFuture;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -31,8 +32,9 @@ import io.mlserve.proto.inference.ServerReadyResponse;
 
 /**
  * The Open Inference Protocol gRPC service (plus Triton's streaming, config, statistics and repository
- * RPCs). Inference runs inline on the transport thread — no executor hop — and delegates to
- * {@link InferenceHandler}; repository loads go to the loader executor so they never stall serving.
+ * RPCs). Handlers run on the transport threads; inference is handed to {@link InferenceHandler#submit}
+ * (one hop, to the compute executor) and repository loads to the loader executor, so neither stalls
+ * the network threads.
  */
 public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
     private final InferenceHandler handler;
@@ -87,35 +89,45 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
                     + " before it ran").asRuntimeException());
             return;
         }
-        ModelInferResponse response;
-        try {
-            response = handler.infer(request);
-        } catch (InferenceError e) {
-            out.onError(e.toStatus().asRuntimeException());
-            return;
-        }
-        out.onNext(response);
-        out.onCompleted();
+        handler.submit(request, (response, error) -> {
+            if (error != null) {
+                out.onError(error.toStatus().asRuntimeException());
+            } else {
+                out.onNext(response);
+                out.onCompleted();
+            }
+        });
     }
 
     @Override
     public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> out) {
         ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) out;
+        // requests of one stream run one after another, so responses come back in request order
+        Object lock = new Object();
+        CompletableFuture<?>[] tail = {CompletableFuture.completedFuture(null)};
         return new StreamObserver<>() {
             @Override
             public void onNext(ModelInferRequest request) {
-                ModelStreamInferResponse r;
-                try {
-                    r = ModelStreamInferResponse.newBuilder().setInferResponse(handler.infer(request)).build();
-                } catch (InferenceError e) {
-                    // one bad request does not end the stream: it gets its error in place of a response
-                    r = ModelStreamInferResponse.newBuilder().setErrorMessage(e.code() + ": " + e.getMessage())
-                            .setInferResponse(ModelInferResponse.newBuilder().setId(request.getId())
-                                    .setModelName(request.getModelName()).setModelVersion(request.getModelVersion()))
-                            .build();
-                }
-                if (!call.isCancelled()) {
-                    call.onNext(r);
+                synchronized (lock) {
+                    tail[0] = tail[0].thenCompose(ignored -> {
+                        CompletableFuture<Void> done = new CompletableFuture<>();
+                        handler.submit(request, (response, error) -> {
+                            ModelStreamInferResponse r = error == null
+                                    ? ModelStreamInferResponse.newBuilder().setInferResponse(response).build()
+                                    // one bad request does not end the stream: it gets its error in its place
+                                    : ModelStreamInferResponse.newBuilder().setErrorMessage(error.code() + ": "
+                                            + error.getMessage()).setInferResponse(ModelInferResponse.newBuilder()
+                                            .setId(request.getId()).setModelName(request.getModelName())
+                                            .setModelVersion(request.getModelVersion())).build();
+                            synchronized (call) {
+                                if (!call.isCancelled()) {
+                                    call.onNext(r);
+                                }
+                            }
+                            done.complete(null);
+                        });
+                        return done;
+                    });
                 }
             }
 
@@ -126,7 +138,13 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
 
             @Override
             public void onCompleted() {
-                call.onCompleted();
+                synchronized (lock) {
+                    tail[0].whenComplete((ok, err) -> {
+                        synchronized (call) {
+                            call.onCompleted();
+                        }
+                    });
+                }
             }
         };
     }

@@ -14,24 +14,61 @@ import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.LinkedHashSet;
 import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Answers one ModelInferRequest: resolve the model version, decode and check the inputs, run ONNX
  * Runtime, encode the outputs, record metrics. The single inference path behind gRPC unary, gRPC
- * streaming and REST. Runs on the calling thread (a Netty event loop); holds a reference on the
- * version for the whole call so an unload or swap never closes a session under it.
+ * streaming and REST. {@link #submit} moves the work off the network threads onto the compute
+ * executor, so health checks, metrics scrapes and other connections stay responsive while models run.
+ * Holds a reference on the version for the whole call so an unload or swap never closes a session
+ * under it.
  */
 public final class InferenceHandler {
     private static final Logger LOG = LoggerFactory.getLogger(InferenceHandler.class);
 
+    /** Receives the outcome of {@link #submit}: exactly one of the two arguments is non-null. */
+    @FunctionalInterface
+    public interface Completion {
+        void done(ModelInferResponse response, InferenceError error);
+    }
+
     private final ModelRepository repository;
     private final ServerMetrics metrics;
+    private final Executor compute;
 
-    public InferenceHandler(ModelRepository repository, ServerMetrics metrics) {
+    /**
+     * @param compute where models run; {@link Runnable#run} executes on the caller's thread
+     */
+    public InferenceHandler(ModelRepository repository, ServerMetrics metrics, Executor compute) {
         this.repository = repository;
         this.metrics = metrics;
+        this.compute = compute;
+    }
+
+    /**
+     * Runs {@code request} on the compute executor and reports the outcome to {@code completion} from
+     * there. The time between this call and the start of execution is the request's queue time.
+     */
+    public void submit(ModelInferRequest request, Completion completion) {
+        long received = System.nanoTime();
+        try {
+            compute.execute(() -> {
+                ModelInferResponse response;
+                try {
+                    response = infer(request, received);
+                } catch (InferenceError e) {
+                    completion.done(null, e);
+                    return;
+                }
+                completion.done(response, null);
+            });
+        } catch (RejectedExecutionException e) {
+            completion.done(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is shutting down"));
+        }
     }
 
     /**
@@ -90,9 +127,13 @@ public final class InferenceHandler {
         return sb.toString();
     }
 
-    /** Runs {@code request} and returns its response; failures are {@link InferenceError}s with their status. */
+    /** Runs {@code request} on this thread; failures are {@link InferenceError}s with their status. */
     public ModelInferResponse infer(ModelInferRequest request) {
-        long start = System.nanoTime();
+        return infer(request, System.nanoTime());
+    }
+
+    private ModelInferResponse infer(ModelInferRequest request, long start) {
+        long dequeued = System.nanoTime();
         ServedVersion v;
         try {
             v = resolve(request.getModelName(), request.getModelVersion());
@@ -108,8 +149,9 @@ public final class InferenceHandler {
             metrics.recordUnattributedFailure(v.model(), e.code());
             throw e;
         }
+        v.metrics().started();
         try {
-            return run(request, v, start);
+            return run(request, v, start, dequeued);
         } catch (InferenceError e) {
             v.metrics().recordFailure(e.code(), System.nanoTime() - start);
             throw e;
@@ -118,11 +160,13 @@ public final class InferenceHandler {
             v.metrics().recordFailure(mapped.code(), System.nanoTime() - start);
             throw mapped;
         } finally {
+            v.metrics().finished();
             v.release();
         }
     }
 
-    private ModelInferResponse run(ModelInferRequest request, ServedVersion v, long start) throws OrtException {
+    private ModelInferResponse run(ModelInferRequest request, ServedVersion v, long start, long dequeued)
+            throws OrtException {
         ModelSignature sig = v.signature();
         Set<String> selected = selectedOutputs(request, v);
         TensorBatch batch = v.threadBatch();
@@ -147,8 +191,8 @@ public final class InferenceHandler {
         }
         ModelInferResponse built = response.build();
         long end = System.nanoTime();
-        v.metrics().recordSuccess(rows, end - start, 0, computeStart - start, inferEnd - computeStart,
-                end - inferEnd);
+        v.metrics().recordSuccess(rows, end - start, dequeued - start, computeStart - dequeued,
+                inferEnd - computeStart, end - inferEnd);
         return built;
     }
 

@@ -3,6 +3,7 @@ package io.mlserve.server.metrics;
 import io.grpc.Status;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
@@ -23,6 +24,7 @@ public final class ModelMetrics {
     private final CounterDataPoint success;
     private final CounterDataPoint inferences;
     private final CounterDataPoint executions;
+    private final GaugeDataPoint inFlight;
     private final AtomicReferenceArray<CounterDataPoint> failures =
             new AtomicReferenceArray<>(Status.Code.values().length);
 
@@ -48,6 +50,17 @@ public final class ModelMetrics {
         success = server.success.labelValues(model, version);
         inferences = server.inferenceCount.labelValues(model, version);
         executions = server.executionCount.labelValues(model, version);
+        inFlight = server.inFlight.labelValues(model, version);
+    }
+
+    /** A request started executing on this version. */
+    public void started() {
+        inFlight.inc();
+    }
+
+    /** A request that {@link #started()} finished, successfully or not. */
+    public void finished() {
+        inFlight.dec();
     }
 
     /**

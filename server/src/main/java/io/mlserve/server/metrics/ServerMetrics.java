@@ -34,6 +34,7 @@ public final class ServerMetrics {
     final Counter failure;
     final Counter inferenceCount;
     final Counter executionCount;
+    final Gauge inFlight;
     private final Gauge modelReady;
     private final Counter loadFailures;
 
@@ -55,6 +56,9 @@ public final class ServerMetrics {
         executionCount = Counter.builder().name("mlserve_execution_count_total")
                 .help("Model executions; inference_count / execution_count is the mean batch size")
                 .labelNames("model", "version").register(registry);
+        inFlight = Gauge.builder().name("mlserve_inflight_requests")
+                .help("Inference requests being executed right now").labelNames("model", "version")
+                .register(registry);
         modelReady = Gauge.builder().name("mlserve_model_ready")
                 .help("1 while the model version is loaded, warmed up and serving").labelNames("model", "version")
                 .register(registry);
