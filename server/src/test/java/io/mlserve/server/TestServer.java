@@ -69,9 +69,9 @@ public final class TestServer implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         if (channel != null) {
-            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            channel.shutdownNow();
         }
         if (server != null) {
             server.shutdown(5);

@@ -10,7 +10,6 @@ import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.runtime.DataType;
 import io.mlserve.server.inference.InferenceError;
 import java.io.IOException;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -163,9 +162,7 @@ final class JsonTensors {
             throw InferenceError.invalid(field + ": expected an object");
         }
         Map<String, InferParameter> out = new java.util.HashMap<>();
-        Iterator<Map.Entry<String, JsonNode>> it = p.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : p.properties()) {
             JsonNode v = e.getValue();
             InferParameter.Builder ip = InferParameter.newBuilder();
             if (v.isBoolean()) {

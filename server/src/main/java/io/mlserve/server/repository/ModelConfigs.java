@@ -244,13 +244,13 @@ final class ModelConfigs {
                 random |= in.getRandomData();
                 dims.put(e.getKey(), in.getDimsList().stream().mapToLong(Long::longValue).toArray());
             }
-            int batch = (int) w.getBatchSize();
+            int batch = w.getBatchSize();
             if (config.getMaxBatchSize() > 0 && batch > config.getMaxBatchSize()) {
                 throw new ModelLoadException(file + ": model_warmup[" + i + "].batch_size " + batch
                         + " exceeds max_batch_size " + config.getMaxBatchSize());
             }
             samples.add(new WarmupSample(name, Math.max(batch, config.getMaxBatchSize() > 0 ? 1 : 0),
-                    Math.max(1, (int) w.getCount()), dims, random));
+                    Math.max(1, w.getCount()), dims, random));
         }
         return samples;
     }
