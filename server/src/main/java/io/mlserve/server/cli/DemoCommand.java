@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Write a demo churn model, serve it, call it, and print working example calls.")
 public final class DemoCommand implements Callable<Integer> {
-    static final String MODEL = "churn";
+    public static final String MODEL = "churn";
 
     @Option(names = "--data-dir", defaultValue = "data/demo",
             description = "Where the demo model repository is written (default: ${DEFAULT-VALUE}).")
