@@ -12,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -218,7 +217,8 @@ public final class ModelSession implements AutoCloseable {
     public RunOutputs run(TensorBatch batch, Set<String> outputs) throws OrtException {
         OrtEnvironment env = environment();
         int n = inputNames.length;
-        Map<String, OnnxTensor> feed = new HashMap<>(n * 2);
+        Map<String, OnnxTensor> feed = batch.feed;
+        feed.clear();
         try {
             for (int i = 0; i < n; i++) {
                 feed.put(inputNames[i], tensorFor(env, batch, i));
@@ -229,6 +229,7 @@ public final class ModelSession implements AutoCloseable {
             for (OnnxTensor t : feed.values()) {
                 t.close();
             }
+            feed.clear();
         }
     }
 

@@ -15,6 +15,8 @@ public final class TensorBatch {
     private final ByteBuffer[] buffers;
     private final String[][] strings;
     private final long[][] shapes;
+    /** The name → tensor map handed to ONNX Runtime, reused across runs by the owning thread. */
+    final java.util.Map<String, ai.onnxruntime.OnnxTensor> feed;
 
     public TensorBatch(ModelSignature signature) {
         this.signature = signature;
@@ -22,6 +24,7 @@ public final class TensorBatch {
         this.buffers = new ByteBuffer[n];
         this.strings = new String[n][];
         this.shapes = new long[n][];
+        this.feed = new java.util.HashMap<>(n * 2);
         for (int i = 0; i < n; i++) {
             shapes[i] = EMPTY_SHAPE;
         }

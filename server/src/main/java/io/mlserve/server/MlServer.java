@@ -105,7 +105,8 @@ public final class MlServer implements AutoCloseable {
         repository.loadAll();
         InferenceHandler handler = new InferenceHandler(repository, metrics,
                 computePool != null ? computePool : Runnable::run);
-        ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get);
+        ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
+                () -> updateHealth(accepting.get() && repository.allReady()));
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
@@ -129,6 +130,9 @@ public final class MlServer implements AutoCloseable {
     }
 
     private void updateHealth(boolean ready) {
+        if (stopped.get()) {
+            return;
+        }
         ServingStatus s = ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
         health.setStatus("", s);
         health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, s);

@@ -32,15 +32,19 @@ public final class ModelAdmin {
     private final InferenceHandler handler;
     private final Executor loader;
     private final BooleanSupplier accepting;
+    private final Runnable onRepositoryChange;
 
     /**
-     * @param accepting false once shutdown has begun (the server then reports not ready)
+     * @param accepting          false once shutdown has begun (the server then reports not ready)
+     * @param onRepositoryChange run after every load or unload (e.g. to update gRPC health)
      */
-    public ModelAdmin(ModelRepository repository, InferenceHandler handler, Executor loader, BooleanSupplier accepting) {
+    public ModelAdmin(ModelRepository repository, InferenceHandler handler, Executor loader, BooleanSupplier accepting,
+                      Runnable onRepositoryChange) {
         this.repository = repository;
         this.handler = handler;
         this.loader = loader;
         this.accepting = accepting;
+        this.onRepositoryChange = onRepositoryChange;
     }
 
     public boolean serverReady() {
@@ -179,6 +183,7 @@ public final class ModelAdmin {
         checkModelName(model);
         return CompletableFuture.runAsync(() -> {
             ModelEntry e = repository.load(model);
+            onRepositoryChange.run();
             if (!e.ready()) {
                 Status.Code code = e.reason().startsWith("no model directory") ? Status.Code.NOT_FOUND
                         : Status.Code.FAILED_PRECONDITION;
@@ -192,7 +197,9 @@ public final class ModelAdmin {
         checkRepository(repositoryName);
         checkModelName(model);
         return CompletableFuture.runAsync(() -> {
-            if (!repository.unload(model)) {
+            boolean unloaded = repository.unload(model);
+            onRepositoryChange.run();
+            if (!unloaded) {
                 throw new InferenceError(Status.Code.NOT_FOUND, "model '" + model + "' is not loaded");
             }
         }, loader);
