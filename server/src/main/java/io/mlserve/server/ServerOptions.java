@@ -61,6 +61,11 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
                 compute, computeThreads, eventLoopThreads, shutdownGraceSeconds);
     }
 
+    public ServerOptions withComputeThreads(int n) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, compute, n, eventLoopThreads, shutdownGraceSeconds);
+    }
+
     public ServerOptions withCompute(Compute c) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, c, computeThreads, eventLoopThreads, shutdownGraceSeconds);

@@ -148,7 +148,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     if (m != HttpMethod.POST) {
                         return error(405, path + " takes POST");
                     }
-                    handler.submit(JsonTensors.request(body(req), model, version), (r, error) -> {
+                    handler.submit(JsonTensors.request(body(req), model, version), io.grpc.Context.ROOT, (r, error) -> {
                         FullHttpResponse res;
                         if (error != null) {
                             res = error(error.httpStatus(), error.getMessage());

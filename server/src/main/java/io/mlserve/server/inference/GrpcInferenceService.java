@@ -83,13 +83,11 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> out) {
         Context ctx = Context.current();
         if (ctx.isCancelled()) {
-            // the deadline passed or the client gave up while the request waited: do not spend compute on it
-            out.onError(Status.fromThrowable(ctx.cancellationCause()).withDescription("request "
-                    + (ctx.getDeadline() != null && ctx.getDeadline().isExpired() ? "deadline passed" : "cancelled")
-                    + " before it ran").asRuntimeException());
+            // the deadline passed or the client gave up before the request was read: spend nothing on it
+            out.onError(InferenceHandler.expired(ctx).toStatus().asRuntimeException());
             return;
         }
-        handler.submit(request, (response, error) -> {
+        handler.submit(request, ctx, (response, error) -> {
             if (error != null) {
                 out.onError(error.toStatus().asRuntimeException());
             } else {
@@ -102,6 +100,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     @Override
     public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> out) {
         ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) out;
+        Context streamContext = Context.current();
         // requests of one stream run one after another, so responses come back in request order
         Object lock = new Object();
         CompletableFuture<?>[] tail = {CompletableFuture.completedFuture(null)};
@@ -111,7 +110,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
                 synchronized (lock) {
                     tail[0] = tail[0].thenCompose(ignored -> {
                         CompletableFuture<Void> done = new CompletableFuture<>();
-                        handler.submit(request, (response, error) -> {
+                        handler.submit(request, streamContext, (response, error) -> {
                             ModelStreamInferResponse r = error == null
                                     ? ModelStreamInferResponse.newBuilder().setInferResponse(response).build()
                                     // one bad request does not end the stream: it gets its error in its place

@@ -1,6 +1,7 @@
 package io.mlserve.server.inference;
 
 import ai.onnxruntime.OrtException;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
@@ -51,14 +52,18 @@ public final class InferenceHandler {
 
     /**
      * Runs {@code request} on the compute executor and reports the outcome to {@code completion} from
-     * there. The time between this call and the start of execution is the request's queue time.
+     * there. The time between this call and the start of execution is the request's queue time; a call
+     * whose {@code context} was cancelled or whose deadline passed meanwhile is dropped without running.
      */
-    public void submit(ModelInferRequest request, Completion completion) {
+    public void submit(ModelInferRequest request, Context context, Completion completion) {
         long received = System.nanoTime();
         try {
             compute.execute(() -> {
                 ModelInferResponse response;
                 try {
+                    if (context.isCancelled()) {
+                        throw recordExpired(request, context, received);
+                    }
                     response = infer(request, received);
                 } catch (InferenceError e) {
                     completion.done(null, e);
@@ -125,6 +130,25 @@ public final class InferenceHandler {
             sb.append(s.versionLabel());
         }
         return sb.toString();
+    }
+
+    /** Counts a request dropped unexecuted (against its model when it resolves) and returns its error. */
+    private InferenceError recordExpired(ModelInferRequest request, Context context, long received) {
+        InferenceError e = expired(context);
+        try {
+            resolve(request.getModelName(), request.getModelVersion()).metrics()
+                    .recordFailure(e.code(), System.nanoTime() - received);
+        } catch (InferenceError unresolved) {
+            metrics.recordUnattributedFailure(ServerMetrics.UNKNOWN_MODEL, e.code());
+        }
+        return e;
+    }
+
+    /** The error for a call whose context ended before it ran: DEADLINE_EXCEEDED or CANCELLED. */
+    public static InferenceError expired(Context context) {
+        boolean deadline = context.getDeadline() != null && context.getDeadline().isExpired();
+        return deadline ? new InferenceError(Status.Code.DEADLINE_EXCEEDED, "the deadline passed before the request ran")
+                : new InferenceError(Status.Code.CANCELLED, "the caller cancelled the request before it ran");
     }
 
     /** Runs {@code request} on this thread; failures are {@link InferenceError}s with their status. */
