@@ -12,6 +12,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -215,22 +217,87 @@ public final class ModelSession implements AutoCloseable {
      * {@code outputs} (all outputs when null). The caller must hold a reference.
      */
     public RunOutputs run(TensorBatch batch, Set<String> outputs) throws OrtException {
+        return run(batch, outputs, -1);
+    }
+
+    /**
+     * As {@link #run(TensorBatch, Set)}, and when {@code rows} ≥ 0 the outputs whose shape is
+     * [-1, fixed...] are written straight into {@code batch}'s reused output buffers sized for
+     * {@code rows} rows (no per-run allocation of output arrays); the others come back as ONNX Runtime
+     * allocates them. The returned outputs are valid until {@code batch} runs again.
+     */
+    public RunOutputs run(TensorBatch batch, Set<String> outputs, int rows) throws OrtException {
         OrtEnvironment env = environment();
         int n = inputNames.length;
         Map<String, OnnxTensor> feed = batch.feed;
         feed.clear();
+        OnnxTensor[] pinned = null;
         try {
             for (int i = 0; i < n; i++) {
                 feed.put(inputNames[i], tensorFor(env, batch, i));
             }
-            OrtSession.Result result = outputs == null ? session.run(feed) : session.run(feed, outputs);
-            return new RunOutputs(result, signature);
+            if (rows < 0) {
+                OrtSession.Result result = outputs == null ? session.run(feed) : session.run(feed, outputs);
+                return new RunOutputs(result, signature, null);
+            }
+            pinned = new OnnxTensor[signature.outputs().size()];
+            Map<String, OnnxTensor> pinnedByName = new HashMap<>();
+            Set<String> allocated = new LinkedHashSet<>();
+            for (int j = 0; j < pinned.length; j++) {
+                TensorSpec spec = signature.outputs().get(j);
+                if (outputs != null && !outputs.contains(spec.name())) {
+                    continue;
+                }
+                long[] shape = pinnableShape(spec, rows);
+                if (shape == null) {
+                    allocated.add(spec.name());
+                    continue;
+                }
+                int bytes = Math.toIntExact(elements(shape) * spec.dataType().byteSize());
+                ByteBuffer buf = batch.outputBuffer(j, bytes);
+                pinned[j] = OnnxTensor.createTensor(env, buf, shape, spec.dataType().ortJavaType());
+                pinnedByName.put(spec.name(), pinned[j]);
+            }
+            OrtSession.Result result = session.run(feed, allocated, pinnedByName);
+            RunOutputs out = new RunOutputs(result, signature, pinned);
+            pinned = null; // now owned by out
+            return out;
         } finally {
             for (OnnxTensor t : feed.values()) {
                 t.close();
             }
             feed.clear();
+            if (pinned != null) {
+                for (OnnxTensor t : pinned) {
+                    if (t != null) {
+                        t.close();
+                    }
+                }
+            }
         }
+    }
+
+    /** [rows, fixed dims...] for an output whose only variable dimension is the first, else null. */
+    private static long[] pinnableShape(TensorSpec spec, int rows) {
+        if (spec.dataType().byteSize() == 0 || !spec.dataType().supportedByRuntime() || !spec.hasBatchDimension()) {
+            return null;
+        }
+        long[] shape = spec.shape();
+        shape[0] = rows;
+        for (int d = 1; d < shape.length; d++) {
+            if (shape[d] < 0) {
+                return null;
+            }
+        }
+        return shape;
+    }
+
+    private static long elements(long[] shape) {
+        long e = 1;
+        for (long d : shape) {
+            e = Math.multiplyExact(e, d);
+        }
+        return e;
     }
 
     private OnnxTensor tensorFor(OrtEnvironment env, TensorBatch batch, int input) throws OrtException {

@@ -12,13 +12,19 @@ import java.nio.ByteOrder;
 public final class RunOutputs implements AutoCloseable {
     private final OrtSession.Result result;
     private final ModelSignature signature;
+    /** Outputs written into the caller's reused buffers, by signature index (null entries: ORT allocated). */
+    private final OnnxTensor[] pinned;
 
-    RunOutputs(OrtSession.Result result, ModelSignature signature) {
+    RunOutputs(OrtSession.Result result, ModelSignature signature, OnnxTensor[] pinned) {
         this.result = result;
         this.signature = signature;
+        this.pinned = pinned;
     }
 
     private OnnxTensor tensor(int output) {
+        if (pinned != null && pinned[output] != null) {
+            return pinned[output];
+        }
         String name = signature.outputs().get(output).name();
         OnnxValue v = result.get(name).orElseThrow(
                 () -> new IllegalStateException("output '" + name + "' was not requested from this run"));
@@ -30,8 +36,16 @@ public final class RunOutputs implements AutoCloseable {
         return tensor(output).getInfo().getShape();
     }
 
-    /** A little-endian copy of a numeric or BOOL output's elements, row-major. */
+    /**
+     * A numeric or BOOL output's elements, row-major, little-endian, positioned at 0: a view of the
+     * reused output buffer when the output was written in place (valid until the batch runs again),
+     * otherwise a fresh copy.
+     */
     public ByteBuffer bytes(int output) {
+        if (pinned != null && pinned[output] != null) {
+            ByteBuffer b = (ByteBuffer) pinned[output].getBufferRef().orElseThrow();
+            return b.duplicate().position(0).order(ByteOrder.LITTLE_ENDIAN);
+        }
         return tensor(output).getByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -61,5 +75,12 @@ public final class RunOutputs implements AutoCloseable {
     @Override
     public void close() {
         result.close();
+        if (pinned != null) {
+            for (OnnxTensor t : pinned) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ public final class TensorBatch {
     private final ByteBuffer[] buffers;
     private final String[][] strings;
     private final long[][] shapes;
+    private final ByteBuffer[] outputBuffers;
     /** The name → tensor map handed to ONNX Runtime, reused across runs by the owning thread. */
     final java.util.Map<String, ai.onnxruntime.OnnxTensor> feed;
 
@@ -24,6 +25,7 @@ public final class TensorBatch {
         this.buffers = new ByteBuffer[n];
         this.strings = new String[n][];
         this.shapes = new long[n][];
+        this.outputBuffers = new ByteBuffer[signature.outputs().size()];
         this.feed = new java.util.HashMap<>(n * 2);
         for (int i = 0; i < n; i++) {
             shapes[i] = EMPTY_SHAPE;
@@ -67,6 +69,17 @@ public final class TensorBatch {
             shapes[input] = s;
         }
         return s;
+    }
+
+    /** A reused direct buffer of {@code bytes} for output {@code output}, for ONNX Runtime to write into. */
+    ByteBuffer outputBuffer(int output, int bytes) {
+        ByteBuffer b = outputBuffers[output];
+        if (b == null || b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(Math.max(bytes, 64)).order(ByteOrder.nativeOrder());
+            outputBuffers[output] = b;
+        }
+        b.clear().limit(bytes);
+        return b;
     }
 
     long[] shapeOf(int input) {

@@ -61,6 +61,48 @@ class ModelSessionTest {
     }
 
     @Test
+    void writesFixedShapeOutputsIntoReusedBuffersAndAllocatesTheRest() throws Exception {
+        Path file = ExampleModels.addMul().writeTo(dir.resolve("m.onnx"));
+        try (ModelSession s = ModelSession.open("add_mul:1", file, SessionConfig.DEFAULT)) {
+            TensorBatch batch = new TensorBatch(s.signature());
+            for (int rows : new int[] {3, 1, 3}) {
+                for (int in = 0; in < 2; in++) {
+                    long[] shape = batch.shape(in, 2);
+                    shape[0] = rows;
+                    shape[1] = 4;
+                    ByteBuffer b = batch.buffer(in, rows * 16);
+                    for (int k = 0; k < rows * 4; k++) {
+                        b.putFloat(k * 4, k + in + rows);
+                    }
+                }
+                try (RunOutputs pinned = s.run(batch, null, rows); RunOutputs fresh = s.run(batch, null)) {
+                    for (int out = 0; out < 2; out++) {
+                        assertThat(pinned.shape(out)).containsExactly(rows, 4);
+                        ByteBuffer p = pinned.bytes(out);
+                        ByteBuffer f = fresh.bytes(out);
+                        assertThat(p.remaining()).isEqualTo(rows * 16);
+                        for (int k = 0; k < rows * 4; k++) {
+                            assertThat(p.getFloat(k * 4)).isEqualTo(f.getFloat(k * 4));
+                        }
+                    }
+                }
+            }
+        }
+        Path strings = ExampleModels.stringLabels("a").writeTo(dir.resolve("s.onnx"));
+        try (ModelSession s = ModelSession.open("labels:1", strings, SessionConfig.DEFAULT)) {
+            TensorBatch batch = new TensorBatch(s.signature());
+            batch.shape(0, 1)[0] = 2;
+            String[] t = batch.strings(0, 2);
+            t[0] = "a";
+            t[1] = "b";
+            try (RunOutputs out = s.run(batch, null, 2)) {
+                assertThat(out.strings(0)).containsExactly("a", "b");
+                assertThat(out.bytes(1).getLong(8)).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
     void runsStringAndInt64Outputs() throws Exception {
         Path file = ExampleModels.stringLabels("red", "green", "blue").writeTo(dir.resolve("m.onnx"));
         try (ModelSession s = ModelSession.open("labels:1", file, SessionConfig.DEFAULT)) {

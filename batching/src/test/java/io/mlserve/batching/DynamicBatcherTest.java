@@ -1,0 +1,337 @@
+package io.mlserve.batching;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class DynamicBatcherTest {
+    /** A request that records how it ended. */
+    static final class Req extends QueuedRequest {
+        final int id;
+        final int shape;
+        volatile boolean cancelled;
+        final CompletableFuture<String> outcome = new CompletableFuture<>();
+        volatile long executedAt;
+
+        Req(int id, int rows, int level, long deadlineNanos, long timeoutMicros, int shape) {
+            super(rows, level, deadlineNanos, timeoutMicros);
+            this.id = id;
+            this.shape = shape;
+        }
+
+        static Req of(int id, int rows) {
+            return new Req(id, rows, 1, Long.MAX_VALUE, 0, 0);
+        }
+
+        @Override
+        protected boolean cancelled() {
+            return cancelled;
+        }
+
+        @Override
+        protected boolean batchesWith(QueuedRequest first) {
+            return ((Req) first).shape == shape;
+        }
+
+        @Override
+        protected void reject(Rejection reason, String message) {
+            outcome.complete(reason.name());
+        }
+    }
+
+    /** Records batches; can hold executions until released. */
+    static final class Recorder implements BatchExecutor<Req> {
+        final List<List<Integer>> batches = Collections.synchronizedList(new ArrayList<>());
+        final List<Integer> executionOrder = Collections.synchronizedList(new ArrayList<>());
+        final AtomicInteger running = new AtomicInteger();
+        final AtomicInteger maxRunning = new AtomicInteger();
+        volatile CountDownLatch gate = new CountDownLatch(0);
+        volatile long sleepMillis;
+
+        @Override
+        public Runnable execute(List<Req> requests, int rows, int instance) {
+            int now = running.incrementAndGet();
+            maxRunning.accumulateAndGet(now, Math::max);
+            List<Integer> ids = new ArrayList<>();
+            long t = System.nanoTime();
+            for (Req r : requests) {
+                ids.add(r.id);
+                executionOrder.add(r.id);
+                r.executedAt = t;
+            }
+            batches.add(ids);
+            try {
+                gate.await(30, TimeUnit.SECONDS);
+                if (sleepMillis > 0) {
+                    Thread.sleep(sleepMillis);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            running.decrementAndGet();
+            List<Req> done = new ArrayList<>(requests);
+            return () -> done.forEach(r -> r.outcome.complete("OK:" + rows));
+        }
+    }
+
+    final Recorder exec = new Recorder();
+    DynamicBatcher<Req> batcher;
+
+    @AfterEach
+    void close() {
+        exec.gate = new CountDownLatch(0);
+        if (batcher != null) {
+            batcher.close(Duration.ofSeconds(5));
+        }
+    }
+
+    static BatchingConfig dynamic(int max, int[] preferred, long delayMicros, int instances) {
+        return new BatchingConfig(max, true, preferred, delayMicros, false, 1, 1,
+                new QueuePolicy[] {QueuePolicy.DEFAULT}, instances);
+    }
+
+    @Test
+    void loneRequestWaitsNoLongerThanMaxQueueDelayPlusSmallBound() throws Exception {
+        batcher = new DynamicBatcher<>("t", dynamic(8, new int[0], 20_000, 1), exec, BatcherListener.NONE);
+        for (int i = 0; i < 5; i++) {
+            Req r = Req.of(i, 1);
+            batcher.submit(r);
+            assertThat(r.outcome.get(5, TimeUnit.SECONDS)).isEqualTo("OK:1");
+            long waitedMicros = (r.executedAt - r.enqueuedNanos()) / 1000;
+            assertThat(waitedMicros).isBetween(19_000L, 20_000L + 15_000L);
+        }
+    }
+
+    @Test
+    void fullAndPreferredBatchesGoWithoutWaiting() throws Exception {
+        batcher = new DynamicBatcher<>("t", dynamic(8, new int[] {4}, 2_000_000, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        Req blocker = Req.of(100, 8);
+        batcher.submit(blocker);
+        awaitRunning(1);
+        List<Req> reqs = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            reqs.add(Req.of(i, 1));
+            batcher.submit(reqs.get(i));
+        }
+        long released = System.nanoTime();
+        exec.gate.countDown();
+        for (Req r : reqs) {
+            r.outcome.get(5, TimeUnit.SECONDS);
+        }
+        // 12 waiting one-row requests: a full batch of 8 at once, then the preferred 4 at once — no 2 s delay
+        assertThat(exec.batches).containsExactly(List.of(100), List.of(0, 1, 2, 3, 4, 5, 6, 7), List.of(8, 9, 10, 11));
+        assertThat(System.nanoTime() - released).isLessThan(TimeUnit.MILLISECONDS.toNanos(500));
+    }
+
+    @Test
+    void multiRowRequestsCountTheirRowsAndAreNeverSplit() throws Exception {
+        batcher = new DynamicBatcher<>("t", dynamic(8, new int[0], 0, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(Req.of(100, 1));
+        awaitRunning(1);
+        List<Req> reqs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            reqs.add(Req.of(i, 3));
+            batcher.submit(reqs.get(i));
+        }
+        exec.gate.countDown();
+        for (Req r : reqs) {
+            assertThat(r.outcome.get(5, TimeUnit.SECONDS)).isIn("OK:6", "OK:3");
+        }
+        assertThat(exec.batches).containsExactly(List.of(100), List.of(0, 1), List.of(2, 3), List.of(4));
+    }
+
+    @Test
+    void requestsOfDifferentShapesAreNotCombined() throws Exception {
+        batcher = new DynamicBatcher<>("t", dynamic(8, new int[0], 0, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(Req.of(100, 1));
+        awaitRunning(1);
+        Req a = new Req(0, 1, 1, Long.MAX_VALUE, 0, 7);
+        Req b = new Req(1, 1, 1, Long.MAX_VALUE, 0, 9);
+        Req c = new Req(2, 1, 1, Long.MAX_VALUE, 0, 9);
+        batcher.submit(a);
+        batcher.submit(b);
+        batcher.submit(c);
+        exec.gate.countDown();
+        CompletableFuture.allOf(a.outcome, b.outcome, c.outcome).get(5, TimeUnit.SECONDS);
+        assertThat(exec.batches).containsExactly(List.of(100), List.of(0), List.of(1, 2));
+    }
+
+    @Test
+    void higherPriorityRunsBeforeLowerPriorityQueuedEarlier() throws Exception {
+        BatchingConfig cfg = new BatchingConfig(2, true, new int[0], 0, false, 2, 2,
+                new QueuePolicy[] {QueuePolicy.DEFAULT, QueuePolicy.DEFAULT}, 1);
+        batcher = new DynamicBatcher<>("t", cfg, exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(new Req(100, 2, 1, Long.MAX_VALUE, 0, 0));
+        awaitRunning(1);
+        List<Req> all = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            all.add(new Req(i, 1, 2, Long.MAX_VALUE, 0, 0)); // low priority first
+        }
+        for (int i = 10; i < 14; i++) {
+            all.add(new Req(i, 1, 1, Long.MAX_VALUE, 0, 0));
+        }
+        all.forEach(batcher::submit);
+        assertThat(batcher.pending(1)).isEqualTo(4);
+        assertThat(batcher.pending(2)).isEqualTo(4);
+        exec.gate.countDown();
+        for (Req r : all) {
+            r.outcome.get(5, TimeUnit.SECONDS);
+        }
+        assertThat(exec.executionOrder).containsExactly(100, 10, 11, 12, 13, 0, 1, 2, 3);
+    }
+
+    @Test
+    void fullQueueRejectsAtOnce() throws Exception {
+        QueuePolicy small = new QueuePolicy(QueuePolicy.TimeoutAction.REJECT, 0, false, 2);
+        batcher = new DynamicBatcher<>("t", new BatchingConfig(4, true, new int[0], 0, false, 1, 1,
+                new QueuePolicy[] {small}, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(Req.of(100, 4));
+        awaitRunning(1);
+        Req a = Req.of(0, 1);
+        Req b = Req.of(1, 1);
+        Req c = Req.of(2, 1);
+        assertThat(batcher.submit(a)).isTrue();
+        assertThat(batcher.submit(b)).isTrue();
+        long t = System.nanoTime();
+        assertThat(batcher.submit(c)).isFalse();
+        assertThat(c.outcome.getNow("pending")).isEqualTo("QUEUE_FULL");
+        assertThat(System.nanoTime() - t).isLessThan(TimeUnit.MILLISECONDS.toNanos(50));
+        exec.gate.countDown();
+        assertThat(a.outcome.get(5, TimeUnit.SECONDS)).startsWith("OK");
+        assertThat(exec.executionOrder).doesNotContain(2);
+    }
+
+    @Test
+    void timedOutAndCancelledRequestsAreDroppedUnexecuted() throws Exception {
+        QueuePolicy tenMillis = new QueuePolicy(QueuePolicy.TimeoutAction.REJECT, 10_000, true, 0);
+        batcher = new DynamicBatcher<>("t", new BatchingConfig(4, true, new int[0], 0, false, 1, 1,
+                new QueuePolicy[] {tenMillis}, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(Req.of(100, 4));
+        awaitRunning(1);
+        Req queueTimeout = Req.of(0, 1);
+        Req deadline = new Req(1, 1, 1, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(5), 0, 0);
+        Req cancelled = new Req(2, 1, 1, Long.MAX_VALUE, 0, 0);
+        Req overrideHigher = new Req(3, 1, 1, Long.MAX_VALUE, 1_000_000, 0); // may only lower the default
+        batcher.submit(queueTimeout);
+        batcher.submit(deadline);
+        batcher.submit(cancelled);
+        batcher.submit(overrideHigher);
+        cancelled.cancelled = true;
+        Thread.sleep(30);
+        exec.gate.countDown();
+        assertThat(queueTimeout.outcome.get(5, TimeUnit.SECONDS)).isEqualTo("TIMEOUT");
+        assertThat(deadline.outcome.get(5, TimeUnit.SECONDS)).isEqualTo("TIMEOUT");
+        assertThat(cancelled.outcome.get(5, TimeUnit.SECONDS)).isEqualTo("CANCELLED");
+        assertThat(overrideHigher.outcome.get(5, TimeUnit.SECONDS)).isEqualTo("TIMEOUT");
+        assertThat(exec.executionOrder).containsExactly(100);
+    }
+
+    @Test
+    void delayedRequestsRunAfterThoseWithinTheirTimeout() throws Exception {
+        QueuePolicy delay = new QueuePolicy(QueuePolicy.TimeoutAction.DELAY, 5_000, true, 0);
+        batcher = new DynamicBatcher<>("t", new BatchingConfig(1, true, new int[0], 0, false, 1, 1,
+                new QueuePolicy[] {delay}, 1), exec, BatcherListener.NONE);
+        exec.gate = new CountDownLatch(1);
+        batcher.submit(Req.of(100, 1));
+        awaitRunning(1);
+        Req old = Req.of(0, 1);
+        batcher.submit(old);
+        Thread.sleep(20); // old passes its 5 ms queue timeout
+        Req fresh = new Req(1, 1, 1, Long.MAX_VALUE, 0, 0);
+        batcher.submit(fresh);
+        exec.gate.countDown();
+        assertThat(old.outcome.get(5, TimeUnit.SECONDS)).startsWith("OK");
+        assertThat(fresh.outcome.get(5, TimeUnit.SECONDS)).startsWith("OK");
+        assertThat(exec.executionOrder).containsExactly(100, 1, 0);
+    }
+
+    @Test
+    void instanceCountBoundsConcurrentExecutionsAndOrderingIsPreserved() throws Exception {
+        BatchingConfig cfg = new BatchingConfig(1, true, new int[0], 0, true, 1, 1,
+                new QueuePolicy[] {QueuePolicy.DEFAULT}, 3);
+        List<Integer> delivered = Collections.synchronizedList(new ArrayList<>());
+        BatchExecutor<Req> jittery = (requests, rows, instance) -> {
+            exec.execute(requests, rows, instance);
+            try {
+                Thread.sleep(requests.get(0).id % 3 == 0 ? 15 : 1); // later batches often finish first
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Req r = requests.get(0);
+            return () -> {
+                delivered.add(r.id);
+                r.outcome.complete("OK");
+            };
+        };
+        batcher = new DynamicBatcher<>("t", cfg, jittery, BatcherListener.NONE);
+        List<Req> all = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            all.add(Req.of(i, 1));
+            batcher.submit(all.get(i));
+        }
+        for (Req r : all) {
+            r.outcome.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(exec.maxRunning.get()).isBetween(2, 3);
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            expected.add(i);
+        }
+        assertThat(delivered).isEqualTo(expected);
+    }
+
+    @Test
+    void shutdownWithAFullQueueFinishesWithinTheGracePeriod() throws Exception {
+        batcher = new DynamicBatcher<>("t", dynamic(2, new int[0], 0, 1), exec, BatcherListener.NONE);
+        exec.sleepMillis = 20;
+        List<Req> all = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            all.add(Req.of(i, 1));
+            batcher.submit(all.get(i));
+        }
+        long t = System.nanoTime();
+        batcher.close(Duration.ofMillis(200));
+        long closedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t);
+        assertThat(closedMillis).isLessThan(200 + 500);
+        int ok = 0;
+        int shutdown = 0;
+        for (Req r : all) {
+            String o = r.outcome.get(1, TimeUnit.SECONDS);
+            if (o.startsWith("OK")) {
+                ok++;
+            } else {
+                assertThat(o).isEqualTo("SHUTDOWN");
+                shutdown++;
+            }
+        }
+        assertThat(ok).isPositive();
+        assertThat(shutdown).isPositive();
+        Req late = Req.of(999, 1);
+        assertThat(batcher.submit(late)).isFalse();
+        assertThat(late.outcome.getNow("")).isEqualTo("SHUTDOWN");
+        batcher = null;
+    }
+
+    private void awaitRunning(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (exec.running.get() < n && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(exec.running.get()).isEqualTo(n);
+    }
+}
