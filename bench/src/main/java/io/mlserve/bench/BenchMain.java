@@ -120,7 +120,7 @@ public final class BenchMain implements Runnable {
         LoadFlags flags = new LoadFlags();
 
         @Option(names = "--rounds", defaultValue = "3",
-                description = "Rounds of echo / mlserve pool / mlserve inline, interleaved so drift hits all alike "
+                description = "Rounds of echo / mlserve, interleaved so drift hits both alike "
                         + "(default: ${DEFAULT-VALUE}).")
         int rounds;
 
@@ -138,29 +138,22 @@ public final class BenchMain implements Runnable {
             int cores = Runtime.getRuntime().availableProcessors();
             // one unrecorded pass of each, so JIT warm-up of client and server does not favour later runs
             echo(canned, request, cores, "warm-up");
-            mlserve(repo, request, ServerOptions.Compute.POOL, "warm-up");
+            mlserve(repo, request, "warm-up");
             List<LoadResult> results = new ArrayList<>();
-            double[] poolRatio = new double[rounds];
-            double[] inlineRatio = new double[rounds];
+            double[] ratio = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 LoadResult e = echo(canned, request, cores, "grpc-echo #" + (r + 1));
-                LoadResult p = mlserve(repo, request, ServerOptions.Compute.POOL, "mlserve compute=pool #" + (r + 1));
-                LoadResult i = mlserve(repo, request, ServerOptions.Compute.INLINE, "mlserve compute=inline #" + (r + 1));
-                results.addAll(List.of(e, p, i));
-                poolRatio[r] = p.throughput() / e.throughput();
-                inlineRatio[r] = i.throughput() / e.throughput();
+                LoadResult m = mlserve(repo, request, "mlserve #" + (r + 1));
+                results.addAll(List.of(e, m));
+                ratio[r] = m.throughput() / e.throughput();
                 System.out.println(e.summary());
-                System.out.println(p.summary());
-                System.out.println(i.summary());
+                System.out.println(m.summary());
             }
-            double pool = median(poolRatio);
-            double inline = median(inlineRatio);
+            double median = median(ratio);
             System.out.printf(Locale.ROOT, "%nrequest %d bytes, response %d bytes, %d rounds%n",
                     request.getSerializedSize(), canned.getSerializedSize(), rounds);
-            System.out.printf(Locale.ROOT, "median throughput ratio mlserve/echo: compute=pool %.2f, compute=inline %.2f%n",
-                    pool, inline);
-            writeJson(flags.json, results, String.format(Locale.ROOT,
-                    ",\"median_ratio_pool\":%.3f,\"median_ratio_inline\":%.3f", pool, inline));
+            System.out.printf(Locale.ROOT, "median throughput ratio mlserve/echo: %.2f%n", median);
+            writeJson(flags.json, results, String.format(Locale.ROOT, ",\"median_ratio\":%.3f", median));
             return 0;
         }
 
@@ -178,9 +171,8 @@ public final class BenchMain implements Runnable {
             }
         }
 
-        private LoadResult mlserve(Path repo, ModelInferRequest request, ServerOptions.Compute compute, String label)
-                throws Exception {
-            MlServer s = MlServer.start(ServerOptions.ephemeral(repo).withCompute(compute));
+        private LoadResult mlserve(Path repo, ModelInferRequest request, String label) throws Exception {
+            MlServer s = MlServer.start(ServerOptions.ephemeral(repo));
             try (LoadGenerator g = new LoadGenerator("127.0.0.1", s.grpcPort(), flags.connections)) {
                 return flags.measure(g, label, request);
             } finally {

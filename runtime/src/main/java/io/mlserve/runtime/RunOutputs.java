@@ -36,6 +36,11 @@ public final class RunOutputs implements AutoCloseable {
         return tensor(output).getInfo().getShape();
     }
 
+    /** Whether {@link #bytes} of this output is a view of a reused buffer (copy it before the next run). */
+    public boolean reusesBuffer(int output) {
+        return pinned != null && pinned[output] != null;
+    }
+
     /**
      * A numeric or BOOL output's elements, row-major, little-endian, positioned at 0: a view of the
      * reused output buffer when the output was written in place (valid until the batch runs again),

@@ -82,15 +82,18 @@ public final class TensorBatch {
         return b;
     }
 
-    long[] shapeOf(int input) {
+    /** The current shape of input {@code input}. */
+    public long[] shapeOf(int input) {
         return shapes[input];
     }
 
-    ByteBuffer bufferOf(int input) {
+    /** The buffer last sized by {@link #buffer(int, int)} for input {@code input} (absolute puts only). */
+    public ByteBuffer bufferOf(int input) {
         return buffers[input];
     }
 
-    String[] stringsOf(int input) {
+    /** The array last sized by {@link #strings(int, int)} for BYTES input {@code input}. */
+    public String[] stringsOf(int input) {
         return strings[input];
     }
 }

@@ -34,8 +34,6 @@ import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -58,8 +56,6 @@ public final class MlServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService loader;
-    private final ForkJoinPool computePool;
-    private final AtomicInteger computeThreadNumber = new AtomicInteger();
     private final HealthStatusManager health = new HealthStatusManager();
     private final AtomicBoolean accepting = new AtomicBoolean(true);
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -70,23 +66,14 @@ public final class MlServer implements AutoCloseable {
     private MlServer(ServerOptions options) {
         this.options = options;
         this.metrics = new ServerMetrics();
-        this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(), metrics);
+        this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(),
+                options.resolvedDefaultInstances(), metrics);
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
         int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
                 : Runtime.getRuntime().availableProcessors();
         this.workers = new MultiThreadIoEventLoopGroup(threads, daemonThreads("mlserve-io"), io);
         this.loader = Executors.newSingleThreadExecutor(daemonThreads("mlserve-loader"));
-        int compute = options.computeThreads() > 0 ? options.computeThreads()
-                : Runtime.getRuntime().availableProcessors();
-        // FIFO work-stealing pool: lock-free hand-off from the network threads, oldest request first
-        this.computePool = options.compute() == ServerOptions.Compute.POOL
-                ? new ForkJoinPool(compute, pool -> {
-                    ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-                    t.setName("mlserve-compute-" + computeThreadNumber.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                }, null, true) : null;
     }
 
     /** Loads the repository, then binds gRPC, HTTP and metrics; returns once all are accepting. */
@@ -103,8 +90,7 @@ public final class MlServer implements AutoCloseable {
 
     private void startAll() throws IOException {
         repository.loadAll();
-        InferenceHandler handler = new InferenceHandler(repository, metrics,
-                computePool != null ? computePool : Runnable::run);
+        InferenceHandler handler = new InferenceHandler(repository, metrics);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
@@ -117,16 +103,16 @@ public final class MlServer implements AutoCloseable {
                 .addService(new GrpcInferenceService(handler, admin))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
-                // handlers never block (inference is handed to the compute pool), so no executor hop here
+                // handlers never block (inference is queued to the model's batcher), so no executor hop here
                 .directExecutor();
         grpc = b.build().start();
         RestHandler rest = new RestHandler(handler, admin);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
-        LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | compute {}",
+        LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | default instances {}",
                 ModelAdmin.SERVER_VERSION, options.host(), options.sessionDefaults().device(), grpcPort(), httpPort(),
-                metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.compute());
+                metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.resolvedDefaultInstances());
     }
 
     private void updateHealth(boolean ready) {
@@ -214,15 +200,6 @@ public final class MlServer implements AutoCloseable {
             }
         }
         loader.shutdown();
-        if (computePool != null) {
-            // REST calls already handed over finish before their sessions close
-            computePool.shutdown();
-            try {
-                computePool.awaitTermination(graceSeconds, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
         repository.close();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

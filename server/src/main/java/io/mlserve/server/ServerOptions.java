@@ -13,19 +13,14 @@ import java.nio.file.Path;
  * @param modelRepository  root of {@code <model>/<version>/model.onnx}
  * @param sessionDefaults  ONNX Runtime settings a model's config.json may override
  * @param maxMessageBytes  largest gRPC message or HTTP body accepted
- * @param compute          where models run: POOL (compute threads; network threads stay free) or INLINE
- *                         (on the network thread that read the request: no hand-off, but a running model
- *                         blocks every connection on that thread)
- * @param computeThreads   size of the compute pool (0 = one per core)
+ * @param defaultInstances executions per model that may run at once when its config has no instance_group
+ *                         (0 = one per core)
  * @param eventLoopThreads Netty worker threads shared by gRPC and HTTP (0 = one per core)
  * @param shutdownGraceSeconds how long in-flight calls may take to finish on shutdown
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
-                            SessionConfig sessionDefaults, int maxMessageBytes, Compute compute, int computeThreads,
+                            SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
                             int eventLoopThreads, int shutdownGraceSeconds) {
-
-    /** Where inference runs. */
-    public enum Compute { POOL, INLINE }
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -39,8 +34,8 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         if (maxMessageBytes < 1024) {
             throw new IllegalArgumentException("--max-message-bytes must be at least 1024, got " + maxMessageBytes);
         }
-        if (computeThreads < 0) {
-            throw new IllegalArgumentException("--compute-threads must be >= 0, got " + computeThreads);
+        if (defaultInstances < 0) {
+            throw new IllegalArgumentException("--default-instance-count must be >= 0, got " + defaultInstances);
         }
         if (eventLoopThreads < 0) {
             throw new IllegalArgumentException("--event-loop-threads must be >= 0, got " + eventLoopThreads);
@@ -52,23 +47,23 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
 
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
-        return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT, DEFAULT_MAX_MESSAGE_BYTES,
-                Compute.POOL, 0, 0, 30);
+        return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30);
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                compute, computeThreads, eventLoopThreads, shutdownGraceSeconds);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds);
     }
 
-    public ServerOptions withComputeThreads(int n) {
+    public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, compute, n, eventLoopThreads, shutdownGraceSeconds);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds);
     }
 
-    public ServerOptions withCompute(Compute c) {
-        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, c, computeThreads, eventLoopThreads, shutdownGraceSeconds);
+    /** Instances per model without an instance_group: the option, or one per core. */
+    public int resolvedDefaultInstances() {
+        return defaultInstances > 0 ? defaultInstances : Runtime.getRuntime().availableProcessors();
     }
 
     private static void checkPort(String flag, int port) {

@@ -33,7 +33,7 @@ class ModelRepositoryTest {
     @BeforeEach
     void create() {
         sessionsBefore = ModelSession.openSessions();
-        repo = new ModelRepository(dir, io.mlserve.runtime.SessionConfig.DEFAULT, new ServerMetrics());
+        repo = new ModelRepository(dir, io.mlserve.runtime.SessionConfig.DEFAULT, 1, new ServerMetrics());
     }
 
     @AfterEach

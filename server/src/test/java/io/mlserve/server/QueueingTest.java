@@ -28,7 +28,7 @@ class QueueingTest {
     @Test
     void expiredRequestIsNotExecutedAndHealthAnswersWhileModelsRun() throws Exception {
         try (TestServer t = new TestServer(dir).model("slow", 1, ExampleModels.slow(WIDTH, 200))
-                .start(ServerOptions.ephemeral(dir).withComputeThreads(1))) {
+                .start(ServerOptions.ephemeral(dir).withDefaultInstances(1))) {
             ModelInferRequest heavy = ModelInferRequest.newBuilder().setModelName("slow")
                     .addInputs(Tensors.input("x", "FP32", ROWS, WIDTH))
                     .addRawInputContents(Tensors.rawFp32(new float[ROWS * WIDTH])).build();

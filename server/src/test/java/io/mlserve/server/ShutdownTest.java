@@ -36,10 +36,17 @@ class ShutdownTest {
     @Test
     void sigtermDrainsCallsInFlightAndExitsZero() throws Exception {
         ExampleModels.slow(WIDTH, 200).writeTo(dir.resolve("slow/1/model.onnx"));
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main", "serve",
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // the module flags this JVM was given (from the root pom), as the ./mlserve launcher passes them
+        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("--add-")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main", "serve",
                 "--model-repository", dir.toString(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-                "--metrics-port", "0", "--compute-threads", String.valueOf(CALLS), "--shutdown-grace-secs", "60");
+                "--metrics-port", "0", "--default-instance-count", String.valueOf(CALLS), "--shutdown-grace-secs", "60"));
         Path logFile = dir.resolve("server.log");
         Process server = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
         java.util.function.Supplier<String> log = () -> {

@@ -28,23 +28,19 @@ final class ServerFlags {
                     + "(default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--intra-op-threads", defaultValue = "1",
+    @Option(names = "--intra-op-threads", defaultValue = "0",
             description = "ONNX Runtime intra-op threads per session unless config.json sets "
-                    + "intra_op_thread_count; 0 = one per core (default: ${DEFAULT-VALUE}).")
+                    + "intra_op_thread_count; 0 = cores / the model's instance count (default: ${DEFAULT-VALUE}).")
     int intraOpThreads;
 
     @Option(names = "--max-message-bytes", defaultValue = "67108864",
             description = "Largest gRPC message or HTTP body accepted (default: ${DEFAULT-VALUE}).")
     int maxMessageBytes;
 
-    @Option(names = "--compute", defaultValue = "pool",
-            description = "Where models run: pool (compute threads; network threads stay free for health, metrics "
-                    + "and other connections) or inline (on the network thread; no hand-off) (default: ${DEFAULT-VALUE}).")
-    ServerOptions.Compute compute;
-
-    @Option(names = "--compute-threads", defaultValue = "0",
-            description = "Compute pool size; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int computeThreads;
+    @Option(names = "--default-instance-count", defaultValue = "0",
+            description = "Executions per model that may run at once when its config.json has no instance_group; "
+                    + "0 = one per core (default: ${DEFAULT-VALUE}).")
+    int defaultInstances;
 
     @Option(names = "--event-loop-threads", defaultValue = "0",
             description = "Network threads shared by gRPC and HTTP; 0 = one per core (default: ${DEFAULT-VALUE}).")
@@ -56,7 +52,7 @@ final class ServerFlags {
 
     ServerOptions toOptions(Path repository) {
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
-        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes, compute,
-                computeThreads, eventLoopThreads, shutdownGraceSeconds);
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes,
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds);
     }
 }

@@ -1,13 +1,13 @@
 package io.mlserve.server.inference;
 
-import ai.onnxruntime.OrtException;
 import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.Status;
+import io.mlserve.batching.BatchingConfig;
+import io.mlserve.proto.inference.InferParameter;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.runtime.ModelSignature;
-import io.mlserve.runtime.RunOutputs;
-import io.mlserve.runtime.TensorBatch;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
@@ -15,65 +15,33 @@ import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.LinkedHashSet;
 import java.util.Set;
-import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Answers one ModelInferRequest: resolve the model version, decode and check the inputs, run ONNX
- * Runtime, encode the outputs, record metrics. The single inference path behind gRPC unary, gRPC
- * streaming and REST. {@link #submit} moves the work off the network threads onto the compute
- * executor, so health checks, metrics scrapes and other connections stay responsive while models run.
- * Holds a reference on the version for the whole call so an unload or swap never closes a session
- * under it.
+ * The single inference path behind gRPC unary, gRPC streaming and REST: resolve the model version,
+ * check the request against its signature, read its priority and timeout, and queue it in the
+ * version's dynamic batcher. Runs on the network thread and never blocks; the batcher's instances
+ * execute and answer. A request holds a reference on its version until answered, so an unload or swap
+ * never closes a session under it.
  */
 public final class InferenceHandler {
-    private static final Logger LOG = LoggerFactory.getLogger(InferenceHandler.class);
-
     /** Receives the outcome of {@link #submit}: exactly one of the two arguments is non-null. */
     @FunctionalInterface
     public interface Completion {
         void done(ModelInferResponse response, InferenceError error);
     }
 
+    /** Request parameter: priority level, 1 = highest (Triton's reserved name). */
+    static final String PRIORITY = "priority";
+    /** Request parameter: queue timeout in microseconds (Triton's reserved name). */
+    static final String TIMEOUT = "timeout";
+
     private final ModelRepository repository;
     private final ServerMetrics metrics;
-    private final Executor compute;
 
-    /**
-     * @param compute where models run; {@link Runnable#run} executes on the caller's thread
-     */
-    public InferenceHandler(ModelRepository repository, ServerMetrics metrics, Executor compute) {
+    public InferenceHandler(ModelRepository repository, ServerMetrics metrics) {
         this.repository = repository;
         this.metrics = metrics;
-        this.compute = compute;
-    }
-
-    /**
-     * Runs {@code request} on the compute executor and reports the outcome to {@code completion} from
-     * there. The time between this call and the start of execution is the request's queue time; a call
-     * whose {@code context} was cancelled or whose deadline passed meanwhile is dropped without running.
-     */
-    public void submit(ModelInferRequest request, Context context, Completion completion) {
-        long received = System.nanoTime();
-        try {
-            compute.execute(() -> {
-                ModelInferResponse response;
-                try {
-                    if (context.isCancelled()) {
-                        throw recordExpired(request, context, received);
-                    }
-                    response = infer(request, received);
-                } catch (InferenceError e) {
-                    completion.done(null, e);
-                    return;
-                }
-                completion.done(response, null);
-            });
-        } catch (RejectedExecutionException e) {
-            completion.done(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is shutting down"));
-        }
     }
 
     /**
@@ -132,16 +100,54 @@ public final class InferenceHandler {
         return sb.toString();
     }
 
-    /** Counts a request dropped unexecuted (against its model when it resolves) and returns its error. */
-    private InferenceError recordExpired(ModelInferRequest request, Context context, long received) {
-        InferenceError e = expired(context);
-        try {
-            resolve(request.getModelName(), request.getModelVersion()).metrics()
-                    .recordFailure(e.code(), System.nanoTime() - received);
-        } catch (InferenceError unresolved) {
-            metrics.recordUnattributedFailure(ServerMetrics.UNKNOWN_MODEL, e.code());
+    /**
+     * Checks {@code request} and queues it; {@code completion} is called exactly once — right here for a
+     * request that is refused, otherwise from the batcher when it has been executed or dropped. The
+     * earlier of {@code context}'s deadline and the request's {@code timeout} parameter applies; a
+     * request whose caller cancels or whose deadline passes while it waits never runs.
+     */
+    public void submit(ModelInferRequest request, Context context, Completion completion) {
+        long received = System.nanoTime();
+        if (context.isCancelled()) {
+            completion.done(null, expired(context));
+            return;
         }
-        return e;
+        ServedVersion v;
+        try {
+            v = resolve(request.getModelName(), request.getModelVersion());
+        } catch (InferenceError e) {
+            ModelEntry known = request.getModelName().isEmpty() ? null : repository.model(request.getModelName());
+            metrics.recordUnattributedFailure(known == null ? ServerMetrics.UNKNOWN_MODEL : known.name(), e.code());
+            completion.done(null, e);
+            return;
+        }
+        if (!v.acquire()) {
+            // unloaded between lookup and use: the caller may retry and land on the new version
+            InferenceError e = new InferenceError(Status.Code.UNAVAILABLE, "model '" + v.model() + "' version "
+                    + v.versionLabel() + " was unloaded while the request arrived; retry");
+            metrics.recordUnattributedFailure(v.model(), e.code());
+            completion.done(null, e);
+            return;
+        }
+        PendingInference pending;
+        try {
+            Set<String> outputs = selectedOutputs(request, v);
+            int rows = RequestDecoder.check(request, v.model(), v.signature(), v.maxBatchSize());
+            BatchingConfig scheduling = v.batcher().config();
+            int level = priority(request, scheduling);
+            long timeoutMicros = nonNegative(request, TIMEOUT);
+            Deadline deadline = context.getDeadline();
+            long deadlineNanos = deadline == null ? Long.MAX_VALUE
+                    : received + Math.max(0, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+            pending = new PendingInference(request, v, context, completion, received, outputs, rows, level,
+                    deadlineNanos, timeoutMicros);
+        } catch (InferenceError e) {
+            v.metrics().recordFailure(e.code(), System.nanoTime() - received);
+            v.release();
+            completion.done(null, e);
+            return;
+        }
+        v.batcher().submit(pending);
     }
 
     /** The error for a call whose context ended before it ran: DEADLINE_EXCEEDED or CANCELLED. */
@@ -151,73 +157,34 @@ public final class InferenceHandler {
                 : new InferenceError(Status.Code.CANCELLED, "the caller cancelled the request before it ran");
     }
 
-    /** Runs {@code request} on this thread; failures are {@link InferenceError}s with their status. */
-    public ModelInferResponse infer(ModelInferRequest request) {
-        return infer(request, System.nanoTime());
+    private static int priority(ModelInferRequest request, BatchingConfig scheduling) {
+        long p = nonNegative(request, PRIORITY);
+        if (p == 0) {
+            return scheduling.defaultPriorityLevel();
+        }
+        if (p > scheduling.priorityLevels()) {
+            throw InferenceError.invalid("parameters.priority: " + p + " is not a level of model '"
+                    + request.getModelName() + "', which has levels 1.." + scheduling.priorityLevels()
+                    + " (1 = highest; 0 = the default level " + scheduling.defaultPriorityLevel() + ")");
+        }
+        return (int) p;
     }
 
-    private ModelInferResponse infer(ModelInferRequest request, long start) {
-        long dequeued = System.nanoTime();
-        ServedVersion v;
-        try {
-            v = resolve(request.getModelName(), request.getModelVersion());
-        } catch (InferenceError e) {
-            ModelEntry known = request.getModelName().isEmpty() ? null : repository.model(request.getModelName());
-            metrics.recordUnattributedFailure(known == null ? ServerMetrics.UNKNOWN_MODEL : known.name(), e.code());
-            throw e;
+    private static long nonNegative(ModelInferRequest request, String name) {
+        InferParameter p = request.getParametersMap().get(name);
+        if (p == null) {
+            return 0;
         }
-        if (!v.acquire()) {
-            // unloaded between lookup and use: the caller may retry and land on the new version
-            InferenceError e = new InferenceError(Status.Code.UNAVAILABLE, "model '" + v.model() + "' version "
-                    + v.versionLabel() + " was unloaded while the request arrived; retry");
-            metrics.recordUnattributedFailure(v.model(), e.code());
-            throw e;
+        long v = switch (p.getParameterChoiceCase()) {
+            case INT64_PARAM -> p.getInt64Param();
+            case UINT64_PARAM -> p.getUint64Param();
+            default -> throw InferenceError.invalid("parameters." + name + ": expected an integer, got "
+                    + p.getParameterChoiceCase().name().toLowerCase(java.util.Locale.ROOT));
+        };
+        if (v < 0) {
+            throw InferenceError.invalid("parameters." + name + ": must be >= 0, got " + v);
         }
-        v.metrics().started();
-        try {
-            return run(request, v, start, dequeued);
-        } catch (InferenceError e) {
-            v.metrics().recordFailure(e.code(), System.nanoTime() - start);
-            throw e;
-        } catch (OrtException | RuntimeException e) {
-            InferenceError mapped = mapRuntimeFailure(v, e);
-            v.metrics().recordFailure(mapped.code(), System.nanoTime() - start);
-            throw mapped;
-        } finally {
-            v.metrics().finished();
-            v.release();
-        }
-    }
-
-    private ModelInferResponse run(ModelInferRequest request, ServedVersion v, long start, long dequeued)
-            throws OrtException {
-        ModelSignature sig = v.signature();
-        Set<String> selected = selectedOutputs(request, v);
-        TensorBatch batch = v.threadBatch();
-        int rows = RequestDecoder.decode(request, v.model(), sig, v.maxBatchSize(), batch);
-        boolean raw = request.getRawInputContentsCount() > 0;
-        long computeStart = System.nanoTime();
-        ModelInferResponse.Builder response = ModelInferResponse.newBuilder()
-                .setModelName(v.model()).setModelVersion(v.versionLabel()).setId(request.getId());
-        long inferEnd;
-        try (RunOutputs out = v.session().run(batch, selected)) {
-            inferEnd = System.nanoTime();
-            if (request.getOutputsCount() == 0) {
-                for (int j = 0; j < sig.outputs().size(); j++) {
-                    ResponseEncoder.addOutput(response, out, j, sig.outputs().get(j), raw);
-                }
-            } else {
-                for (int k = 0; k < request.getOutputsCount(); k++) {
-                    int j = sig.outputIndex(request.getOutputs(k).getName());
-                    ResponseEncoder.addOutput(response, out, j, sig.outputs().get(j), raw);
-                }
-            }
-        }
-        ModelInferResponse built = response.build();
-        long end = System.nanoTime();
-        v.metrics().recordSuccess(rows, end - start, dequeued - start, computeStart - dequeued,
-                inferEnd - computeStart, end - inferEnd);
-        return built;
+        return v;
     }
 
     /** Requested output names, checked; null for "all outputs". */
@@ -239,15 +206,5 @@ public final class InferenceHandler {
             }
         }
         return names;
-    }
-
-    private static InferenceError mapRuntimeFailure(ServedVersion v, Exception e) {
-        if (e instanceof OrtException ort && ort.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
-            // shapes the signature allows but the graph rejects (e.g. mismatched dynamic dimensions)
-            return InferenceError.invalid("model '" + v.model() + "' rejected the inputs: " + e.getMessage());
-        }
-        LOG.error("{}: inference failed", v, e);
-        return new InferenceError(Status.Code.INTERNAL, "model '" + v.model() + "' version " + v.versionLabel()
-                + " failed: " + e.getMessage());
     }
 }

@@ -13,22 +13,22 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Checks a ModelInferRequest against the model's signature and copies its tensors into the thread's
- * reusable {@link TensorBatch}. Everything a caller can get wrong is reported as INVALID_ARGUMENT with
- * the field (e.g. {@code inputs[1].shape}) and what was expected; nothing is allocated for valid
- * numeric requests beyond what protobuf already holds.
+ * Checks a ModelInferRequest against the model's signature ({@link #check}, on the network thread) and
+ * later copies its tensors into an instance's reusable {@link TensorBatch} at its row offset
+ * ({@link #copy}, on the instance thread). Everything a caller can get wrong is reported by
+ * {@code check} as INVALID_ARGUMENT with the field (e.g. {@code inputs[1].shape}) and what was expected;
+ * nothing is allocated for valid numeric requests beyond what protobuf already holds.
  */
 final class RequestDecoder {
     private RequestDecoder() {
     }
 
     /**
-     * Fills {@code batch} from {@code request}.
+     * Checks everything about {@code request} that the caller controls.
      *
      * @return the number of rows (the first dimension of batched inputs; 1 for a model without one)
      */
-    static int decode(ModelInferRequest request, String model, ModelSignature sig, int maxBatchSize,
-                      TensorBatch batch) {
+    static int check(ModelInferRequest request, String model, ModelSignature sig, int maxBatchSize) {
         int inputCount = request.getInputsCount();
         List<TensorSpec> specs = sig.inputs();
         if (inputCount == 0) {
@@ -70,7 +70,7 @@ final class RequestDecoder {
                         + type.oipName() + ", got " + (given == null ? "unknown datatype " : "")
                         + "'" + in.getDatatype() + "'");
             }
-            long elements = checkShape(in, i, spec, model, maxBatchSize, batch.shape(idx, spec.rank()));
+            long elements = checkShape(in, i, spec, model, maxBatchSize);
             if (spec.hasBatchDimension()) {
                 long r = in.getShape(0);
                 if (rows >= 0 && r != rows) {
@@ -84,9 +84,9 @@ final class RequestDecoder {
                     throw InferenceError.invalid("inputs[" + i + "].contents: the request uses raw_input_contents, "
                             + "so contents must be empty; do not mix raw and typed contents");
                 }
-                copyRaw(request.getRawInputContents(i), i, name, spec, in, elements, batch, idx);
+                checkRaw(request.getRawInputContents(i), i, name, spec, in, elements);
             } else {
-                copyTyped(in, i, spec, elements, batch, idx);
+                checkTyped(in, i, spec, elements);
             }
         }
         for (int j = 0; j < specs.size(); j++) {
@@ -101,7 +101,7 @@ final class RequestDecoder {
     }
 
     private static long checkShape(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, String model,
-                                   int maxBatchSize, long[] into) {
+                                   int maxBatchSize) {
         int rank = in.getShapeCount();
         if (rank != spec.rank()) {
             throw InferenceError.invalid("inputs[" + i + "].shape: input '" + in.getName() + "' expects rank "
@@ -115,7 +115,6 @@ final class RequestDecoder {
                 throw InferenceError.invalid("inputs[" + i + "].shape: input '" + in.getName() + "' expects "
                         + Arrays.toString(spec.shape()) + " (-1 = any size), got " + in.getShapeList());
             }
-            into[d] = dim;
             elements = multiply(elements, dim, i, in);
         }
         if (maxBatchSize > 0 && spec.hasBatchDimension() && in.getShape(0) > maxBatchSize) {
@@ -148,11 +147,11 @@ final class RequestDecoder {
                 + c.getFp64ContentsCount() + c.getBytesContentsCount() > 0;
     }
 
-    private static void copyRaw(ByteString data, int i, String name, TensorSpec spec,
-                                ModelInferRequest.InferInputTensor in, long elements, TensorBatch batch, int idx) {
+    private static void checkRaw(ByteString data, int i, String name, TensorSpec spec,
+                                 ModelInferRequest.InferInputTensor in, long elements) {
         DataType type = spec.dataType();
         if (type == DataType.BYTES) {
-            decodeRawStrings(data, i, name, (int) elements, batch.strings(idx, (int) elements));
+            decodeRawStrings(data, i, name, (int) elements, null, 0);
             return;
         }
         long expected = elements * type.byteSize();
@@ -161,43 +160,44 @@ final class RequestDecoder {
                     + in.getShapeList() + " and datatype " + type.oipName() + " needs " + expected + " bytes, got "
                     + data.size());
         }
-        ByteBuffer b = batch.buffer(idx, (int) expected);
-        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            throw new IllegalStateException("mlserve runs on little-endian hosts only");
-        }
-        data.copyTo(b);
         if (type == DataType.BOOL) {
             for (int k = 0; k < expected; k++) {
-                if ((b.get(k) & 0xFE) != 0) {
+                if ((data.byteAt(k) & 0xFE) != 0) {
                     throw InferenceError.invalid("raw_input_contents[" + i + "]: BOOL element " + k
-                            + " is " + (b.get(k) & 0xFF) + "; BOOL bytes must be 0 or 1");
+                            + " is " + (data.byteAt(k) & 0xFF) + "; BOOL bytes must be 0 or 1");
                 }
             }
         }
     }
 
-    /** Raw BYTES: each element is a 4-byte little-endian length followed by that many bytes. */
-    private static void decodeRawStrings(ByteString data, int i, String name, int elements, String[] into) {
+    /**
+     * Raw BYTES: each element is a 4-byte little-endian length followed by that many bytes. Checks the
+     * framing and, when {@code into} is given, stores the strings from {@code at}.
+     */
+    private static void decodeRawStrings(ByteString data, int i, String name, int elements, String[] into, int at) {
         int size = data.size();
-        int at = 0;
+        int pos = 0;
         for (int e = 0; e < elements; e++) {
-            if (size - at < 4) {
+            if (size - pos < 4) {
                 throw InferenceError.invalid("raw_input_contents[" + i + "]: BYTES input '" + name + "' ends after "
                         + e + " of " + elements + " elements; each element needs a 4-byte length prefix");
             }
-            long len = (data.byteAt(at) & 0xFFL) | (data.byteAt(at + 1) & 0xFFL) << 8
-                    | (data.byteAt(at + 2) & 0xFFL) << 16 | (data.byteAt(at + 3) & 0xFFL) << 24;
-            at += 4;
-            if (len > size - at) {
+            long len = (data.byteAt(pos) & 0xFFL) | (data.byteAt(pos + 1) & 0xFFL) << 8
+                    | (data.byteAt(pos + 2) & 0xFFL) << 16 | (data.byteAt(pos + 3) & 0xFFL) << 24;
+            pos += 4;
+            if (len > size - pos) {
                 throw InferenceError.invalid("raw_input_contents[" + i + "]: BYTES element " + e + " of input '"
-                        + name + "' has length prefix " + len + " but only " + (size - at) + " bytes follow");
+                        + name + "' has length prefix " + len + " but only " + (size - pos) + " bytes follow");
             }
-            ByteString element = data.substring(at, at + (int) len);
-            into[e] = utf8(element, "raw_input_contents[" + i + "]", e);
-            at += (int) len;
+            ByteString element = data.substring(pos, pos + (int) len);
+            String text = utf8(element, "raw_input_contents[" + i + "]", e);
+            if (into != null) {
+                into[at + e] = text;
+            }
+            pos += (int) len;
         }
-        if (at != size) {
-            throw InferenceError.invalid("raw_input_contents[" + i + "]: " + (size - at) + " bytes left after the "
+        if (pos != size) {
+            throw InferenceError.invalid("raw_input_contents[" + i + "]: " + (size - pos) + " bytes left after the "
                     + elements + " BYTES elements the shape calls for");
         }
     }
@@ -210,78 +210,155 @@ final class RequestDecoder {
         return s.toStringUtf8();
     }
 
-    private static void copyTyped(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, long elements,
-                                  TensorBatch batch, int idx) {
+    private static void checkTyped(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, long elements) {
         DataType type = spec.dataType();
         InferTensorContents c = in.getContents();
         int n = (int) elements;
         String field = "inputs[" + i + "].contents";
         switch (type) {
-            case FP32 -> {
-                expectOnly(c, Field.FP32, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n * 4);
-                for (int k = 0; k < n; k++) {
-                    b.putFloat(k << 2, c.getFp32Contents(k));
-                }
-            }
-            case FP64 -> {
-                expectOnly(c, Field.FP64, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n * 8);
-                for (int k = 0; k < n; k++) {
-                    b.putDouble(k << 3, c.getFp64Contents(k));
-                }
-            }
-            case INT64 -> {
-                expectOnly(c, Field.INT64, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n * 8);
-                for (int k = 0; k < n; k++) {
-                    b.putLong(k << 3, c.getInt64Contents(k));
-                }
-            }
-            case INT32 -> {
-                expectOnly(c, Field.INT, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n * 4);
-                for (int k = 0; k < n; k++) {
-                    b.putInt(k << 2, c.getIntContents(k));
-                }
-            }
+            case FP32 -> expectOnly(c, Field.FP32, n, field, type);
+            case FP64 -> expectOnly(c, Field.FP64, n, field, type);
+            case INT64 -> expectOnly(c, Field.INT64, n, field, type);
+            case INT32 -> expectOnly(c, Field.INT, n, field, type);
             case INT16 -> {
                 expectOnly(c, Field.INT, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n * 2);
                 for (int k = 0; k < n; k++) {
-                    b.putShort(k << 1, (short) inRange(c.getIntContents(k), Short.MIN_VALUE, Short.MAX_VALUE, field, k, type));
+                    inRange(c.getIntContents(k), Short.MIN_VALUE, Short.MAX_VALUE, field, k, type);
                 }
             }
             case INT8 -> {
                 expectOnly(c, Field.INT, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n);
                 for (int k = 0; k < n; k++) {
-                    b.put(k, (byte) inRange(c.getIntContents(k), Byte.MIN_VALUE, Byte.MAX_VALUE, field, k, type));
+                    inRange(c.getIntContents(k), Byte.MIN_VALUE, Byte.MAX_VALUE, field, k, type);
                 }
             }
             case UINT8 -> {
                 expectOnly(c, Field.UINT, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n);
                 for (int k = 0; k < n; k++) {
-                    b.put(k, (byte) inRange(c.getUintContents(k), 0, 255, field, k, type));
+                    inRange(c.getUintContents(k), 0, 255, field, k, type);
                 }
             }
-            case BOOL -> {
-                expectOnly(c, Field.BOOL, n, field, type);
-                ByteBuffer b = batch.buffer(idx, n);
-                for (int k = 0; k < n; k++) {
-                    b.put(k, (byte) (c.getBoolContents(k) ? 1 : 0));
-                }
-            }
+            case BOOL -> expectOnly(c, Field.BOOL, n, field, type);
             case BYTES -> {
                 expectOnly(c, Field.BYTES, n, field, type);
-                String[] s = batch.strings(idx, n);
                 for (int k = 0; k < n; k++) {
-                    s[k] = utf8(c.getBytesContents(k), field, k);
+                    utf8(c.getBytesContents(k), field, k);
                 }
             }
             default -> throw InferenceError.invalid("inputs[" + i + "]: datatype " + type.oipName()
                     + " has no typed contents field; send it in raw_input_contents");
+        }
+    }
+
+    /**
+     * Sizes {@code batch}'s inputs for {@code rows} rows shaped like {@code first} (which has been checked):
+     * every input's shape is the request's with its first dimension replaced by {@code rows} when the
+     * model batches, the request's own otherwise.
+     */
+    static void prepare(ModelInferRequest first, ModelSignature sig, TensorBatch batch, int rows, boolean batched) {
+        for (int i = 0, n = first.getInputsCount(); i < n; i++) {
+            ModelInferRequest.InferInputTensor in = first.getInputs(i);
+            int idx = sig.inputIndex(in.getName());
+            TensorSpec spec = sig.inputs().get(idx);
+            int rank = in.getShapeCount();
+            long[] shape = batch.shape(idx, rank);
+            long elements = 1;
+            for (int d = 0; d < rank; d++) {
+                shape[d] = d == 0 && batched ? rows : in.getShape(d);
+                elements *= shape[d];
+            }
+            if (spec.dataType() == DataType.BYTES) {
+                batch.strings(idx, (int) elements);
+            } else {
+                batch.buffer(idx, (int) elements * spec.dataType().byteSize());
+            }
+        }
+    }
+
+    /** Copies a checked request's tensors into {@code batch}, starting at row {@code rowOffset}. */
+    static void copy(ModelInferRequest request, ModelSignature sig, TensorBatch batch, int rowOffset) {
+        boolean raw = request.getRawInputContentsCount() > 0;
+        for (int i = 0, n = request.getInputsCount(); i < n; i++) {
+            ModelInferRequest.InferInputTensor in = request.getInputs(i);
+            int idx = sig.inputIndex(in.getName());
+            DataType type = sig.inputs().get(idx).dataType();
+            int elements = 1;
+            for (int d = 0; d < in.getShapeCount(); d++) {
+                elements *= (int) in.getShape(d);
+            }
+            int rowElements = in.getShapeCount() == 0 || in.getShape(0) == 0 ? 0 : elements / (int) in.getShape(0);
+            int at = rowOffset * rowElements;
+            if (type == DataType.BYTES) {
+                String[] into = batch.stringsOf(idx);
+                if (raw) {
+                    decodeRawStrings(request.getRawInputContents(i), i, in.getName(), elements, into, at);
+                } else {
+                    InferTensorContents c = in.getContents();
+                    for (int k = 0; k < elements; k++) {
+                        into[at + k] = c.getBytesContents(k).toStringUtf8();
+                    }
+                }
+                continue;
+            }
+            ByteBuffer b = batch.bufferOf(idx);
+            int offset = at * type.byteSize();
+            if (raw) {
+                ByteString data = request.getRawInputContents(i);
+                if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+                    throw new IllegalStateException("mlserve runs on little-endian hosts only");
+                }
+                ByteBuffer dst = b.duplicate();
+                dst.position(offset);
+                data.copyTo(dst);
+                continue;
+            }
+            copyTyped(in.getContents(), type, elements, b, offset);
+        }
+    }
+
+    private static void copyTyped(InferTensorContents c, DataType type, int n, ByteBuffer b, int offset) {
+        switch (type) {
+            case FP32 -> {
+                for (int k = 0; k < n; k++) {
+                    b.putFloat(offset + (k << 2), c.getFp32Contents(k));
+                }
+            }
+            case FP64 -> {
+                for (int k = 0; k < n; k++) {
+                    b.putDouble(offset + (k << 3), c.getFp64Contents(k));
+                }
+            }
+            case INT64 -> {
+                for (int k = 0; k < n; k++) {
+                    b.putLong(offset + (k << 3), c.getInt64Contents(k));
+                }
+            }
+            case INT32 -> {
+                for (int k = 0; k < n; k++) {
+                    b.putInt(offset + (k << 2), c.getIntContents(k));
+                }
+            }
+            case INT16 -> {
+                for (int k = 0; k < n; k++) {
+                    b.putShort(offset + (k << 1), (short) c.getIntContents(k));
+                }
+            }
+            case INT8 -> {
+                for (int k = 0; k < n; k++) {
+                    b.put(offset + k, (byte) c.getIntContents(k));
+                }
+            }
+            case UINT8 -> {
+                for (int k = 0; k < n; k++) {
+                    b.put(offset + k, (byte) c.getUintContents(k));
+                }
+            }
+            case BOOL -> {
+                for (int k = 0; k < n; k++) {
+                    b.put(offset + k, (byte) (c.getBoolContents(k) ? 1 : 0));
+                }
+            }
+            default -> throw new IllegalStateException("unchecked datatype " + type);
         }
     }
 

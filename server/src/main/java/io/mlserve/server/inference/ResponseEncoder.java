@@ -16,22 +16,31 @@ final class ResponseEncoder {
     private ResponseEncoder() {
     }
 
+    /**
+     * Adds output {@code index} to {@code response}: the whole tensor when {@code totalRows} is 0 (the model
+     * does not batch), else rows [{@code rowStart}, {@code rowStart + rows}) of a batch of {@code totalRows}.
+     */
     static void addOutput(ModelInferResponse.Builder response, RunOutputs outputs, int index, TensorSpec spec,
-                          boolean raw) throws OrtException {
+                          boolean raw, int rowStart, int rows, int totalRows) throws OrtException {
         ModelInferResponse.InferOutputTensor.Builder t = ModelInferResponse.InferOutputTensor.newBuilder()
                 .setName(spec.name()).setDatatype(spec.dataType().oipName());
-        for (long d : outputs.shape(index)) {
-            t.addShape(d);
+        long[] shape = outputs.shape(index);
+        boolean slice = totalRows > 0 && shape.length > 0;
+        for (int d = 0; d < shape.length; d++) {
+            t.addShape(d == 0 && slice ? rows : shape[d]);
         }
         DataType type = spec.dataType();
         if (type == DataType.BYTES) {
             String[] values = outputs.strings(index);
+            int per = slice ? values.length / totalRows : values.length;
+            int from = slice ? rowStart * per : 0;
+            int count = slice ? rows * per : values.length;
             if (raw) {
-                response.addRawOutputContents(lengthPrefixed(values));
+                response.addRawOutputContents(lengthPrefixed(values, from, count));
             } else {
                 InferTensorContents.Builder c = InferTensorContents.newBuilder();
-                for (String s : values) {
-                    c.addBytesContents(ByteString.copyFromUtf8(s));
+                for (int k = from; k < from + count; k++) {
+                    c.addBytesContents(ByteString.copyFromUtf8(values[k]));
                 }
                 t.setContents(c);
             }
@@ -39,11 +48,18 @@ final class ResponseEncoder {
             return;
         }
         ByteBuffer data = outputs.bytes(index);
+        int total = data.remaining();
+        int per = slice ? total / totalRows : total;
+        int from = slice ? rowStart * per : 0;
+        int length = slice ? rows * per : total;
+        ByteBuffer part = data.duplicate().position(from).limit(from + length).slice()
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
         if (raw) {
-            // ONNX Runtime hands back a fresh copy, so the response may own it without another copy
-            response.addRawOutputContents(UnsafeByteOperations.unsafeWrap(data));
+            // a reused buffer or a shared batch must be copied; a whole tensor ONNX Runtime copied out is ours
+            response.addRawOutputContents(outputs.reusesBuffer(index) || length != total
+                    ? ByteString.copyFrom(part) : UnsafeByteOperations.unsafeWrap(part));
         } else {
-            t.setContents(typed(data, type));
+            t.setContents(typed(part, type));
         }
         response.addOutputs(t);
     }
@@ -115,11 +131,11 @@ final class ResponseEncoder {
     }
 
     /** Raw BYTES form: 4-byte little-endian length, then the UTF-8 bytes, per element. */
-    static ByteString lengthPrefixed(String[] values) {
-        byte[][] encoded = new byte[values.length][];
+    static ByteString lengthPrefixed(String[] values, int from, int count) {
+        byte[][] encoded = new byte[count][];
         int total = 0;
-        for (int i = 0; i < values.length; i++) {
-            encoded[i] = values[i].getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < count; i++) {
+            encoded[i] = values[from + i].getBytes(StandardCharsets.UTF_8);
             total += 4 + encoded[i].length;
         }
         ByteBuffer b = ByteBuffer.allocate(total).order(java.nio.ByteOrder.LITTLE_ENDIAN);

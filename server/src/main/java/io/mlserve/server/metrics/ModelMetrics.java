@@ -1,6 +1,9 @@
 package io.mlserve.server.metrics;
 
 import io.grpc.Status;
+import io.mlserve.batching.BatcherListener;
+import io.mlserve.batching.Rejection;
+import java.util.Locale;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
@@ -11,8 +14,9 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Metrics of one model version: Prometheus children bound once at load time, plus the cumulative
  * counts and nanoseconds the ModelStatistics RPC reports. Recording is lock-free and allocation-free.
+ * Also the version's {@link BatcherListener}: batch sizes, queue depth per priority, rejections.
  */
-public final class ModelMetrics {
+public final class ModelMetrics implements BatcherListener {
     private static final double NANOS_PER_SECOND = 1e9;
 
     private final ServerMetrics server;
@@ -25,6 +29,9 @@ public final class ModelMetrics {
     private final CounterDataPoint inferences;
     private final CounterDataPoint executions;
     private final GaugeDataPoint inFlight;
+    private final DistributionDataPoint batchSize;
+    private final GaugeDataPoint[] pending;
+    private final CounterDataPoint[] rejections = new CounterDataPoint[Rejection.values().length];
     private final AtomicReferenceArray<CounterDataPoint> failures =
             new AtomicReferenceArray<>(Status.Code.values().length);
 
@@ -40,7 +47,7 @@ public final class ModelMetrics {
     final LongAdder executionCount = new LongAdder();
     final AtomicLong lastInferenceMillis = new AtomicLong();
 
-    ModelMetrics(ServerMetrics server, String model, String version) {
+    ModelMetrics(ServerMetrics server, String model, String version, int priorityLevels) {
         this.server = server;
         this.model = model;
         this.version = version;
@@ -51,45 +58,75 @@ public final class ModelMetrics {
         inferences = server.inferenceCount.labelValues(model, version);
         executions = server.executionCount.labelValues(model, version);
         inFlight = server.inFlight.labelValues(model, version);
+        batchSize = server.batchSize.labelValues(model, version);
+        pending = new GaugeDataPoint[priorityLevels];
+        for (int l = 0; l < priorityLevels; l++) {
+            pending[l] = server.pending.labelValues(model, version, Integer.toString(l + 1));
+        }
+        for (Rejection r : Rejection.values()) {
+            rejections[r.ordinal()] = server.queueRejections.labelValues(model, version,
+                    r.name().toLowerCase(Locale.ROOT));
+        }
     }
 
-    /** A request started executing on this version. */
-    public void started() {
-        inFlight.inc();
+    /** {@code requests} requests started executing on this version. */
+    public void started(int requests) {
+        inFlight.inc(requests);
     }
 
-    /** A request that {@link #started()} finished, successfully or not. */
-    public void finished() {
-        inFlight.dec();
+    /** {@code requests} requests that {@link #started} finished, successfully or not. */
+    public void finished(int requests) {
+        inFlight.dec(requests);
     }
 
     /**
-     * Records one successful request.
+     * Records one model execution (a batch).
      *
-     * @param rows          rows inferred
-     * @param totalNanos    receive → response built
-     * @param queueNanos    receive → execution start
-     * @param inputNanos    decoding and tensor preparation
-     * @param inferNanos    ONNX Runtime's run
-     * @param outputNanos   encoding the outputs
+     * @param rows        rows inferred
+     * @param inputNanos  copying the requests into the batch buffers
+     * @param inferNanos  ONNX Runtime's run
+     * @param outputNanos splitting and encoding the outputs
      */
-    public void recordSuccess(long rows, long totalNanos, long queueNanos, long inputNanos, long inferNanos,
-                              long outputNanos) {
-        requestDuration.observe(totalNanos / NANOS_PER_SECOND);
-        queueDuration.observe(queueNanos / NANOS_PER_SECOND);
+    public void recordExecution(int rows, long inputNanos, long inferNanos, long outputNanos) {
         computeDuration.observe(inferNanos / NANOS_PER_SECOND);
-        success.inc();
         inferences.inc(rows);
         executions.inc();
-        successCount.increment();
-        successNanos.add(totalNanos);
-        this.queueNanos.add(queueNanos);
         computeInputNanos.add(inputNanos);
         computeInferNanos.add(inferNanos);
         computeOutputNanos.add(outputNanos);
         inferenceCount.add(rows);
         executionCount.increment();
         lastInferenceMillis.set(System.currentTimeMillis());
+    }
+
+    /**
+     * Records one request answered successfully.
+     *
+     * @param totalNanos receive → response built
+     * @param queueNanos receive → its batch started executing
+     */
+    public void recordSuccess(long totalNanos, long queueNanos) {
+        requestDuration.observe(totalNanos / NANOS_PER_SECOND);
+        queueDuration.observe(queueNanos / NANOS_PER_SECOND);
+        success.inc();
+        successCount.increment();
+        successNanos.add(totalNanos);
+        this.queueNanos.add(queueNanos);
+    }
+
+    @Override
+    public void batchFormed(int rows, int requests) {
+        batchSize.observe(rows);
+    }
+
+    @Override
+    public void pendingChanged(int level, int delta) {
+        pending[level - 1].inc(delta);
+    }
+
+    @Override
+    public void rejected(Rejection reason) {
+        rejections[reason.ordinal()].inc();
     }
 
     /** Records one failed request with the status it was answered with. */

@@ -35,6 +35,9 @@ public final class ServerMetrics {
     final Counter inferenceCount;
     final Counter executionCount;
     final Gauge inFlight;
+    final Histogram batchSize;
+    final Gauge pending;
+    final Counter queueRejections;
     private final Gauge modelReady;
     private final Counter loadFailures;
 
@@ -56,6 +59,18 @@ public final class ServerMetrics {
         executionCount = Counter.builder().name("mlserve_execution_count_total")
                 .help("Model executions; inference_count / execution_count is the mean batch size")
                 .labelNames("model", "version").register(registry);
+        batchSize = Histogram.builder().name("mlserve_batch_size")
+                .help("Rows per model execution (dynamic batching combines requests up to max_batch_size)")
+                .labelNames("model", "version").classicOnly()
+                .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096).withoutExemplars()
+                .register(registry);
+        pending = Gauge.builder().name("mlserve_pending_requests")
+                .help("Requests waiting in the model's queue, per priority level (1 = highest)")
+                .labelNames("model", "version", "priority").register(registry);
+        queueRejections = Counter.builder().name("mlserve_queue_rejections_total")
+                .help("Requests the scheduler refused or dropped unexecuted, by reason "
+                        + "(queue_full, timeout, cancelled, shutdown, execution_failed)")
+                .labelNames("model", "version", "reason").register(registry);
         inFlight = Gauge.builder().name("mlserve_inflight_requests")
                 .help("Inference requests being executed right now").labelNames("model", "version")
                 .register(registry);
@@ -74,9 +89,9 @@ public final class ServerMetrics {
                 .withoutExemplars().register(registry);
     }
 
-    /** The metric children of one loaded model version. */
-    public ModelMetrics forVersion(String model, String version) {
-        return new ModelMetrics(this, model, version);
+    /** The metric children of one loaded model version with {@code priorityLevels} queue levels. */
+    public ModelMetrics forVersion(String model, String version, int priorityLevels) {
+        return new ModelMetrics(this, model, version, priorityLevels);
     }
 
     /** Counts a failed request that never reached a model version (unknown model, malformed request). */
@@ -91,6 +106,7 @@ public final class ServerMetrics {
     /** Removes the series of an unloaded version so dashboards do not show it forever. */
     public void forget(String model, String version) {
         modelReady.remove(model, version);
+        inFlight.remove(model, version);
     }
 
     public void recordLoadFailure(String model) {

@@ -2,7 +2,11 @@ package io.mlserve.server.repository;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
+import io.mlserve.batching.BatchingConfig;
+import io.mlserve.batching.QueuePolicy;
 import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.proto.inference.ModelDynamicBatching;
+import io.mlserve.proto.inference.ModelQueuePolicy;
 import io.mlserve.proto.inference.ModelInput;
 import io.mlserve.proto.inference.ModelInstanceGroup;
 import io.mlserve.proto.inference.ModelOutput;
@@ -106,9 +110,72 @@ final class ModelConfigs {
         return sorted.subList(Math.max(0, sorted.size() - n), sorted.size());
     }
 
-    /** Session settings: server defaults, overridden by instance_group, optimization and parameters. */
-    static SessionConfig sessionConfig(ModelConfig config, SessionConfig defaults, Path file) throws ModelLoadException {
+    /**
+     * Scheduling from max_batch_size, dynamic_batching and instance_group; {@code defaultInstances} when the
+     * config has no instance_group.
+     */
+    static BatchingConfig batchingConfig(ModelConfig config, int defaultInstances, Path file)
+            throws ModelLoadException {
+        int instances = 0;
+        for (ModelInstanceGroup g : config.getInstanceGroupList()) {
+            if (g.getCount() < 0) {
+                throw new ModelLoadException(file + ": instance_group count must be >= 0, got " + g.getCount());
+            }
+            instances += Math.max(1, g.getCount());
+        }
+        if (instances == 0) {
+            instances = defaultInstances;
+        }
+        try {
+            if (!config.hasDynamicBatching()) {
+                return BatchingConfig.unbatched(config.getMaxBatchSize(), instances);
+            }
+            ModelDynamicBatching d = config.getDynamicBatching();
+            if (config.getMaxBatchSize() == 0) {
+                throw new ModelLoadException(file + ": dynamic_batching needs max_batch_size > 0");
+            }
+            int levels = (int) Math.max(1, d.getPriorityLevels());
+            if (d.getPriorityLevels() > 1 && d.getDefaultPriorityLevel() == 0) {
+                throw new ModelLoadException(file + ": dynamic_batching.default_priority_level is required when "
+                        + "priority_levels is " + d.getPriorityLevels());
+            }
+            int defaultLevel = (int) Math.max(1, d.getDefaultPriorityLevel());
+            QueuePolicy base = d.hasDefaultQueuePolicy() ? policy(d.getDefaultQueuePolicy()) : QueuePolicy.DEFAULT;
+            QueuePolicy[] policies = new QueuePolicy[levels];
+            java.util.Arrays.fill(policies, base);
+            for (java.util.Map.Entry<Long, ModelQueuePolicy> e : d.getPriorityQueuePolicyMap().entrySet()) {
+                long level = e.getKey();
+                if (level < 1 || level > levels) {
+                    throw new ModelLoadException(file + ": dynamic_batching.priority_queue_policy has level " + level
+                            + "; levels are 1.." + levels);
+                }
+                policies[(int) level - 1] = policy(e.getValue());
+            }
+            int[] preferred = d.getPreferredBatchSizeList().stream().mapToInt(Integer::intValue).toArray();
+            return new BatchingConfig(config.getMaxBatchSize(), true, preferred, d.getMaxQueueDelayMicroseconds(),
+                    d.getPreserveOrdering(), levels, defaultLevel, policies, instances);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(file + ": " + e.getMessage());
+        }
+    }
+
+    private static QueuePolicy policy(ModelQueuePolicy p) {
+        return new QueuePolicy(p.getTimeoutAction() == ModelQueuePolicy.TimeoutAction.DELAY
+                ? QueuePolicy.TimeoutAction.DELAY : QueuePolicy.TimeoutAction.REJECT,
+                p.getDefaultTimeoutMicroseconds(), p.getAllowTimeoutOverride(), p.getMaxQueueSize());
+    }
+
+    /**
+     * Session settings: server defaults, overridden by instance_group, optimization and parameters. When
+     * neither the server nor the config fixes intra-op threads, each of the {@code instances} concurrent
+     * executions gets cores / instances of them, so instances do not oversubscribe the cores.
+     */
+    static SessionConfig sessionConfig(ModelConfig config, SessionConfig defaults, int instances, Path file)
+            throws ModelLoadException {
         SessionConfig s = defaults;
+        if (s.intraOpThreads() == 0) {
+            s = s.withIntraOpThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / instances));
+        }
         for (ModelInstanceGroup g : config.getInstanceGroupList()) {
             if (g.getKind() == ModelInstanceGroup.Kind.KIND_GPU) {
                 s = s.withDevice(Device.cuda(g.getGpusCount() > 0 ? g.getGpus(0) : 0));

@@ -1,5 +1,6 @@
 package io.mlserve.server.repository;
 
+import io.mlserve.batching.BatchingConfig;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.ModelLoadException;
 import io.mlserve.runtime.ModelSession;
@@ -10,6 +11,7 @@ import io.mlserve.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -31,17 +33,25 @@ import org.slf4j.LoggerFactory;
 public final class ModelRepository implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelRepository.class);
     /** Positive decimal without leading zeros: "7" is a version, "07", "0", "3.tmp-x" are not. */
+    /** How long requests already queued on a version that leaves service may take to run. */
+    private static final Duration RETIRE_GRACE = Duration.ofSeconds(30);
     private static final Pattern VERSION_DIR = Pattern.compile("[1-9][0-9]{0,17}");
 
     private final Path root;
     private final SessionConfig sessionDefaults;
+    private final int defaultInstances;
     private final ServerMetrics metrics;
     private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
     private final Object loadLock = new Object();
 
-    public ModelRepository(Path root, SessionConfig sessionDefaults, ServerMetrics metrics) {
+    /**
+     * @param sessionDefaults  ONNX Runtime settings a config may override; intra-op threads 0 = cores / instances
+     * @param defaultInstances instances per model without an instance_group
+     */
+    public ModelRepository(Path root, SessionConfig sessionDefaults, int defaultInstances, ServerMetrics metrics) {
         this.root = root.toAbsolutePath().normalize();
         this.sessionDefaults = sessionDefaults;
+        this.defaultInstances = defaultInstances;
         this.metrics = metrics;
     }
 
@@ -107,10 +117,13 @@ public final class ModelRepository implements AutoCloseable {
             ModelConfig config;
             List<Long> selected;
             SessionConfig sessionConfig;
+            BatchingConfig scheduling;
             try {
                 config = ModelConfigs.read(dir, name);
                 selected = ModelConfigs.selectVersions(config, versionsOnDisk(dir, config));
-                sessionConfig = ModelConfigs.sessionConfig(config, sessionDefaults, dir.resolve(ModelConfigs.CONFIG_FILE));
+                Path configFile = dir.resolve(ModelConfigs.CONFIG_FILE);
+                scheduling = ModelConfigs.batchingConfig(config, defaultInstances, configFile);
+                sessionConfig = ModelConfigs.sessionConfig(config, sessionDefaults, scheduling.instances(), configFile);
             } catch (ModelLoadException | IOException e) {
                 LOG.error("model {}: {}", name, e.getMessage());
                 metrics.recordLoadFailure(name);
@@ -134,7 +147,7 @@ public final class ModelRepository implements AutoCloseable {
                     continue;
                 }
                 try {
-                    next.put(v, loadVersion(name, v, dir, config, sessionConfig));
+                    next.put(v, loadVersion(name, v, dir, config, sessionConfig, scheduling));
                 } catch (ModelLoadException e) {
                     LOG.error("model {} version {} not loaded: {}", name, v, e.getMessage());
                     metrics.recordLoadFailure(name);
@@ -167,7 +180,8 @@ public final class ModelRepository implements AutoCloseable {
     }
 
     private ServedVersion loadVersion(String name, long version, Path dir, ModelConfig config,
-                                      SessionConfig sessionConfig) throws ModelLoadException {
+                                      SessionConfig sessionConfig, BatchingConfig scheduling)
+            throws ModelLoadException {
         Path file = dir.resolve(Long.toString(version)).resolve(config.getDefaultModelFilename());
         Path configFile = dir.resolve(ModelConfigs.CONFIG_FILE);
         ModelSession session = ModelSession.open(name + ":" + version, file, sessionConfig);
@@ -189,8 +203,16 @@ public final class ModelRepository implements AutoCloseable {
                     }
                 }
             }
+            if (config.getMaxBatchSize() > 0) {
+                for (io.mlserve.runtime.TensorSpec out : session.signature().outputs()) {
+                    if (!out.hasBatchDimension()) {
+                        throw new ModelLoadException(configFile + ": max_batch_size is " + config.getMaxBatchSize()
+                                + " but output '" + out.name() + "' has no variable first dimension " + out);
+                    }
+                }
+            }
             return new ServedVersion(name, version, config, session,
-                    metrics.forVersion(name, Long.toString(version)));
+                    metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling);
         } catch (ModelLoadException | RuntimeException e) {
             session.close();
             throw e;
@@ -231,7 +253,7 @@ public final class ModelRepository implements AutoCloseable {
             if (keep.get(v.version()) != v) {
                 metrics.setReady(v.model(), v.versionLabel(), false);
                 metrics.forget(v.model(), v.versionLabel());
-                v.retire();
+                v.retire(RETIRE_GRACE);
             }
         }
     }

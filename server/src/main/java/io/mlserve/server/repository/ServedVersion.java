@@ -1,10 +1,14 @@
 package io.mlserve.server.repository;
 
+import io.mlserve.batching.BatchingConfig;
+import io.mlserve.batching.DynamicBatcher;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.ModelSignature;
-import io.mlserve.runtime.TensorBatch;
+import io.mlserve.server.inference.BatchRunner;
+import io.mlserve.server.inference.PendingInference;
 import io.mlserve.server.metrics.ModelMetrics;
+import java.time.Duration;
 
 /**
  * One version of a model that is loaded, warmed up and serving. Requests {@link #acquire()} it before use
@@ -17,17 +21,18 @@ public final class ServedVersion {
     private final ModelConfig config;
     private final ModelSession session;
     private final ModelMetrics metrics;
-    private final ThreadLocal<TensorBatch> batches;
+    private final DynamicBatcher<PendingInference> batcher;
 
-    ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics) {
+    /** Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads). */
+    ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
+                  BatchingConfig scheduling) {
         this.model = model;
         this.version = version;
         this.versionLabel = Long.toString(version);
         this.config = config;
         this.session = session;
         this.metrics = metrics;
-        ModelSignature sig = session.signature();
-        this.batches = ThreadLocal.withInitial(() -> new TensorBatch(sig));
+        this.batcher = BatchRunner.start(this, scheduling);
     }
 
     public String model() {
@@ -64,9 +69,9 @@ public final class ServedVersion {
         return config.getMaxBatchSize();
     }
 
-    /** This thread's reusable input buffers for this version. */
-    public TensorBatch threadBatch() {
-        return batches.get();
+    /** The version's scheduler: where requests queue and batch. */
+    public DynamicBatcher<PendingInference> batcher() {
+        return batcher;
     }
 
     public boolean acquire() {
@@ -77,9 +82,16 @@ public final class ServedVersion {
         session.release();
     }
 
-    /** Called once when the version leaves service; the session closes after its last in-flight request. */
-    void retire() {
-        session.close();
+    /**
+     * Called once when the version leaves service: queued requests still run (up to {@code grace}), then
+     * the scheduler stops, and the session closes after its last in-flight request.
+     */
+    void retire(Duration grace) {
+        try {
+            batcher.close(grace);
+        } finally {
+            session.close();
+        }
     }
 
     @Override

@@ -1,0 +1,147 @@
+package io.mlserve.server.inference;
+
+import ai.onnxruntime.OrtException;
+import io.grpc.Status;
+import io.mlserve.batching.BatchExecutor;
+import io.mlserve.batching.BatchingConfig;
+import io.mlserve.batching.DynamicBatcher;
+import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.runtime.ModelSignature;
+import io.mlserve.runtime.RunOutputs;
+import io.mlserve.runtime.TensorBatch;
+import io.mlserve.server.repository.ServedVersion;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Executes batches of one model version on the batcher's instance threads: copies each request's rows
+ * into the instance's reused buffers at its offset, runs ONNX Runtime once (fixed-shape outputs written
+ * into reused buffers), and splits the outputs back per request by row offset. Instance {@code i} owns
+ * {@code batches[i]}; nothing else touches it.
+ */
+public final class BatchRunner implements BatchExecutor<PendingInference> {
+    private static final Logger LOG = LoggerFactory.getLogger(BatchRunner.class);
+
+    private final ServedVersion version;
+    private final ModelSignature signature;
+    private final boolean batched;
+    private final TensorBatch[] batches;
+
+    private BatchRunner(ServedVersion version, int instances) {
+        this.version = version;
+        this.signature = version.signature();
+        this.batched = version.maxBatchSize() > 0;
+        this.batches = new TensorBatch[instances];
+    }
+
+    /** Starts the scheduler of {@code version}: its dispatcher and instance threads. */
+    public static DynamicBatcher<PendingInference> start(ServedVersion version, BatchingConfig config) {
+        return new DynamicBatcher<>(version.toString(), config, new BatchRunner(version, config.instances()),
+                version.metrics());
+    }
+
+    @Override
+    public Runnable execute(List<PendingInference> requests, int rows, int instance) {
+        long start = System.nanoTime();
+        int n = requests.size();
+        version.metrics().started(n);
+        TensorBatch batch = batches[instance];
+        if (batch == null) {
+            batch = new TensorBatch(signature);
+            batches[instance] = batch;
+        }
+        ModelInferResponse[] responses = new ModelInferResponse[n];
+        InferenceError failure = null;
+        try {
+            PendingInference first = requests.get(0);
+            RequestDecoder.prepare(first.request, signature, batch, rows, batched);
+            int offset = 0;
+            for (PendingInference p : requests) {
+                RequestDecoder.copy(p.request, signature, batch, offset);
+                offset += p.rows();
+            }
+            long inferStart = System.nanoTime();
+            long inferEnd;
+            try (RunOutputs out = version.session().run(batch, outputsOf(requests), batched ? rows : -1)) {
+                inferEnd = System.nanoTime();
+                offset = 0;
+                for (int k = 0; k < n; k++) {
+                    PendingInference p = requests.get(k);
+                    responses[k] = encode(p, out, offset, rows);
+                    offset += p.rows();
+                }
+            }
+            long end = System.nanoTime();
+            version.metrics().recordExecution(rows, inferStart - start, inferEnd - inferStart, end - inferEnd);
+            for (PendingInference p : requests) {
+                version.metrics().recordSuccess(end - p.receivedNanos, start - p.receivedNanos);
+            }
+        } catch (InferenceError e) {
+            failure = e;
+        } catch (OrtException | RuntimeException e) {
+            failure = mapFailure(e);
+        } finally {
+            version.metrics().finished(n);
+        }
+        PendingInference[] answered = requests.toArray(new PendingInference[0]);
+        InferenceError error = failure;
+        return () -> {
+            for (int k = 0; k < answered.length; k++) {
+                PendingInference p = answered[k];
+                if (error != null) {
+                    p.fail(error);
+                } else {
+                    p.version.release();
+                    p.completion.done(responses[k], null);
+                }
+            }
+        };
+    }
+
+    private ModelInferResponse encode(PendingInference p, RunOutputs out, int offset, int totalRows)
+            throws OrtException {
+        ModelInferResponse.Builder r = ModelInferResponse.newBuilder().setModelName(version.model())
+                .setModelVersion(version.versionLabel()).setId(p.request.getId());
+        int total = batched ? totalRows : 0;
+        if (p.request.getOutputsCount() == 0) {
+            for (int j = 0; j < signature.outputs().size(); j++) {
+                ResponseEncoder.addOutput(r, out, j, signature.outputs().get(j), p.raw, offset, p.rows(), total);
+            }
+        } else {
+            for (int k = 0; k < p.request.getOutputsCount(); k++) {
+                int j = signature.outputIndex(p.request.getOutputs(k).getName());
+                ResponseEncoder.addOutput(r, out, j, signature.outputs().get(j), p.raw, offset, p.rows(), total);
+            }
+        }
+        return r.build();
+    }
+
+    /** Outputs to compute for the batch: null (all) unless every request named a subset, then their union. */
+    private static Set<String> outputsOf(List<PendingInference> requests) {
+        Set<String> union = null;
+        for (PendingInference p : requests) {
+            if (p.outputs == null) {
+                return null;
+            }
+            if (union == null) {
+                union = requests.size() == 1 ? p.outputs : new LinkedHashSet<>(p.outputs);
+            } else {
+                union.addAll(p.outputs);
+            }
+        }
+        return union;
+    }
+
+    private InferenceError mapFailure(Exception e) {
+        if (e instanceof OrtException ort && ort.getCode() == OrtException.OrtErrorCode.ORT_INVALID_ARGUMENT) {
+            // shapes the signature allows but the graph rejects (e.g. mismatched dynamic dimensions)
+            return InferenceError.invalid("model '" + version.model() + "' rejected the inputs: " + e.getMessage());
+        }
+        LOG.error("{}: inference failed", version, e);
+        return new InferenceError(Status.Code.INTERNAL, "model '" + version.model() + "' version "
+                + version.versionLabel() + " failed: " + e.getMessage());
+    }
+}
