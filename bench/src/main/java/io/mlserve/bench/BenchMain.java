@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 
 /** {@code mlserve bench ...}: the load generator and the measured comparisons recorded in bench/RESULTS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "mlserve benchmarks.",
-        subcommands = {BenchMain.Load.class, BenchMain.Transport.class})
+        subcommands = {BenchMain.Load.class, BenchMain.Transport.class, BatchingBench.class, BenchMain.Jmh.class})
 public final class BenchMain implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -84,6 +84,18 @@ public final class BenchMain implements Runnable {
             sb.append(i == 0 ? "" : ",").append(results.get(i).toJson());
         }
         Files.writeString(file, sb.append("]}\n").toString());
+    }
+
+    @Command(name = "jmh", description = "JMH micro-benchmarks (arguments go to JMH; e.g. 'jmh SchedulerOverhead -rf json').")
+    static final class Jmh implements Callable<Integer> {
+        @CommandLine.Unmatched
+        List<String> args = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            org.openjdk.jmh.Main.main(args.toArray(new String[0]));
+            return 0;
+        }
     }
 
     @Command(name = "load", mixinStandardHelpOptions = true,

@@ -95,6 +95,9 @@ public final class ModelSession implements AutoCloseable {
                 options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
             }
             options.setCPUArenaAllocator(config.memoryArena());
+            String spin = config.allowSpinning() ? "1" : "0";
+            options.addConfigEntry("session.intra_op.allow_spinning", spin);
+            options.addConfigEntry("session.inter_op.allow_spinning", spin);
             Device effective = config.device().kind() == Device.Kind.CUDA
                     ? addCuda(label, options, config) : Device.CPU;
             OrtSession session = env.createSession(modelFile.toString(), options);

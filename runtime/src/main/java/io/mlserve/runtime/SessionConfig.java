@@ -9,15 +9,18 @@ package io.mlserve.runtime;
  * @param optimization    graph optimisation level
  * @param memoryArena     whether the CPU arena allocator is on (faster; holds on to peak memory)
  * @param cudnnConvAlgoSearch cuDNN convolution algorithm search for CUDA: HEURISTIC (default), EXHAUSTIVE, DEFAULT
+ * @param allowSpinning   whether idle ONNX Runtime pool threads busy-wait for work (lower latency for one
+ *                        model alone; steals cores from the network threads and other models in a server)
  */
 public record SessionConfig(Device device, int intraOpThreads, int interOpThreads, Optimization optimization,
-                            boolean memoryArena, String cudnnConvAlgoSearch) {
+                            boolean memoryArena, String cudnnConvAlgoSearch, boolean allowSpinning) {
 
     /** Graph optimisation levels, as ONNX Runtime defines them. */
     public enum Optimization { NONE, BASIC, EXTENDED, ALL }
 
     /** CPU, one intra-op thread (serving runs many sessions at once), all optimisations, arena on. */
-    public static final SessionConfig DEFAULT = new SessionConfig(Device.CPU, 1, 0, Optimization.ALL, true, "HEURISTIC");
+    public static final SessionConfig DEFAULT = new SessionConfig(Device.CPU, 1, 0, Optimization.ALL, true, "HEURISTIC",
+            false);
 
     public SessionConfig {
         if (intraOpThreads < 0) {
@@ -34,26 +37,31 @@ public record SessionConfig(Device device, int intraOpThreads, int interOpThread
     }
 
     public SessionConfig withDevice(Device d) {
-        return new SessionConfig(d, intraOpThreads, interOpThreads, optimization, memoryArena, cudnnConvAlgoSearch);
+        return new SessionConfig(d, intraOpThreads, interOpThreads, optimization, memoryArena, cudnnConvAlgoSearch, allowSpinning);
     }
 
     public SessionConfig withIntraOpThreads(int n) {
-        return new SessionConfig(device, n, interOpThreads, optimization, memoryArena, cudnnConvAlgoSearch);
+        return new SessionConfig(device, n, interOpThreads, optimization, memoryArena, cudnnConvAlgoSearch, allowSpinning);
     }
 
     public SessionConfig withInterOpThreads(int n) {
-        return new SessionConfig(device, intraOpThreads, n, optimization, memoryArena, cudnnConvAlgoSearch);
+        return new SessionConfig(device, intraOpThreads, n, optimization, memoryArena, cudnnConvAlgoSearch, allowSpinning);
     }
 
     public SessionConfig withOptimization(Optimization o) {
-        return new SessionConfig(device, intraOpThreads, interOpThreads, o, memoryArena, cudnnConvAlgoSearch);
+        return new SessionConfig(device, intraOpThreads, interOpThreads, o, memoryArena, cudnnConvAlgoSearch, allowSpinning);
     }
 
     public SessionConfig withMemoryArena(boolean on) {
-        return new SessionConfig(device, intraOpThreads, interOpThreads, optimization, on, cudnnConvAlgoSearch);
+        return new SessionConfig(device, intraOpThreads, interOpThreads, optimization, on, cudnnConvAlgoSearch, allowSpinning);
+    }
+
+    public SessionConfig withAllowSpinning(boolean spin) {
+        return new SessionConfig(device, intraOpThreads, interOpThreads, optimization, memoryArena, cudnnConvAlgoSearch,
+                spin);
     }
 
     public SessionConfig withCudnnConvAlgoSearch(String search) {
-        return new SessionConfig(device, intraOpThreads, interOpThreads, optimization, memoryArena, search);
+        return new SessionConfig(device, intraOpThreads, interOpThreads, optimization, memoryArena, search, allowSpinning);
     }
 }

@@ -205,6 +205,9 @@ final class ModelConfigs {
             if (params.containsKey("enable_mem_arena")) {
                 s = s.withMemoryArena(boolParam(params, "enable_mem_arena", file));
             }
+            if (params.containsKey("allow_spinning")) {
+                s = s.withAllowSpinning(boolParam(params, "allow_spinning", file));
+            }
             if (params.containsKey("cudnn_conv_algo_search")) {
                 s = s.withCudnnConvAlgoSearch(params.get("cudnn_conv_algo_search").getStringValue());
             }
