@@ -120,6 +120,10 @@ public final class ModelSession implements AutoCloseable {
         Device wanted = config.device();
         try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(wanted.id())) {
             cuda.add("cudnn_conv_algo_search", config.cudnnConvAlgoSearch());
+            cuda.add("arena_extend_strategy", config.arenaExtendStrategy());
+            if (config.gpuMemLimit() > 0) {
+                cuda.add("gpu_mem_limit", Long.toString(config.gpuMemLimit()));
+            }
             options.addCUDA(cuda);
             return wanted;
         } catch (OrtException | RuntimeException | LinkageError e) {

@@ -88,6 +88,7 @@ public final class DemoCommand implements Callable<Integer> {
                   "max_batch_size": 256,
                   "input": [{"name": "features", "data_type": "TYPE_FP32", "dims": [47]}],
                   "output": [{"name": "probability", "data_type": "TYPE_FP32", "dims": [1]}],
+                  "dynamic_batching": {"max_queue_delay_microseconds": 0},
                   "version_policy": {"latest": {"num_versions": 1}}
                 }
                 """);

@@ -208,6 +208,12 @@ final class ModelConfigs {
             if (params.containsKey("allow_spinning")) {
                 s = s.withAllowSpinning(boolParam(params, "allow_spinning", file));
             }
+            if (params.containsKey("gpu_mem_limit") || params.containsKey("arena_extend_strategy")) {
+                long limit = params.containsKey("gpu_mem_limit") ? longParam(params, "gpu_mem_limit", file) : 0;
+                String strategy = params.containsKey("arena_extend_strategy")
+                        ? params.get("arena_extend_strategy").getStringValue().trim() : s.arenaExtendStrategy();
+                s = s.withCudaArena(limit, strategy);
+            }
             if (params.containsKey("cudnn_conv_algo_search")) {
                 s = s.withCudnnConvAlgoSearch(params.get("cudnn_conv_algo_search").getStringValue());
             }
@@ -221,6 +227,15 @@ final class ModelConfigs {
         String v = params.get(key).getStringValue();
         try {
             return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new ModelLoadException(file + ": parameters." + key + " must be an integer, got '" + v + "'");
+        }
+    }
+
+    private static long longParam(Map<String, ModelParameter> params, String key, Path file) throws ModelLoadException {
+        String v = params.get(key).getStringValue();
+        try {
+            return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
             throw new ModelLoadException(file + ": parameters." + key + " must be an integer, got '" + v + "'");
         }
