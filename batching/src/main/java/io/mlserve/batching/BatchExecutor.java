@@ -13,7 +13,8 @@ public interface BatchExecutor<R extends QueuedRequest> {
     /**
      * Executes {@code requests} ({@code rows} rows in all) as one model execution and returns the action
      * that delivers each request's answer; the batcher runs it at once, or in arrival order when
-     * preserve_ordering is on. Every request must be answered exactly once by that action.
+     * preserve_ordering is on. Every request must be answered exactly once by that action. The list is
+     * reused for the next batch once this returns: copy what the delivery action needs.
      */
     Runnable execute(List<R> requests, int rows, int instance);
 }

@@ -101,17 +101,25 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
                 return false;
             }
             int l = request.level - 1;
+            if (config.combines() && request.rows > config.maxBatchSize()) {
+                throw new IllegalArgumentException(request.rows + " rows exceed max_batch_size "
+                        + config.maxBatchSize() + "; callers must refuse such requests before submitting");
+            }
             QueuePolicy policy = config.policy(request.level);
             long timeout = policy.effectiveTimeoutMicros(request.requestedTimeoutMicros);
             request.queueTimeoutNanos = timeout > 0 ? request.enqueuedNanos + timeout * 1000 : Long.MAX_VALUE;
-            AtomicInteger count = queued[l];
-            if (count.incrementAndGet() > policy.capacity() || !inbound[l].offer(request)) {
-                count.decrementAndGet();
+            if (!reserveSlot(queued[l], policy.capacity())) {
                 reject(request, Rejection.QUEUE_FULL, "the queue of priority level " + request.level + " is full ("
                         + policy.capacity() + " requests waiting)");
                 return false;
             }
-            listener.pendingChanged(request.level, 1);
+            notifyPending(request.level, 1);
+            if (!inbound[l].offer(request)) {
+                queued[l].decrementAndGet();
+                notifyPending(request.level, -1);
+                reject(request, Rejection.QUEUE_FULL, "the queue of priority level " + request.level + " is full");
+                return false;
+            }
             if (dispatcherParked) {
                 LockSupport.unpark(dispatcher);
             }
@@ -121,13 +129,38 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
         }
     }
 
+    /** Takes one of {@code capacity} places, without ever counting past it (no spurious "full"). */
+    private static boolean reserveSlot(AtomicInteger count, int capacity) {
+        for (;;) {
+            int n = count.get();
+            if (n >= capacity) {
+                return false;
+            }
+            if (count.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    private void notifyPending(int level, int delta) {
+        try {
+            listener.pendingChanged(level, delta);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: listener failed", name, e);
+        }
+    }
+
     /** Requests waiting at {@code level} (1-based), for tests and gauges. */
     public int pending(int level) {
         return queued[level - 1].get();
     }
 
     private void reject(R r, Rejection reason, String message) {
-        listener.rejected(reason);
+        try {
+            listener.rejected(reason);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: listener failed", name, e);
+        }
         try {
             r.reject(reason, message);
         } catch (RuntimeException e) {
@@ -167,8 +200,13 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
                 park(wakeAt, free == null);
             }
         } catch (Throwable t) {
+            // nobody will read the queues again: refuse new work, then answer everything that got in
             LOG.error("{}: dispatcher failed; rejecting what waits", name, t);
-            rejectAllWaiting(Rejection.EXECUTION_FAILED, "the model's scheduler failed: " + t);
+            accepting = false;
+            do {
+                rejectAllWaiting(Rejection.EXECUTION_FAILED, "the model's scheduler failed: " + t);
+                Thread.onSpinWait();
+            } while (submitting.get() > 0 || !inboundEmpty());
         }
     }
 
@@ -249,9 +287,10 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
         int max = config.maxBatchSize();
         boolean combines = config.combines();
         outer:
-        for (int pass = 0; pass < 2; pass++) {
-            // pass 0: requests within their queue timeout; pass 1: timed-out DELAY requests, served last
-            for (int l = 0; l < levels; l++) {
+        for (int l = 0; l < levels; l++) {
+            // pass 0: requests within their queue timeout; pass 1: this level's timed-out DELAY requests,
+            // which wait behind every request of their own and higher levels (Triton's DELAY)
+            for (int pass = 0; pass < 2; pass++) {
                 ArrayDeque<R> deque = pass == 0 ? waiting[l] : delayed[l];
                 for (Iterator<R> it = deque.iterator(); it.hasNext(); ) {
                     R r = it.next();
@@ -341,7 +380,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
 
     private void dequeued(R r) {
         queued[r.level - 1].decrementAndGet();
-        listener.pendingChanged(r.level, -1);
+        notifyPending(r.level, -1);
     }
 
     private void dispatch(Instance in, List<R> batch, int rows) {
@@ -357,10 +396,14 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
         in.requests.addAll(batch);
         in.rows = rows;
         in.sequence = nextSequence++;
-        listener.batchFormed(rows, batch.size());
         in.busy = true;
         in.assigned = true;
         LockSupport.unpark(in.thread);
+        try {
+            listener.batchFormed(rows, batch.size());
+        } catch (RuntimeException e) {
+            LOG.warn("{}: listener failed", name, e);
+        }
     }
 
     private void rejectAllWaiting(Rejection reason, String message) {
@@ -413,16 +456,19 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
                         }
                     };
                 }
-                if (config.preserveOrdering()) {
-                    deliverInOrder(sequence, deliver);
-                } else {
-                    runDelivery(deliver);
-                }
-                requests.clear();
-                assigned = false;
-                busy = false;
-                if (dispatcherParked) {
-                    LockSupport.unpark(dispatcher);
+                try {
+                    if (config.preserveOrdering()) {
+                        deliverInOrder(sequence, deliver);
+                    } else {
+                        runDelivery(deliver);
+                    }
+                } finally {
+                    requests.clear();
+                    assigned = false;
+                    busy = false;
+                    if (dispatcherParked) {
+                        LockSupport.unpark(dispatcher);
+                    }
                 }
             }
         }
@@ -442,7 +488,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
     private void runDelivery(Runnable deliver) {
         try {
             deliver.run();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             LOG.error("{}: delivering responses failed", name, e);
         }
     }

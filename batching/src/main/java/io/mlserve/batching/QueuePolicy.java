@@ -15,7 +15,7 @@ public record QueuePolicy(TimeoutAction timeoutAction, long defaultTimeoutMicros
     public enum TimeoutAction {
         /** Fail it (DEADLINE_EXCEEDED). */
         REJECT,
-        /** Keep it, behind every request that has not timed out. */
+        /** Keep it, behind the requests of its own and higher levels that have not timed out. */
         DELAY
     }
 

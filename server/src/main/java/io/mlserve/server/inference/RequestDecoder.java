@@ -190,9 +190,10 @@ final class RequestDecoder {
                         + name + "' has length prefix " + len + " but only " + (size - pos) + " bytes follow");
             }
             ByteString element = data.substring(pos, pos + (int) len);
-            String text = utf8(element, "raw_input_contents[" + i + "]", e);
-            if (into != null) {
-                into[at + e] = text;
+            if (into == null) {
+                checkUtf8(element, "raw_input_contents[" + i + "]", e);
+            } else {
+                into[at + e] = element.toStringUtf8();
             }
             pos += (int) len;
         }
@@ -202,12 +203,11 @@ final class RequestDecoder {
         }
     }
 
-    private static String utf8(ByteString s, String field, int element) {
+    private static void checkUtf8(ByteString s, String field, int element) {
         if (!s.isValidUtf8()) {
             throw InferenceError.invalid(field + ": BYTES element " + element
                     + " is not valid UTF-8; ONNX string tensors carry text");
         }
-        return s.toStringUtf8();
     }
 
     private static void checkTyped(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, long elements) {
@@ -242,7 +242,7 @@ final class RequestDecoder {
             case BYTES -> {
                 expectOnly(c, Field.BYTES, n, field, type);
                 for (int k = 0; k < n; k++) {
-                    utf8(c.getBytesContents(k), field, k);
+                    checkUtf8(c.getBytesContents(k), field, k);
                 }
             }
             default -> throw InferenceError.invalid("inputs[" + i + "]: datatype " + type.oipName()
