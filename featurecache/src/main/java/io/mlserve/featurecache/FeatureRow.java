@@ -17,6 +17,11 @@ public final class FeatureRow {
         this.statuses = new FeatureStatus[view.size()];
     }
 
+    /** Number of features in the row. */
+    public int size() {
+        return values.length;
+    }
+
     public double value(int feature) {
         return values[feature];
     }

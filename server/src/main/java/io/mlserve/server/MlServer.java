@@ -5,7 +5,12 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.mlserve.featurecache.FeatureStore;
 import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
+import io.mlserve.server.features.FeatureApi;
+import io.mlserve.server.features.GrpcFeatureService;
+import io.mlserve.server.features.GrpcPredictionService;
+import io.mlserve.server.features.PredictHandler;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.server.http.MetricsHandler;
 import io.mlserve.server.http.RestHandler;
@@ -59,6 +64,7 @@ public final class MlServer implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
     private final AtomicBoolean accepting = new AtomicBoolean(true);
     private final AtomicBoolean stopped = new AtomicBoolean();
+    private FeatureStore features;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -89,8 +95,16 @@ public final class MlServer implements AutoCloseable {
     }
 
     private void startAll() throws IOException {
+        if (!options.featureViews().isEmpty()) {
+            features = FeatureStore.open(options.dataDir(), options.featureViews(), metrics.features());
+            LOG.info("feature store in {}: views {}", options.dataDir(),
+                    features.tables().stream().map(t -> t.view().name() + " (" + t.size() + " entities"
+                            + (t.recovered() ? ", recovered after an unclean stop" : "") + ")").toList());
+        }
         repository.loadAll();
         InferenceHandler handler = new InferenceHandler(repository, metrics);
+        FeatureApi featureApi = features == null ? null : new FeatureApi(features);
+        PredictHandler predict = new PredictHandler(handler, features);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
@@ -101,12 +115,16 @@ public final class MlServer implements AutoCloseable {
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(options.maxMessageBytes())
                 .addService(new GrpcInferenceService(handler, admin))
+                .addService(new GrpcPredictionService(predict))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 // handlers never block (inference is queued to the model's batcher), so no executor hop here
                 .directExecutor();
+        if (featureApi != null) {
+            b.addService(new GrpcFeatureService(featureApi));
+        }
         grpc = b.build().start();
-        RestHandler rest = new RestHandler(handler, admin);
+        RestHandler rest = new RestHandler(handler, admin, featureApi, predict);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
@@ -201,6 +219,9 @@ public final class MlServer implements AutoCloseable {
         }
         loader.shutdown();
         repository.close();
+        if (features != null) {
+            features.close();
+        }
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         int open = ModelSession.openSessions();

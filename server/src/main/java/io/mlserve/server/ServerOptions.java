@@ -1,7 +1,9 @@
 package io.mlserve.server;
 
+import io.mlserve.featurecache.FeatureView;
 import io.mlserve.runtime.SessionConfig;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Everything the server needs to start, validated here so a bad value fails at start-up with one line.
@@ -17,10 +19,13 @@ import java.nio.file.Path;
  *                         (0 = one per core)
  * @param eventLoopThreads Netty worker threads shared by gRPC and HTTP (0 = one per core)
  * @param shutdownGraceSeconds how long in-flight calls may take to finish on shutdown
+ * @param dataDir          where feature tables are persisted
+ * @param featureViews     the feature views to serve (empty: no feature store)
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
-                            int eventLoopThreads, int shutdownGraceSeconds) {
+                            int eventLoopThreads, int shutdownGraceSeconds, Path dataDir,
+                            List<FeatureView> featureViews) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -40,6 +45,7 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         if (eventLoopThreads < 0) {
             throw new IllegalArgumentException("--event-loop-threads must be >= 0, got " + eventLoopThreads);
         }
+        featureViews = List.copyOf(featureViews);
         if (shutdownGraceSeconds < 0) {
             throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
         }
@@ -48,17 +54,22 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
-                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30);
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of());
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews);
+    }
+
+    public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

@@ -12,8 +12,9 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve the ONNX models of a model repository over gRPC (OIP), REST v2 and /metrics.")
 public final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model-repository", required = true,
-            description = "Directory laid out as <model>/<version>/model.onnx, with optional <model>/config.json.")
+    @Option(names = "--model-repository",
+            description = "Directory laid out as <model>/<version>/model.onnx, with optional <model>/config.json "
+                    + "(or model_repository in --config).")
     Path repository;
 
     @Mixin

@@ -3,6 +3,7 @@ package io.mlserve.server.cli;
 import io.mlserve.runtime.Device;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.server.ServerOptions;
+import io.mlserve.server.config.ServerConfigFile;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -50,9 +51,26 @@ final class ServerFlags {
             description = "On SIGTERM, how long calls in flight may take to finish (default: ${DEFAULT-VALUE}).")
     int shutdownGraceSeconds;
 
-    ServerOptions toOptions(Path repository) {
+    @Option(names = "--config", description = "Server config file (YAML or JSON): model_repository, data_dir, "
+            + "feature_views. Flags given on the command line win.")
+    Path config;
+
+    @Option(names = "--data-dir", description = "Where feature tables are persisted (default: the config's data_dir, "
+            + "else ./data).")
+    Path dataDir;
+
+    /** Options from the flags, the config file filling what the flags leave open. */
+    ServerOptions toOptions(Path repository) throws java.io.IOException {
+        ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
+        Path repo = repository != null ? repository : file == null ? null : file.modelRepository();
+        if (repo == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "a model repository is needed: --model-repository DIR, or model_repository in --config");
+        }
+        Path data = dataDir != null ? dataDir : file != null && file.dataDir() != null ? file.dataDir() : Path.of("data");
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
-        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repository, session, maxMessageBytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds);
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, repo, session, maxMessageBytes,
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, data,
+                file == null ? java.util.List.of() : file.featureViews());
     }
 }

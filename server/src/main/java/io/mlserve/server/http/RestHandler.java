@@ -15,6 +15,12 @@ import io.mlserve.proto.inference.ServerMetadataResponse;
 import io.mlserve.server.inference.InferenceError;
 import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
+import io.mlserve.server.features.FeatureApi;
+import io.mlserve.server.features.PredictHandler;
+import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.proto.v1.ReadFeaturesRequest;
+import io.mlserve.proto.v1.ReadFeaturesResponse;
+import io.mlserve.proto.v1.WriteFeaturesResponse;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
@@ -52,10 +58,15 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
 
     private final InferenceHandler handler;
     private final ModelAdmin admin;
+    private final FeatureApi features;
+    private final PredictHandler predict;
 
-    public RestHandler(InferenceHandler handler, ModelAdmin admin) {
+    /** @param features the feature API, or null when the server has no feature store */
+    public RestHandler(InferenceHandler handler, ModelAdmin admin, FeatureApi features, PredictHandler predict) {
         this.handler = handler;
         this.admin = admin;
+        this.features = features;
+        this.predict = predict;
     }
 
     @Override
@@ -81,8 +92,11 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         String path = new QueryStringDecoder(req.uri()).path();
         String[] p = segments(path);
         HttpMethod m = req.method();
+        if (p.length > 0 && p[0].equals("v1")) {
+            return v1(ctx, req, p, path, keepAlive);
+        }
         if (p.length == 0 || !p[0].equals("v2")) {
-            return error(404, "no endpoint " + path + "; the REST API lives under /v2");
+            return error(404, "no endpoint " + path + "; the REST APIs live under /v2 (inference) and /v1 (features)");
         }
         if (p.length == 1) {
             requireGet(m, path);
@@ -167,6 +181,50 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     return error(404, "no endpoint " + path);
                 }
             }
+        }
+        return error(404, "no endpoint " + path);
+    }
+
+    /** /v1: PUT/GET features, POST predict by entity id. */
+    private FullHttpResponse v1(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
+                                boolean keepAlive) throws IOException {
+        HttpMethod m = req.method();
+        if (p.length == 4 && p[1].equals("models") && p[3].equals("predict")) {
+            if (m != HttpMethod.POST) {
+                return error(405, path + " takes POST");
+            }
+            PredictRequest pr = V1Json.predictRequest(body(req), p[2]);
+            predict.predict(pr, io.grpc.Context.ROOT, (response, error) -> {
+                FullHttpResponse res;
+                try {
+                    res = error != null ? error(error.httpStatus(), error.getMessage())
+                            : json(200, g -> V1Json.writePredictResponse(response, g));
+                } catch (IOException e) {
+                    res = error(500, e.toString());
+                }
+                send(ctx, res, keepAlive);
+            });
+            return null;
+        }
+        if (p.length >= 3 && p[1].equals("features")) {
+            if (features == null) {
+                return error(404, "this server has no feature store; start it with --config naming feature_views");
+            }
+            if (p.length == 3 && m == HttpMethod.PUT) {
+                WriteFeaturesResponse w = features.write(V1Json.writeRequest(body(req), p[2]));
+                return json(200, g -> {
+                    g.writeStartObject();
+                    g.writeNumberField("written", w.getWritten());
+                    g.writeNumberField("ignored_older", w.getIgnoredOlder());
+                    g.writeEndObject();
+                });
+            }
+            if (p.length == 4 && (m == HttpMethod.GET || m == HttpMethod.HEAD)) {
+                ReadFeaturesResponse r = features.read(ReadFeaturesRequest.newBuilder().setView(p[2])
+                        .addEntityIds(p[3]).build());
+                return json(200, g -> V1Json.writeRow(r.getRows(0), g));
+            }
+            return error(405, path + ": PUT /v1/features/{view} writes, GET /v1/features/{view}/{entity_id} reads");
         }
         return error(404, "no endpoint " + path);
     }

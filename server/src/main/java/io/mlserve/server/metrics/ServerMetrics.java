@@ -40,6 +40,7 @@ public final class ServerMetrics {
     final Counter queueRejections;
     private final Gauge modelReady;
     private final Counter loadFailures;
+    private final FeatureMetrics featureMetrics;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -80,6 +81,18 @@ public final class ServerMetrics {
         loadFailures = Counter.builder().name("mlserve_model_load_failures_total")
                 .help("Model versions that failed to load (bad file, config, warm-up)").labelNames("model")
                 .register(registry);
+        featureMetrics = new FeatureMetrics(
+                Counter.builder().name("mlserve_feature_writes_total")
+                        .help("Feature rows written, by outcome (applied, ignored_older: an equal-or-newer write was stored)")
+                        .labelNames("view", "outcome").register(registry),
+                Counter.builder().name("mlserve_feature_reads_total")
+                        .help("Features read, by status (present, defaulted, stale, missing)")
+                        .labelNames("view", "status").register(registry),
+                Histogram.builder().name("mlserve_feature_age_seconds")
+                        .help("Age of the stored row at read time (freshness), per view")
+                        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS).labelNames("view").classicOnly()
+                        .classicUpperBounds(1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+                        .withoutExemplars().register(registry));
         JvmMetrics.builder().register(registry);
     }
 
@@ -87,6 +100,11 @@ public final class ServerMetrics {
         return Histogram.builder().name(name).help(help).unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
                 .labelNames("model", "version").classicOnly().classicUpperBounds(LATENCY_BOUNDS)
                 .withoutExemplars().register(registry);
+    }
+
+    /** The feature store's listener. */
+    public io.mlserve.featurecache.FeatureStoreListener features() {
+        return featureMetrics;
     }
 
     /** The metric children of one loaded model version with {@code priorityLevels} queue levels. */

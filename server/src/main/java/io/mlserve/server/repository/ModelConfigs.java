@@ -267,6 +267,9 @@ final class ModelConfigs {
                 }
             }
         }
+        if (config.hasFeatures()) {
+            checkFeatureBinding(config.getFeatures(), sig, file);
+        }
         for (int i = 0; i < config.getInputCount(); i++) {
             ModelInput in = config.getInput(i);
             int idx = sig.inputIndex(in.getName());
@@ -285,6 +288,44 @@ final class ModelConfigs {
             }
             checkTensor(file, "output[" + i + "]", sig.outputs().get(idx), out.getDataType(), out.getDimsList(),
                     batching);
+        }
+    }
+
+    /** The features binding must name a view and features, and feed an FP32 [-1, len(names)] input. */
+    private static void checkFeatureBinding(io.mlserve.proto.inference.ModelFeatureBinding b, ModelSignature sig,
+                                            Path file) throws ModelLoadException {
+        if (b.getView().isEmpty()) {
+            throw new ModelLoadException(file + ": features.view: required");
+        }
+        if (b.getNamesCount() == 0) {
+            throw new ModelLoadException(file + ": features.names: list the view's features in the input's column order");
+        }
+        if (new java.util.HashSet<>(b.getNamesList()).size() != b.getNamesCount()) {
+            throw new ModelLoadException(file + ": features.names: a feature is listed twice");
+        }
+        TensorSpec input;
+        if (b.getInput().isEmpty()) {
+            if (sig.inputs().size() != 1) {
+                throw new ModelLoadException(file + ": features.input: required, the model has inputs "
+                        + ModelSignature.names(sig.inputs()));
+            }
+            input = sig.inputs().get(0);
+        } else {
+            int idx = sig.inputIndex(b.getInput());
+            if (idx < 0) {
+                throw new ModelLoadException(file + ": features.input '" + b.getInput() + "' is not an input of the model");
+            }
+            input = sig.inputs().get(idx);
+        }
+        if (sig.inputs().size() != 1) {
+            throw new ModelLoadException(file + ": features: Predict feeds one input, the model has "
+                    + sig.inputs().size());
+        }
+        long[] shape = input.shape();
+        if (input.dataType() != DataType.FP32 || shape.length != 2 || shape[0] != -1
+                || (shape[1] != -1 && shape[1] != b.getNamesCount())) {
+            throw new ModelLoadException(file + ": features: input '" + input.name() + "' is " + input
+                    + "; Predict feeds FP32 [-1, " + b.getNamesCount() + "] (one column per listed feature)");
         }
     }
 

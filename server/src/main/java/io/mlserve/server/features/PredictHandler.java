@@ -1,0 +1,187 @@
+package io.mlserve.server.features;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.mlserve.featurecache.FeatureRow;
+import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.featurecache.FeatureStoreException;
+import io.mlserve.featurecache.FeatureTable;
+import io.mlserve.featurecache.FeatureView;
+import io.mlserve.proto.inference.ModelFeatureBinding;
+import io.mlserve.proto.inference.ModelInferRequest;
+import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.proto.v1.FeatureColumn;
+import io.mlserve.proto.v1.FeatureStatus;
+import io.mlserve.proto.v1.FeatureValue;
+import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.proto.v1.PredictResponse;
+import io.mlserve.proto.v1.Prediction;
+import io.mlserve.server.inference.InferenceError;
+import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.repository.ServedVersion;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * Predict by entity id: reads each entity's features from the store (the model's {@code features}
+ * binding in config.json says which view and columns), applies request-time overrides, and runs the
+ * rows through the model version's scheduler exactly as a ModelInfer with those values would.
+ */
+public final class PredictHandler {
+    private final InferenceHandler inference;
+    private final FeatureStore store;
+
+    /** @param store the feature store, or null when the server has none */
+    public PredictHandler(InferenceHandler inference, FeatureStore store) {
+        this.inference = inference;
+        this.store = store;
+    }
+
+    /** Answers {@code request} through {@code done}, exactly once: (response, null) or (null, error). */
+    public void predict(PredictRequest request, Context context, BiConsumer<PredictResponse, InferenceError> done) {
+        Assembled a;
+        try {
+            a = assemble(request);
+        } catch (InferenceError e) {
+            done.accept(null, e);
+            return;
+        } catch (FeatureStoreException e) {
+            done.accept(null, FeatureApi.map(e));
+            return;
+        }
+        inference.submit(a.inferRequest, context, (response, error) -> {
+            if (error != null) {
+                done.accept(null, error);
+                return;
+            }
+            done.accept(answer(request, a, response), null);
+        });
+    }
+
+    /** The ModelInfer request Predict runs, plus what is needed to answer. */
+    private record Assembled(ModelInferRequest inferRequest, List<String> names, float[] values,
+                             FeatureStatus[] statuses) {
+    }
+
+    private Assembled assemble(PredictRequest request) {
+        int n = request.getEntityIdsCount();
+        if (n == 0) {
+            throw InferenceError.invalid("entity_ids: at least one entity is needed");
+        }
+        ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion());
+        if (!v.config().hasFeatures()) {
+            throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
+                    + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");
+        }
+        if (store == null) {
+            throw new InferenceError(Status.Code.FAILED_PRECONDITION,
+                    "this server has no feature store; start it with --config naming feature_views");
+        }
+        if (v.maxBatchSize() > 0 && n > v.maxBatchSize()) {
+            throw InferenceError.invalid("entity_ids: " + n + " entities exceed max_batch_size " + v.maxBatchSize()
+                    + " of model '" + v.model() + "'");
+        }
+        ModelFeatureBinding binding = v.config().getFeatures();
+        FeatureTable table;
+        try {
+            table = store.table(binding.getView());
+        } catch (FeatureStoreException e) {
+            throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model() + "' reads feature view '"
+                    + binding.getView() + "', which this server does not have: " + e.getMessage());
+        }
+        FeatureView view = table.view();
+        List<String> names = binding.getNamesList();
+        int k = names.size();
+        int[] column = new int[k];
+        for (int j = 0; j < k; j++) {
+            column[j] = view.indexOf(names.get(j));
+            if (column[j] < 0) {
+                throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
+                        + "' binds feature '" + names.get(j) + "', which view '" + view.name() + "' does not have");
+            }
+        }
+        double[][] overrides = overrides(request, v.model(), names, table, column, n);
+        float[] values = new float[n * k];
+        FeatureStatus[] statuses = new FeatureStatus[n * k];
+        FeatureRow row = new FeatureRow(view);
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < n; i++) {
+            store.read(view.name(), request.getEntityIds(i), now, row, "entity_ids[" + i + "]");
+            for (int j = 0; j < k; j++) {
+                double[] o = overrides[j];
+                boolean overridden = o != null;
+                values[i * k + j] = (float) (overridden ? o[i] : row.value(column[j]));
+                statuses[i * k + j] = overridden ? FeatureStatus.OVERRIDDEN
+                        : FeatureStatus.valueOf(row.status(column[j]).name());
+            }
+        }
+        ByteBuffer raw = ByteBuffer.allocate(n * k * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float f : values) {
+            raw.putFloat(f);
+        }
+        String input = binding.getInput().isEmpty() ? v.signature().inputs().get(0).name() : binding.getInput();
+        ModelInferRequest infer = ModelInferRequest.newBuilder().setModelName(v.model())
+                .setModelVersion(v.versionLabel()).setId(request.getId())
+                .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName(input).setDatatype("FP32")
+                        .addShape(n).addShape(k))
+                .addRawInputContents(ByteString.copyFrom(raw.array())).build();
+        return new Assembled(infer, names, values, statuses);
+    }
+
+    private static double[][] overrides(PredictRequest request, String model, List<String> names, FeatureTable table,
+                                        int[] column, int n) {
+        double[][] out = new double[names.size()][];
+        for (Map.Entry<String, FeatureColumn> e : request.getFeaturesMap().entrySet()) {
+            int j = names.indexOf(e.getKey());
+            if (j < 0) {
+                throw InferenceError.invalid("features." + e.getKey() + ": model '" + model
+                        + "' does not use feature '" + e.getKey() + "'; it uses " + String.join(", ", names));
+            }
+            List<FeatureValue> vals = e.getValue().getValuesList();
+            if (vals.size() != n) {
+                throw InferenceError.invalid("features." + e.getKey() + ": " + vals.size() + " values for " + n
+                        + " entities; give one per entity, in entity_ids order");
+            }
+            double[] col = new double[n];
+            for (int i = 0; i < n; i++) {
+                FeatureValue fv = vals.get(i);
+                col[i] = switch (fv.getKindCase()) {
+                    case NUMBER -> fv.getNumber();
+                    case INTEGER -> fv.getInteger();
+                    case CATEGORY -> table.categoryCode(column[j], fv.getCategory());
+                    default -> throw InferenceError.invalid("features." + e.getKey() + "[" + i + "]: no value");
+                };
+            }
+            out[j] = col;
+        }
+        return out;
+    }
+
+    private static PredictResponse answer(PredictRequest request, Assembled a, ModelInferResponse response) {
+        int n = request.getEntityIdsCount();
+        int k = a.names().size();
+        ByteBuffer out = response.getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        int perEntity = out.remaining() / 4 / n;
+        PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
+                .setModelVersion(response.getModelVersion()).setId(request.getId());
+        for (int i = 0; i < n; i++) {
+            Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
+            for (int s = 0; s < perEntity; s++) {
+                p.addScores(out.getFloat((i * perEntity + s) * 4));
+            }
+            p.setScore(p.getScores(0));
+            if (request.getReturnFeatures()) {
+                for (int j = 0; j < k; j++) {
+                    p.putFeatures(a.names().get(j), a.values()[i * k + j]);
+                    p.putFeatureStatus(a.names().get(j), a.statuses()[i * k + j]);
+                }
+            }
+            b.addPredictions(p);
+        }
+        return b.build();
+    }
+}

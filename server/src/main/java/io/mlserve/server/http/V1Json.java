@@ -1,0 +1,172 @@
+package io.mlserve.server.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mlserve.proto.v1.FeatureColumn;
+import io.mlserve.proto.v1.FeatureRecord;
+import io.mlserve.proto.v1.FeatureRow;
+import io.mlserve.proto.v1.FeatureStatus;
+import io.mlserve.proto.v1.FeatureValue;
+import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.proto.v1.PredictResponse;
+import io.mlserve.proto.v1.Prediction;
+import io.mlserve.proto.v1.WriteFeaturesRequest;
+import io.mlserve.server.inference.InferenceError;
+import java.io.IOException;
+import java.util.Map;
+
+/** JSON forms of the /v1 feature and predict endpoints ⇄ the mlserve.v1 messages. */
+final class V1Json {
+    private V1Json() {
+    }
+
+    static WriteFeaturesRequest writeRequest(JsonNode body, String view) {
+        JsonNode records = body == null ? null : body.get("records");
+        if (records == null || !records.isArray()) {
+            throw InferenceError.invalid("records: expected an array of {entity_id, event_time_ms, values}");
+        }
+        WriteFeaturesRequest.Builder b = WriteFeaturesRequest.newBuilder().setView(view);
+        for (int i = 0; i < records.size(); i++) {
+            JsonNode r = records.get(i);
+            String field = "records[" + i + "]";
+            if (r == null || !r.isObject()) {
+                throw InferenceError.invalid(field + ": expected an object");
+            }
+            FeatureRecord.Builder rec = FeatureRecord.newBuilder().setEntityId(entityId(r.get("entity_id"), field + ".entity_id"));
+            JsonNode t = r.get("event_time_ms");
+            if (t == null || !t.isIntegralNumber()) {
+                throw InferenceError.invalid(field + ".event_time_ms: expected milliseconds since the epoch");
+            }
+            rec.setEventTimeMs(t.longValue());
+            JsonNode values = r.get("values");
+            if (values == null || !values.isObject()) {
+                throw InferenceError.invalid(field + ".values: expected an object {feature: value}");
+            }
+            for (Map.Entry<String, JsonNode> e : values.properties()) {
+                rec.putValues(e.getKey(), value(e.getValue(), field + ".values." + e.getKey()));
+            }
+            b.addRecords(rec);
+        }
+        return b.build();
+    }
+
+    static PredictRequest predictRequest(JsonNode body, String model) {
+        if (body == null || !body.isObject()) {
+            throw InferenceError.invalid("body: expected {\"entity_ids\": [...]}");
+        }
+        PredictRequest.Builder b = PredictRequest.newBuilder().setModelName(model);
+        JsonNode ids = body.get("entity_ids");
+        if (ids == null || !ids.isArray()) {
+            throw InferenceError.invalid("entity_ids: expected an array");
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            b.addEntityIds(entityId(ids.get(i), "entity_ids[" + i + "]"));
+        }
+        JsonNode version = body.get("model_version");
+        if (version != null && !version.isNull()) {
+            b.setModelVersion(version.asText());
+        }
+        JsonNode id = body.get("id");
+        if (id != null && id.isTextual()) {
+            b.setId(id.asText());
+        }
+        JsonNode rf = body.get("return_features");
+        if (rf != null && !rf.isNull()) {
+            if (!rf.isBoolean()) {
+                throw InferenceError.invalid("return_features: expected true or false");
+            }
+            b.setReturnFeatures(rf.booleanValue());
+        }
+        JsonNode features = body.get("features");
+        if (features != null && !features.isNull()) {
+            if (!features.isObject()) {
+                throw InferenceError.invalid("features: expected an object {feature: [one value per entity]}");
+            }
+            for (Map.Entry<String, JsonNode> e : features.properties()) {
+                if (!e.getValue().isArray()) {
+                    throw InferenceError.invalid("features." + e.getKey() + ": expected an array, one value per entity");
+                }
+                FeatureColumn.Builder col = FeatureColumn.newBuilder();
+                for (int i = 0; i < e.getValue().size(); i++) {
+                    col.addValues(value(e.getValue().get(i), "features." + e.getKey() + "[" + i + "]"));
+                }
+                b.putFeatures(e.getKey(), col.build());
+            }
+        }
+        return b.build();
+    }
+
+    private static String entityId(JsonNode id, String field) {
+        if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
+            throw InferenceError.invalid(field + ": expected a string (or an integer for int64 views)");
+        }
+        return id.asText();
+    }
+
+    private static FeatureValue value(JsonNode v, String field) {
+        if (v.isIntegralNumber() && v.canConvertToLong()) {
+            return FeatureValue.newBuilder().setInteger(v.longValue()).build();
+        }
+        if (v.isNumber()) {
+            return FeatureValue.newBuilder().setNumber(v.doubleValue()).build();
+        }
+        if (v.isTextual()) {
+            return FeatureValue.newBuilder().setCategory(v.textValue()).build();
+        }
+        throw InferenceError.invalid(field + ": expected a number or a string");
+    }
+
+    static void writeRow(FeatureRow row, JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("entity_id", row.getEntityId());
+        g.writeNumberField("event_time_ms", row.getEventTimeMs());
+        g.writeObjectFieldStart("values");
+        for (Map.Entry<String, Double> e : row.getValuesMap().entrySet()) {
+            g.writeNumberField(e.getKey(), e.getValue());
+        }
+        g.writeEndObject();
+        writeStatus(g, "status", row.getStatusMap());
+        g.writeEndObject();
+    }
+
+    static void writePredictResponse(PredictResponse r, JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("model_name", r.getModelName());
+        g.writeStringField("model_version", r.getModelVersion());
+        if (!r.getId().isEmpty()) {
+            g.writeStringField("id", r.getId());
+        }
+        g.writeArrayFieldStart("predictions");
+        for (Prediction p : r.getPredictionsList()) {
+            g.writeStartObject();
+            g.writeStringField("entity_id", p.getEntityId());
+            g.writeNumberField("score", p.getScore());
+            if (p.getScoresCount() > 1) {
+                g.writeArrayFieldStart("scores");
+                for (double s : p.getScoresList()) {
+                    g.writeNumber(s);
+                }
+                g.writeEndArray();
+            }
+            if (p.getFeaturesCount() > 0) {
+                g.writeObjectFieldStart("features");
+                for (Map.Entry<String, Double> e : p.getFeaturesMap().entrySet()) {
+                    g.writeNumberField(e.getKey(), e.getValue());
+                }
+                g.writeEndObject();
+                writeStatus(g, "feature_status", p.getFeatureStatusMap());
+            }
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeEndObject();
+    }
+
+    private static void writeStatus(JsonGenerator g, String field, Map<String, FeatureStatus> status) throws IOException {
+        g.writeObjectFieldStart(field);
+        for (Map.Entry<String, FeatureStatus> e : status.entrySet()) {
+            g.writeStringField(e.getKey(), e.getValue().name());
+        }
+        g.writeEndObject();
+    }
+}
