@@ -28,7 +28,6 @@ class ShutdownTest {
     private static final int CALLS = 4;
     private static final int WIDTH = 512;
     private static final int ROWS = 1024;
-    private static final Pattern PORTS = Pattern.compile("gRPC (\\d+) \\| HTTP (\\d+) \\| metrics (\\d+)");
 
     @TempDir
     Path dir;
@@ -36,29 +35,13 @@ class ShutdownTest {
     @Test
     void sigtermDrainsCallsInFlightAndExitsZero() throws Exception {
         ExampleModels.slow(WIDTH, 200).writeTo(dir.resolve("slow/1/model.onnx"));
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // the module flags this JVM was given (from the root pom), as the ./mlserve launcher passes them
-        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("--add-")) {
-                cmd.add(arg);
-            }
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main", "serve",
-                "--model-repository", dir.toString(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-                "--metrics-port", "0", "--default-instance-count", String.valueOf(CALLS), "--shutdown-grace-secs", "60"));
-        Path logFile = dir.resolve("server.log");
-        Process server = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
-        java.util.function.Supplier<String> log = () -> {
-            try {
-                return java.nio.file.Files.readString(logFile);
-            } catch (java.io.IOException e) {
-                return e.toString();
-            }
-        };
+        ServerProcess sp = ServerProcess.start(dir.resolve("server.log"), "--model-repository", dir.toString(),
+                "--default-instance-count", String.valueOf(CALLS), "--shutdown-grace-secs", "60");
+        Process server = sp.process;
+        java.util.function.Supplier<String> log = sp::log;
         List<ManagedChannel> channels = new ArrayList<>();
         try {
-            int[] p = awaitPorts(log, server);
+            int[] p = {sp.grpcPort, sp.metricsPort};
             ModelInferRequest request = ModelInferRequest.newBuilder().setModelName("slow")
                     .addInputs(Tensors.input("x", "FP32", ROWS, WIDTH))
                     .addRawInputContents(Tensors.rawFp32(new float[ROWS * WIDTH])).build();
@@ -111,18 +94,6 @@ class ShutdownTest {
     }
 
     /** Polls /metrics until {@code n} requests are executing (so they are truly in flight, not queued). */
-    private static int[] awaitPorts(java.util.function.Supplier<String> log, Process server) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline && server.isAlive()) {
-            Matcher m = PORTS.matcher(log.get());
-            if (m.find()) {
-                return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(3))};
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("the server did not start; log:\n" + log.get());
-    }
-
     private static void awaitInFlight(int metricsPort, int n, java.util.function.Supplier<String> log)
             throws Exception {
         HttpClient http = HttpClient.newHttpClient();

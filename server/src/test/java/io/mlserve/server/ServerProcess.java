@@ -1,0 +1,82 @@
+package io.mlserve.server;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The real {@code mlserve serve} program as a child JVM (same classpath and module flags as the tests), its
+ * output in a log file, its ports read from its start-up line.
+ */
+public final class ServerProcess implements AutoCloseable {
+    private static final Pattern PORTS = Pattern.compile("gRPC (\\d+) \\| HTTP (\\d+) \\| metrics (\\d+)");
+
+    public final Process process;
+    public final Path logFile;
+    public final int grpcPort;
+    public final int httpPort;
+    public final int metricsPort;
+
+    private ServerProcess(Process process, Path logFile, int[] ports) {
+        this.process = process;
+        this.logFile = logFile;
+        this.grpcPort = ports[0];
+        this.httpPort = ports[1];
+        this.metricsPort = ports[2];
+    }
+
+    /** Starts {@code serve} with {@code args} (ports are set to 0 here) and waits for it to listen. */
+    public static ServerProcess start(Path logFile, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // the module flags this JVM was given (from the root pom), as the ./mlserve launcher passes them
+        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("--add-") || arg.startsWith("-Dchronicle")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main", "serve",
+                "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--metrics-port", "0"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            Matcher m = PORTS.matcher(log(logFile));
+            if (m.find()) {
+                return new ServerProcess(p, logFile, new int[] {Integer.parseInt(m.group(1)),
+                        Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))});
+            }
+            Thread.sleep(20);
+        }
+        p.destroyForcibly();
+        throw new AssertionError("the server did not start; log:\n" + log(logFile));
+    }
+
+    public String log() {
+        return log(logFile);
+    }
+
+    private static String log(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /** SIGKILL: no shutdown code runs. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}
