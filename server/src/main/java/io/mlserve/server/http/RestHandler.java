@@ -77,6 +77,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             response = route(ctx, req, keepAlive);
         } catch (InferenceError e) {
             response = error(e.httpStatus(), e.getMessage());
+        } catch (io.mlserve.featurecache.FeatureStoreException e) {
+            InferenceError mapped = FeatureApi.map(e);
+            response = error(mapped.httpStatus(), mapped.getMessage());
         } catch (RuntimeException | IOException e) {
             LOG.error("HTTP {} {} failed", req.method(), req.uri(), e);
             response = error(500, e.toString());

@@ -2,8 +2,8 @@ package io.mlserve.server.http;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.mlserve.featurecache.FeatureJson;
 import io.mlserve.proto.v1.FeatureColumn;
-import io.mlserve.proto.v1.FeatureRecord;
 import io.mlserve.proto.v1.FeatureRow;
 import io.mlserve.proto.v1.FeatureStatus;
 import io.mlserve.proto.v1.FeatureValue;
@@ -27,25 +27,7 @@ final class V1Json {
         }
         WriteFeaturesRequest.Builder b = WriteFeaturesRequest.newBuilder().setView(view);
         for (int i = 0; i < records.size(); i++) {
-            JsonNode r = records.get(i);
-            String field = "records[" + i + "]";
-            if (r == null || !r.isObject()) {
-                throw InferenceError.invalid(field + ": expected an object");
-            }
-            FeatureRecord.Builder rec = FeatureRecord.newBuilder().setEntityId(entityId(r.get("entity_id"), field + ".entity_id"));
-            JsonNode t = r.get("event_time_ms");
-            if (t == null || !t.isIntegralNumber()) {
-                throw InferenceError.invalid(field + ".event_time_ms: expected milliseconds since the epoch");
-            }
-            rec.setEventTimeMs(t.longValue());
-            JsonNode values = r.get("values");
-            if (values == null || !values.isObject()) {
-                throw InferenceError.invalid(field + ".values: expected an object {feature: value}");
-            }
-            for (Map.Entry<String, JsonNode> e : values.properties()) {
-                rec.putValues(e.getKey(), value(e.getValue(), field + ".values." + e.getKey()));
-            }
-            b.addRecords(rec);
+            b.addRecords(FeatureJson.record(records.get(i), null, "records[" + i + "]"));
         }
         return b.build();
     }
@@ -97,23 +79,11 @@ final class V1Json {
     }
 
     private static String entityId(JsonNode id, String field) {
-        if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
-            throw InferenceError.invalid(field + ": expected a string (or an integer for int64 views)");
-        }
-        return id.asText();
+        return FeatureJson.entityId(id, field);
     }
 
     private static FeatureValue value(JsonNode v, String field) {
-        if (v.isIntegralNumber() && v.canConvertToLong()) {
-            return FeatureValue.newBuilder().setInteger(v.longValue()).build();
-        }
-        if (v.isNumber()) {
-            return FeatureValue.newBuilder().setNumber(v.doubleValue()).build();
-        }
-        if (v.isTextual()) {
-            return FeatureValue.newBuilder().setCategory(v.textValue()).build();
-        }
-        throw InferenceError.invalid(field + ": expected a number or a string");
+        return FeatureJson.value(v, field);
     }
 
     static void writeRow(FeatureRow row, JsonGenerator g) throws IOException {

@@ -106,6 +106,10 @@ class FeaturesAndPredictTest {
         JsonNode unknown = JSON.readTree(t.get(http, "/v1/features/customer/zzz").body());
         assertThat(unknown.get("status").get("tenure_months").asText()).isEqualTo("MISSING");
         assertThat(t.get(http, "/v1/features/nope/h-1").statusCode()).isEqualTo(404);
+        HttpResponse<String> bad = t.send("PUT", http, "/v1/features/customer",
+                "{\"records\": [{\"entity_id\": \"h-2\", \"event_time_ms\": 5, \"values\": {\"age\": true}}]}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(bad.body()).get("error").asText()).contains("records[0].values.age");
         HttpResponse<String> p = t.post(http, "/v1/models/churn/predict",
                 "{\"entity_ids\": [\"h-1\", \"zzz\"], \"return_features\": true}");
         assertThat(p.statusCode()).as(p.body()).isEqualTo(200);

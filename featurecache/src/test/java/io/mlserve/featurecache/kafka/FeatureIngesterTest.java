@@ -1,0 +1,150 @@
+package io.mlserve.featurecache.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mlserve.featurecache.FeatureRow;
+import io.mlserve.featurecache.FeatureSpec;
+import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.featurecache.FeatureView;
+import io.mlserve.proto.v1.FeatureRecord;
+import io.mlserve.proto.v1.FeatureUpdate;
+import io.mlserve.proto.v1.FeatureValue;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Ingestion from a real Kafka broker started by the test: formats, poison records, a broker restart. */
+class FeatureIngesterTest {
+    @TempDir
+    Path dir;
+
+    static FeatureView view() {
+        return new FeatureView("customer", "customer_id", FeatureView.KeyType.STRING, List.of(
+                FeatureSpec.numeric("tenure", -1), FeatureSpec.numeric("spend", 0)), Duration.ZERO, 100_000, false);
+    }
+
+    /** Counts outcomes so the test can wait for them. */
+    static final class Counts implements IngestListener {
+        final ConcurrentHashMap<Outcome, AtomicLong> n = new ConcurrentHashMap<>();
+
+        @Override
+        public void record(String topic, Outcome outcome) {
+            n.computeIfAbsent(outcome, o -> new AtomicLong()).incrementAndGet();
+        }
+
+        @Override
+        public void lag(String topic, long records) {
+        }
+
+        long get(Outcome o) {
+            AtomicLong v = n.get(o);
+            return v == null ? 0 : v.get();
+        }
+    }
+
+    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    private static byte[] proto(String id, long time, double tenure) {
+        return FeatureUpdate.newBuilder().setView("customer").setRecord(FeatureRecord.newBuilder().setEntityId(id)
+                .setEventTimeMs(time).putValues("tenure", FeatureValue.newBuilder().setNumber(tenure).build()))
+                .build().toByteArray();
+    }
+
+    private static void await(String what, java.util.function.BooleanSupplier done) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!done.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("waiting for " + what).isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void ingestsProtobufAndJsonDeadLettersPoisonAndSurvivesABrokerRestart() throws Exception {
+        try (KafkaBroker broker = new KafkaBroker(dir.resolve("kafka")).start();
+             FeatureStore store = FeatureStore.open(dir.resolve("tables"), List.of(view()),
+                     io.mlserve.featurecache.FeatureStoreListener.NONE)) {
+            Counts counts = new Counts();
+            IngestConfig cfg = new IngestConfig(broker.bootstrap(), "test", List.of(
+                    new IngestConfig.Topic("mlserve.features", IngestConfig.Format.PROTOBUF, "customer", "mlserve.dlq"),
+                    new IngestConfig.Topic("features.json", IngestConfig.Format.JSON, "customer", "mlserve.dlq")),
+                    Duration.ofMillis(200));
+            try (FeatureIngester ingester = new FeatureIngester(cfg, store, counts).start();
+                 KafkaProducer<String, byte[]> producer = producer(broker.bootstrap())) {
+                producer.send(new ProducerRecord<>("mlserve.features", "p-1", proto("p-1", 100, 7))).get();
+                producer.send(new ProducerRecord<>("features.json", "j-1",
+                        "{\"event_time_ms\": 100, \"values\": {\"tenure\": 12, \"spend\": 3.5}}"
+                                .getBytes(StandardCharsets.UTF_8))).get();
+                producer.send(new ProducerRecord<>("features.json", "bad", "{not json".getBytes(StandardCharsets.UTF_8))).get();
+                producer.send(new ProducerRecord<>("mlserve.features", "bad", new byte[] {1, 2, 3, 4, 5})).get();
+                producer.send(new ProducerRecord<>("features.json", "j-2",
+                        "{\"event_time_ms\": 100, \"values\": {\"height\": 180}}".getBytes(StandardCharsets.UTF_8))).get();
+                producer.send(new ProducerRecord<>("mlserve.features", "p-1", proto("p-1", 50, 1))).get(); // older
+                await("6 records", () -> counts.get(IngestListener.Outcome.APPLIED) == 2
+                        && counts.get(IngestListener.Outcome.DEAD_LETTERED) == 3
+                        && counts.get(IngestListener.Outcome.IGNORED_OLDER) == 1);
+                FeatureRow row = new FeatureRow(view());
+                store.read("customer", "p-1", 0, row, "id");
+                assertThat(row.value(0)).isEqualTo(7);
+                store.read("customer", "j-1", 0, row, "id");
+                assertThat(row.value(1)).isEqualTo(3.5);
+                List<ConsumerRecord<String, byte[]>> dead = readAll(broker.bootstrap(), "mlserve.dlq", 3);
+                assertThat(dead).extracting(r -> new String(r.headers().lastHeader(FeatureIngester.ERROR_HEADER).value(),
+                        StandardCharsets.UTF_8)).anyMatch(m -> m.contains("no feature 'height'"));
+
+                // the broker goes away while producers keep writing; ingestion resumes by itself
+                broker.stop();
+                Thread.sleep(2000);
+                broker.start();
+                for (int i = 0; i < 200; i++) {
+                    producer.send(new ProducerRecord<>("mlserve.features", "r-" + i, proto("r-" + i, 1000 + i, i)));
+                }
+                producer.flush();
+                await("200 records after the restart", () -> counts.get(IngestListener.Outcome.APPLIED) == 202);
+                for (int i = 0; i < 200; i++) {
+                    store.read("customer", "r-" + i, 0, row, "id");
+                    assertThat(row.value(0)).isEqualTo(i);
+                }
+            }
+        }
+    }
+
+    private static List<ConsumerRecord<String, byte[]>> readAll(String bootstrap, String topic, int n) {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader");
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ConsumerRecord<String, byte[]>> out = new java.util.ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (out.size() < n && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(500)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+}
