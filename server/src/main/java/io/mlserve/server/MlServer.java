@@ -6,6 +6,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.featurecache.kafka.FeatureIngester;
 import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
 import io.mlserve.server.features.FeatureApi;
 import io.mlserve.server.features.GrpcFeatureService;
@@ -65,6 +66,7 @@ public final class MlServer implements AutoCloseable {
     private final AtomicBoolean accepting = new AtomicBoolean(true);
     private final AtomicBoolean stopped = new AtomicBoolean();
     private FeatureStore features;
+    private FeatureIngester ingester;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -100,6 +102,14 @@ public final class MlServer implements AutoCloseable {
             LOG.info("feature store in {}: views {}", options.dataDir(),
                     features.tables().stream().map(t -> t.view().name() + " (" + t.size() + " entities"
                             + (t.recovered() ? ", recovered after an unclean stop" : "") + ")").toList());
+        }
+        if (options.kafka() != null) {
+            if (features == null) {
+                throw new IllegalArgumentException("kafka ingestion needs feature_views in the config");
+            }
+            ingester = new FeatureIngester(options.kafka(), features, metrics.ingest()).start();
+            LOG.info("ingesting {} from kafka {}", options.kafka().topics().stream().map(t -> t.name()).toList(),
+                    options.kafka().bootstrapServers());
         }
         repository.loadAll();
         InferenceHandler handler = new InferenceHandler(repository, metrics);
@@ -219,6 +229,9 @@ public final class MlServer implements AutoCloseable {
         }
         loader.shutdown();
         repository.close();
+        if (ingester != null) {
+            ingester.close();
+        }
         if (features != null) {
             features.close();
         }

@@ -1,6 +1,7 @@
 package io.mlserve.server;
 
 import io.mlserve.featurecache.FeatureView;
+import io.mlserve.featurecache.kafka.IngestConfig;
 import io.mlserve.runtime.SessionConfig;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,11 +22,12 @@ import java.util.List;
  * @param shutdownGraceSeconds how long in-flight calls may take to finish on shutdown
  * @param dataDir          where feature tables are persisted
  * @param featureViews     the feature views to serve (empty: no feature store)
+ * @param kafka            Kafka ingestion into the feature store, or null
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
                             int eventLoopThreads, int shutdownGraceSeconds, Path dataDir,
-                            List<FeatureView> featureViews) {
+                            List<FeatureView> featureViews, IngestConfig kafka) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -54,22 +56,27 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
-                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of());
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null);
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka);
+    }
+
+    public ServerOptions withKafka(IngestConfig ingest) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

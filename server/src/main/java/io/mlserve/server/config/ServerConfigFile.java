@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mlserve.featurecache.FeatureSpec;
 import io.mlserve.featurecache.FeatureType;
 import io.mlserve.featurecache.FeatureView;
+import io.mlserve.featurecache.kafka.IngestConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,10 +28,14 @@ import java.util.regex.Pattern;
  * @param modelRepository the model repository, or null when the file names none
  * @param dataDir         where feature tables live, or null when the file names none
  * @param featureViews    the feature views (may be empty)
+ * @param kafka           Kafka ingestion of feature updates, or null
  */
-public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews) {
+public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews,
+                               IngestConfig kafka) {
 
-    private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views");
+    private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka");
+    private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
+    private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
     private static final Set<String> VIEW_KEYS = Set.of("name", "entity_key", "key_type", "ttl", "max_entities",
             "serve_stale", "features");
     private static final Set<String> FEATURE_KEYS = Set.of("name", "type", "vocabulary", "hash_buckets", "default");
@@ -67,7 +72,46 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
                 views.add(view(file, "feature_views[" + i + "]", vs.get(i)));
             }
         }
-        return new ServerConfigFile(repo, data, views);
+        IngestConfig kafka = root.has("kafka") ? kafka(file, root.get("kafka")) : null;
+        return new ServerConfigFile(repo, data, views, kafka);
+    }
+
+    private static IngestConfig kafka(Path file, JsonNode k) {
+        if (!k.isObject()) {
+            throw new ConfigException(file + ": kafka: expected a mapping with bootstrap_servers and topics");
+        }
+        checkKeys(file, "kafka.", k, KAFKA_KEYS);
+        String servers = text(file, "kafka.bootstrap_servers", require(file, "kafka", k, "bootstrap_servers"));
+        String group = k.has("group_id") ? text(file, "kafka.group_id", k.get("group_id")) : "mlserve";
+        JsonNode ts = require(file, "kafka", k, "topics");
+        if (!ts.isArray() || ts.isEmpty()) {
+            throw new ConfigException(file + ": kafka.topics: expected a non-empty list");
+        }
+        List<IngestConfig.Topic> topics = new ArrayList<>();
+        for (int i = 0; i < ts.size(); i++) {
+            String key = "kafka.topics[" + i + "]";
+            JsonNode t = ts.get(i);
+            if (!t.isObject()) {
+                throw new ConfigException(file + ": " + key + ": expected a mapping");
+            }
+            checkKeys(file, key + ".", t, TOPIC_KEYS);
+            String format = t.has("format") ? text(file, key + ".format", t.get("format")).toLowerCase(Locale.ROOT)
+                    : "protobuf";
+            IngestConfig.Format f = switch (format) {
+                case "protobuf" -> IngestConfig.Format.PROTOBUF;
+                case "json" -> IngestConfig.Format.JSON;
+                default -> throw new ConfigException(file + ": " + key + ".format: expected protobuf or json, got '"
+                        + format + "'");
+            };
+            try {
+                topics.add(new IngestConfig.Topic(text(file, key + ".name", require(file, key, t, "name")), f,
+                        t.has("view") ? text(file, key + ".view", t.get("view")) : "",
+                        t.has("dead_letter_topic") ? text(file, key + ".dead_letter_topic", t.get("dead_letter_topic")) : ""));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(file + ": " + key + ": " + e.getMessage());
+            }
+        }
+        return new IngestConfig(servers, group, topics, java.time.Duration.ofMillis(500));
     }
 
     private static FeatureView view(Path file, String key, JsonNode v) {

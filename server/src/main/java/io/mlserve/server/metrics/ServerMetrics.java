@@ -41,6 +41,8 @@ public final class ServerMetrics {
     private final Gauge modelReady;
     private final Counter loadFailures;
     private final FeatureMetrics featureMetrics;
+    private final Counter ingested;
+    private final Gauge ingestLag;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -93,6 +95,12 @@ public final class ServerMetrics {
                         .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS).labelNames("view").classicOnly()
                         .classicUpperBounds(1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
                         .withoutExemplars().register(registry));
+        ingested = Counter.builder().name("mlserve_feature_ingest_records_total")
+                .help("Kafka records ingested, by outcome (applied, ignored_older, dead_lettered)")
+                .labelNames("topic", "outcome").register(registry);
+        ingestLag = Gauge.builder().name("mlserve_feature_ingest_lag_records")
+                .help("Kafka records not yet ingested (end offset minus position), per topic")
+                .labelNames("topic").register(registry);
         JvmMetrics.builder().register(registry);
     }
 
@@ -100,6 +108,21 @@ public final class ServerMetrics {
         return Histogram.builder().name(name).help(help).unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
                 .labelNames("model", "version").classicOnly().classicUpperBounds(LATENCY_BOUNDS)
                 .withoutExemplars().register(registry);
+    }
+
+    /** The Kafka ingester's listener. */
+    public io.mlserve.featurecache.kafka.IngestListener ingest() {
+        return new io.mlserve.featurecache.kafka.IngestListener() {
+            @Override
+            public void record(String topic, Outcome outcome) {
+                ingested.labelValues(topic, outcome.name().toLowerCase(Locale.ROOT)).inc();
+            }
+
+            @Override
+            public void lag(String topic, long records) {
+                ingestLag.labelValues(topic).set(records);
+            }
+        };
     }
 
     /** The feature store's listener. */
