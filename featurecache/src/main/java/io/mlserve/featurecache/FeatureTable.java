@@ -70,7 +70,6 @@ public final class FeatureTable implements AutoCloseable {
     public static FeatureTable open(Path dataDir, FeatureView view) throws IOException {
         Files.createDirectories(dataDir);
         File file = dataDir.resolve(view.name() + ".cmap").toFile();
-        Path openMarker = dataDir.resolve(view.name() + ".cmap.open");
         int maskBytes = (view.size() + 7) / 8;
         int recordSize = TIME_BYTES + maskBytes + 8 * view.size();
         var builder = ChronicleMap.of(CharSequence.class, byte[].class)
@@ -78,11 +77,35 @@ public final class FeatureTable implements AutoCloseable {
                 .entries(view.maxEntities())
                 .averageKeySize(view.keyType() == FeatureView.KeyType.INT64 ? 12 : 24)
                 .constantValueSizeBySample(new byte[recordSize]);
-        boolean unclean = file.exists() && Files.exists(openMarker);
-        ChronicleMap<CharSequence, byte[]> map = unclean ? builder.recoverPersistedTo(file, true)
+        // each process that opens the file leaves <view>.cmap.open.<pid> until it closes it; a marker whose
+        // process is gone means that process died with the file open. Live markers: another process (e.g. a
+        // bulk load next to the server) shares the file, which Chronicle Map allows; recovery would not.
+        boolean unclean = false;
+        boolean shared = false;
+        String prefix = view.name() + ".cmap.open.";
+        try (var markers = Files.list(dataDir)) {
+            for (Path m : (Iterable<Path>) markers::iterator) {
+                String n = m.getFileName().toString();
+                if (!n.startsWith(prefix)) {
+                    continue;
+                }
+                long pid = Long.parseLong(n.substring(prefix.length()));
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    shared = true;
+                } else {
+                    unclean = true;
+                    Files.deleteIfExists(m);
+                }
+            }
+        } catch (NumberFormatException e) {
+            // a marker not written by us: ignore it
+        }
+        boolean recover = unclean && !shared && file.exists();
+        ChronicleMap<CharSequence, byte[]> map = recover ? builder.recoverPersistedTo(file, true)
                 : builder.createPersistedTo(file);
-        Files.writeString(openMarker, Long.toString(ProcessHandle.current().pid()));
-        return new FeatureTable(view, map, openMarker, unclean);
+        Path openMarker = dataDir.resolve(prefix + ProcessHandle.current().pid());
+        Files.writeString(openMarker, "");
+        return new FeatureTable(view, map, openMarker, recover);
     }
 
     /** Whether opening had to recover the file (the previous process did not close it). */

@@ -1,0 +1,157 @@
+package io.mlserve.featurecache;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Bulk-loads a CSV snapshot (header row; one row per entity; what Spark's {@code df.write.csv(header=true)}
+ * writes) into a feature table. Columns are matched by name: the view's entity key, an event time column
+ * (epoch ms), and any of the view's features; other columns are ignored and features without a column are
+ * left out of the rows (DEFAULTED). Empty cells are absent features. Rows go through the same event-time
+ * ordering as every other write, so loading a snapshot twice, or one older than the stream, changes nothing
+ * that is newer.
+ */
+public final class CsvSnapshot {
+    private CsvSnapshot() {
+    }
+
+    /** What a load did. */
+    public record LoadSummary(long rows, long applied, long ignoredOlder, double seconds) {
+    }
+
+    /**
+     * Loads {@code csv} into {@code table}.
+     *
+     * @param eventTimeColumn the column holding each row's event time in ms since the epoch; when the file
+     *                        has no such column, every row gets {@code defaultEventTimeMs}
+     */
+    public static LoadSummary load(Path csv, FeatureTable table, String eventTimeColumn, long defaultEventTimeMs)
+            throws IOException {
+        long start = System.nanoTime();
+        FeatureView view = table.view();
+        int n = view.size();
+        try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
+            String header = in.readLine();
+            if (header == null) {
+                throw new IOException(csv + ": empty file; expected a header row");
+            }
+            List<String> names = split(header, csv, 1);
+            int keyCol = names.indexOf(view.entityKey());
+            if (keyCol < 0) {
+                throw new IOException(csv + ": no column '" + view.entityKey() + "' (the entity key of view '"
+                        + view.name() + "'); columns: " + String.join(", ", names));
+            }
+            int timeCol = names.indexOf(eventTimeColumn);
+            int[] featureOfColumn = new int[names.size()];
+            int mapped = 0;
+            for (int c = 0; c < names.size(); c++) {
+                featureOfColumn[c] = c == keyCol || c == timeCol ? -1 : view.indexOf(names.get(c));
+                if (featureOfColumn[c] >= 0) {
+                    mapped++;
+                }
+            }
+            if (mapped == 0) {
+                throw new IOException(csv + ": no column is a feature of view '" + view.name() + "'");
+            }
+            double[] values = new double[n];
+            boolean[] present = new boolean[n];
+            long rows = 0;
+            long applied = 0;
+            long ignored = 0;
+            String line;
+            int lineNo = 1;
+            while ((line = in.readLine()) != null) {
+                lineNo++;
+                if (line.isEmpty()) {
+                    continue;
+                }
+                List<String> cells = split(line, csv, lineNo);
+                if (cells.size() != names.size()) {
+                    throw new IOException(csv + ":" + lineNo + ": " + cells.size() + " cells, the header has "
+                            + names.size());
+                }
+                java.util.Arrays.fill(present, false);
+                for (int c = 0; c < cells.size(); c++) {
+                    int f = featureOfColumn[c];
+                    String cell = cells.get(c);
+                    if (f < 0 || cell.isEmpty()) {
+                        continue;
+                    }
+                    FeatureSpec spec = view.features().get(f);
+                    if (spec.type() == FeatureType.CATEGORICAL) {
+                        values[f] = table.categoryCode(f, cell);
+                    } else {
+                        try {
+                            values[f] = Double.parseDouble(cell);
+                        } catch (NumberFormatException e) {
+                            throw new IOException(csv + ":" + lineNo + ": column '" + names.get(c) + "': '" + cell
+                                    + "' is not a number (feature '" + spec.name() + "' is " + spec.type() + ")");
+                        }
+                    }
+                    present[f] = true;
+                }
+                String id = cells.get(keyCol);
+                long time = defaultEventTimeMs;
+                if (timeCol >= 0) {
+                    try {
+                        time = Long.parseLong(cells.get(timeCol));
+                    } catch (NumberFormatException e) {
+                        throw new IOException(csv + ":" + lineNo + ": column '" + eventTimeColumn + "': '"
+                                + cells.get(timeCol) + "' is not epoch milliseconds");
+                    }
+                }
+                try {
+                    FeatureStore.checkEntityId(view, id, csv + ":" + lineNo + ": " + view.entityKey());
+                } catch (FeatureStoreException e) {
+                    throw new IOException(e.getMessage());
+                }
+                if (table.write(id, time, values, present) == FeatureTable.WriteOutcome.APPLIED) {
+                    applied++;
+                } else {
+                    ignored++;
+                }
+                rows++;
+            }
+            return new LoadSummary(rows, applied, ignored, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    /** Splits one CSV line: commas, and double-quoted cells with "" for a quote. */
+    static List<String> split(String line, Path file, int lineNo) throws IOException {
+        List<String> cells = new ArrayList<>();
+        StringBuilder cell = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char ch = line.charAt(i);
+            if (quoted) {
+                if (ch == '"') {
+                    if (i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                        cell.append('"');
+                        i++;
+                    } else {
+                        quoted = false;
+                    }
+                } else {
+                    cell.append(ch);
+                }
+            } else if (ch == '"') {
+                quoted = true;
+            } else if (ch == ',') {
+                cells.add(cell.toString());
+                cell.setLength(0);
+            } else {
+                cell.append(ch);
+            }
+        }
+        if (quoted) {
+            throw new IOException(file + ":" + lineNo + ": unterminated quoted cell");
+        }
+        cells.add(cell.toString());
+        return cells;
+    }
+}
