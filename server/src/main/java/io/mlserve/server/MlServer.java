@@ -5,7 +5,9 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.mlserve.featurecache.CsvSnapshot;
 import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.featurecache.kafka.FeatureIngester;
 import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
 import io.mlserve.server.features.FeatureApi;
@@ -102,6 +104,12 @@ public final class MlServer implements AutoCloseable {
             LOG.info("feature store in {}: views {}", options.dataDir(),
                     features.tables().stream().map(t -> t.view().name() + " (" + t.size() + " entities"
                             + (t.recovered() ? ", recovered after an unclean stop" : "") + ")").toList());
+        }
+        for (ServerConfigFile.Snapshot snap : options.snapshots()) {
+            CsvSnapshot.LoadSummary s = CsvSnapshot.load(snap.csv(), features.table(snap.view()), snap.eventTimeColumn(),
+                    System.currentTimeMillis());
+            LOG.info("snapshot {} into view {}: {} rows, {} applied, {} older ignored, {} s", snap.csv(), snap.view(),
+                    s.rows(), s.applied(), s.ignoredOlder(), String.format(java.util.Locale.ROOT, "%.1f", s.seconds()));
         }
         if (options.kafka() != null) {
             if (features == null) {

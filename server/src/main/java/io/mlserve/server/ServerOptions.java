@@ -3,6 +3,7 @@ package io.mlserve.server;
 import io.mlserve.featurecache.FeatureView;
 import io.mlserve.featurecache.kafka.IngestConfig;
 import io.mlserve.runtime.SessionConfig;
+import io.mlserve.server.config.ServerConfigFile;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -23,11 +24,13 @@ import java.util.List;
  * @param dataDir          where feature tables are persisted
  * @param featureViews     the feature views to serve (empty: no feature store)
  * @param kafka            Kafka ingestion into the feature store, or null
+ * @param snapshots        CSV snapshots to load into their views before serving
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
                             int eventLoopThreads, int shutdownGraceSeconds, Path dataDir,
-                            List<FeatureView> featureViews, IngestConfig kafka) {
+                            List<FeatureView> featureViews, IngestConfig kafka,
+                            List<ServerConfigFile.Snapshot> snapshots) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -48,6 +51,7 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
             throw new IllegalArgumentException("--event-loop-threads must be >= 0, got " + eventLoopThreads);
         }
         featureViews = List.copyOf(featureViews);
+        snapshots = List.copyOf(snapshots);
         if (shutdownGraceSeconds < 0) {
             throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
         }
@@ -56,27 +60,34 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
-                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null);
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of());
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots);
     }
 
     public ServerOptions withKafka(IngestConfig ingest) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest,
+                snapshots);
+    }
+
+    public ServerOptions withSnapshots(List<ServerConfigFile.Snapshot> load) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                load);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

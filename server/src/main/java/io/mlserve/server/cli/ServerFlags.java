@@ -71,6 +71,7 @@ final class ServerFlags {
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, repo, session, maxMessageBytes,
                 defaultInstances, eventLoopThreads, shutdownGraceSeconds, data,
-                file == null ? java.util.List.of() : file.featureViews(), file == null ? null : file.kafka());
+                file == null ? java.util.List.of() : file.featureViews(), file == null ? null : file.kafka(),
+                file == null ? java.util.List.of() : file.snapshots());
     }
 }

@@ -29,11 +29,18 @@ import java.util.regex.Pattern;
  * @param dataDir         where feature tables live, or null when the file names none
  * @param featureViews    the feature views (may be empty)
  * @param kafka           Kafka ingestion of feature updates, or null
+ * @param snapshots       CSV snapshots loaded into their views at start-up, before serving
  */
 public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews,
-                               IngestConfig kafka) {
+                               IngestConfig kafka, List<Snapshot> snapshots) {
 
-    private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka");
+    /** A CSV snapshot to load into {@code view} at start-up (see {@code CsvSnapshot}). */
+    public record Snapshot(String view, Path csv, String eventTimeColumn) {
+    }
+
+    private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka",
+            "snapshots");
+    private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "event_time_column");
     private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
     private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
     private static final Set<String> VIEW_KEYS = Set.of("name", "entity_key", "key_type", "ttl", "max_entities",
@@ -43,6 +50,7 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
 
     public ServerConfigFile {
         featureViews = List.copyOf(featureViews);
+        snapshots = List.copyOf(snapshots);
     }
 
     /** Reads and checks {@code file}. */
@@ -73,7 +81,29 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
             }
         }
         IngestConfig kafka = root.has("kafka") ? kafka(file, root.get("kafka")) : null;
-        return new ServerConfigFile(repo, data, views, kafka);
+        List<Snapshot> snapshots = new ArrayList<>();
+        JsonNode ss = root.get("snapshots");
+        if (ss != null && !ss.isNull()) {
+            if (!ss.isArray()) {
+                throw new ConfigException(file + ": snapshots: expected a list of {view, csv, event_time_column}");
+            }
+            for (int i = 0; i < ss.size(); i++) {
+                String key = "snapshots[" + i + "]";
+                JsonNode sn = ss.get(i);
+                if (!sn.isObject()) {
+                    throw new ConfigException(file + ": " + key + ": expected a mapping");
+                }
+                checkKeys(file, key + ".", sn, SNAPSHOT_KEYS);
+                String view = text(file, key + ".view", require(file, key, sn, "view"));
+                if (views.stream().noneMatch(v -> v.name().equals(view))) {
+                    throw new ConfigException(file + ": " + key + ".view: no feature view '" + view + "'");
+                }
+                snapshots.add(new Snapshot(view, base.resolve(text(file, key + ".csv", require(file, key, sn, "csv"))),
+                        sn.has("event_time_column") ? text(file, key + ".event_time_column", sn.get("event_time_column"))
+                                : "event_time"));
+            }
+        }
+        return new ServerConfigFile(repo, data, views, kafka, snapshots);
     }
 
     private static IngestConfig kafka(Path file, JsonNode k) {

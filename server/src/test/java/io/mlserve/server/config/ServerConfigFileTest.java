@@ -46,6 +46,14 @@ class ServerConfigFileTest {
         assertThat(v.serveStale()).isTrue();
         assertThat(v.features().get(0).type()).isEqualTo(FeatureType.FLOAT32);
         assertThat(v.features().get(2).hashBuckets()).isEqualTo(64);
+        ServerConfigFile withSnapshot = read("""
+                feature_views: [{name: account, entity_key: id, features: [{name: a}]}]
+                snapshots: [{view: account, csv: snap/accounts.csv}]
+                """);
+        assertThat(withSnapshot.snapshots().get(0).csv()).isEqualTo(dir.toAbsolutePath().resolve("snap/accounts.csv"));
+        assertThat(withSnapshot.snapshots().get(0).eventTimeColumn()).isEqualTo("event_time");
+        assertThatThrownBy(() -> read("snapshots: [{view: nope, csv: a.csv}]"))
+                .hasMessageContaining("snapshots[0].view: no feature view 'nope'");
     }
 
     @Test
