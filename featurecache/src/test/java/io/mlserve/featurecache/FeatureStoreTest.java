@@ -1,0 +1,52 @@
+package io.mlserve.featurecache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.mlserve.proto.v1.FeatureRecord;
+import io.mlserve.proto.v1.FeatureValue;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Record validation against the view: a bad batch changes nothing. */
+class FeatureStoreTest {
+    @TempDir
+    Path dir;
+
+    static FeatureView accounts() {
+        return new FeatureView("account", "account_id", FeatureView.KeyType.INT64, List.of(
+                FeatureSpec.numeric("balance", 0), new FeatureSpec("visits", FeatureType.INT64, List.of(), 0, 0)),
+                Duration.ZERO, 1000, false);
+    }
+
+    private static FeatureRecord rec(String id, long t, String name, FeatureValue v) {
+        return FeatureRecord.newBuilder().setEntityId(id).setEventTimeMs(t).putValues(name, v).build();
+    }
+
+    @Test
+    void int64ViewsRefuseNonNumericIdsAndFractionalIntegers() throws Exception {
+        try (FeatureStore s = FeatureStore.open(dir, List.of(accounts()), FeatureStoreListener.NONE)) {
+            assertThatThrownBy(() -> s.write("account", List.of(
+                    rec("42", 1, "balance", FeatureValue.newBuilder().setNumber(1).build()),
+                    rec("abc", 1, "balance", FeatureValue.newBuilder().setNumber(1).build()))))
+                    .isInstanceOf(FeatureStoreException.class)
+                    .hasMessageContaining("records[1].entity_id: view 'account' has int64 account_id ids, got 'abc'");
+            // the valid first record of the refused batch was not written either
+            FeatureRow row = new FeatureRow(accounts());
+            s.read("account", "42", 0, row, "id");
+            assertThat(row.found()).isFalse();
+            assertThatThrownBy(() -> s.write("account", List.of(
+                    rec("42", 1, "visits", FeatureValue.newBuilder().setNumber(2.5).build()))))
+                    .hasMessageContaining("records[0].values.visits: feature 'visits' is int64, got 2.5");
+            assertThatThrownBy(() -> s.read("account", "x1", 0, row, "entity_ids[0]"))
+                    .hasMessageContaining("entity_ids[0]: view 'account' has int64");
+            assertThatThrownBy(() -> s.table("nope")).isInstanceOf(FeatureStoreException.class)
+                    .hasMessageContaining("no feature view 'nope'; views: account");
+            assertThat(s.write("account", List.of(rec("42", 1, "visits", FeatureValue.newBuilder().setInteger(3).build())))
+                    .written()).isEqualTo(1);
+        }
+    }
+}
