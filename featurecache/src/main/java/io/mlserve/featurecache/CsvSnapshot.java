@@ -33,36 +33,13 @@ public final class CsvSnapshot {
     public static LoadSummary load(Path csv, FeatureTable table, String eventTimeColumn, long defaultEventTimeMs)
             throws IOException {
         long start = System.nanoTime();
-        FeatureView view = table.view();
-        int n = view.size();
         try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
             String header = in.readLine();
             if (header == null) {
                 throw new IOException(csv + ": empty file; expected a header row");
             }
             List<String> names = split(header, csv, 1);
-            int keyCol = names.indexOf(view.entityKey());
-            if (keyCol < 0) {
-                throw new IOException(csv + ": no column '" + view.entityKey() + "' (the entity key of view '"
-                        + view.name() + "'); columns: " + String.join(", ", names));
-            }
-            int timeCol = names.indexOf(eventTimeColumn);
-            int[] featureOfColumn = new int[names.size()];
-            int mapped = 0;
-            for (int c = 0; c < names.size(); c++) {
-                featureOfColumn[c] = c == keyCol || c == timeCol ? -1 : view.indexOf(names.get(c));
-                if (featureOfColumn[c] >= 0) {
-                    mapped++;
-                }
-            }
-            if (mapped == 0) {
-                throw new IOException(csv + ": no column is a feature of view '" + view.name() + "'");
-            }
-            double[] values = new double[n];
-            boolean[] present = new boolean[n];
-            long rows = 0;
-            long applied = 0;
-            long ignored = 0;
+            SnapshotWriter w = new SnapshotWriter(table, names, eventTimeColumn, csv.toString());
             String line;
             int lineNo = 1;
             while ((line = in.readLine()) != null) {
@@ -75,49 +52,22 @@ public final class CsvSnapshot {
                     throw new IOException(csv + ":" + lineNo + ": " + cells.size() + " cells, the header has "
                             + names.size());
                 }
-                java.util.Arrays.fill(present, false);
+                w.begin();
                 for (int c = 0; c < cells.size(); c++) {
-                    int f = featureOfColumn[c];
-                    String cell = cells.get(c);
-                    if (f < 0 || cell.isEmpty()) {
-                        continue;
-                    }
-                    FeatureSpec spec = view.features().get(f);
-                    if (spec.type() == FeatureType.CATEGORICAL) {
-                        values[f] = table.categoryCode(f, cell);
-                    } else {
-                        try {
-                            values[f] = Double.parseDouble(cell);
-                        } catch (NumberFormatException e) {
-                            throw new IOException(csv + ":" + lineNo + ": column '" + names.get(c) + "': '" + cell
-                                    + "' is not a number (feature '" + spec.name() + "' is " + spec.type() + ")");
-                        }
-                    }
-                    present[f] = true;
+                    w.text(c, cells.get(c), csv + ":" + lineNo + ": column '" + names.get(c) + "'");
                 }
-                String id = cells.get(keyCol);
                 long time = defaultEventTimeMs;
-                if (timeCol >= 0) {
+                if (w.timeColumn >= 0) {
                     try {
-                        time = Long.parseLong(cells.get(timeCol));
+                        time = Long.parseLong(cells.get(w.timeColumn));
                     } catch (NumberFormatException e) {
                         throw new IOException(csv + ":" + lineNo + ": column '" + eventTimeColumn + "': '"
-                                + cells.get(timeCol) + "' is not epoch milliseconds");
+                                + cells.get(w.timeColumn) + "' is not epoch milliseconds");
                     }
                 }
-                try {
-                    FeatureStore.checkEntityId(view, id, csv + ":" + lineNo + ": " + view.entityKey());
-                } catch (FeatureStoreException e) {
-                    throw new IOException(e.getMessage());
-                }
-                if (table.write(id, time, values, present) == FeatureTable.WriteOutcome.APPLIED) {
-                    applied++;
-                } else {
-                    ignored++;
-                }
-                rows++;
+                w.end(cells.get(w.keyColumn), time, csv + ":" + lineNo);
             }
-            return new LoadSummary(rows, applied, ignored, (System.nanoTime() - start) / 1e9);
+            return w.summary(start);
         }
     }
 

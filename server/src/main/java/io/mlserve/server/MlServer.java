@@ -7,6 +7,7 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.mlserve.featurecache.CsvSnapshot;
 import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.featurecache.Snapshots;
 import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.featurecache.kafka.FeatureIngester;
 import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
@@ -106,7 +107,7 @@ public final class MlServer implements AutoCloseable {
                             + (t.recovered() ? ", recovered after an unclean stop" : "") + ")").toList());
         }
         for (ServerConfigFile.Snapshot snap : options.snapshots()) {
-            CsvSnapshot.LoadSummary s = CsvSnapshot.load(snap.csv(), features.table(snap.view()), snap.eventTimeColumn(),
+            CsvSnapshot.LoadSummary s = Snapshots.load(snap.csv(), features.table(snap.view()), snap.eventTimeColumn(),
                     System.currentTimeMillis());
             LOG.info("snapshot {} into view {}: {} rows, {} applied, {} older ignored, {} s", snap.csv(), snap.view(),
                     s.rows(), s.applied(), s.ignoredOlder(), String.format(java.util.Locale.ROOT, "%.1f", s.seconds()));

@@ -4,6 +4,7 @@ import io.mlserve.featurecache.CsvSnapshot;
 import io.mlserve.featurecache.FeatureStore;
 import io.mlserve.featurecache.FeatureStoreListener;
 import io.mlserve.featurecache.FeatureTable;
+import io.mlserve.featurecache.Snapshots;
 import io.mlserve.server.config.ServerConfigFile;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -25,7 +26,7 @@ public final class FeaturesCommand implements Runnable {
 
     /** {@code mlserve features load}: bulk-load a CSV snapshot into a view's table. */
     @Command(name = "load", mixinStandardHelpOptions = true,
-            description = "Bulk-load a CSV snapshot (header row; the view's entity key, an event time column in "
+            description = "Bulk-load a CSV or Parquet snapshot (the view's entity key, an event time column in "
                     + "epoch ms, feature columns by name) into a feature view. Safe while a server has the table open.")
     static final class Load implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "The server config file naming the view.")
@@ -34,7 +35,8 @@ public final class FeaturesCommand implements Runnable {
         @Option(names = "--view", required = true, description = "Feature view to load into.")
         String view;
 
-        @Option(names = "--csv", required = true, description = "The CSV file.")
+        @Option(names = {"--file", "--csv", "--parquet"}, required = true,
+                description = "The snapshot: a CSV file, a .parquet file, or a directory of Parquet part files.")
         Path csv;
 
         @Option(names = "--data-dir", description = "Where the tables are (default: the config's data_dir, else ./data).")
@@ -51,7 +53,7 @@ public final class FeaturesCommand implements Runnable {
             Path data = dataDir != null ? dataDir : file.dataDir() != null ? file.dataDir() : Path.of("data");
             try (FeatureStore store = FeatureStore.open(data, file.featureViews(), FeatureStoreListener.NONE)) {
                 FeatureTable table = store.table(view);
-                CsvSnapshot.LoadSummary s = CsvSnapshot.load(csv, table, eventTimeColumn, System.currentTimeMillis());
+                CsvSnapshot.LoadSummary s = Snapshots.load(csv, table, eventTimeColumn, System.currentTimeMillis());
                 System.out.printf(Locale.ROOT, "loaded %s into view '%s' (%s): %d rows, %d applied, %d older ignored, "
                                 + "%.1f s, %.0f rows/s; the table now holds %d entities%n", csv, view, data, s.rows(),
                         s.applied(), s.ignoredOlder(), s.seconds(), s.rows() / Math.max(1e-9, s.seconds()), table.size());

@@ -34,13 +34,13 @@ import java.util.regex.Pattern;
 public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews,
                                IngestConfig kafka, List<Snapshot> snapshots) {
 
-    /** A CSV snapshot to load into {@code view} at start-up (see {@code CsvSnapshot}). */
+    /** A snapshot (CSV, or Parquet file/directory) to load into {@code view} at start-up. */
     public record Snapshot(String view, Path csv, String eventTimeColumn) {
     }
 
     private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka",
             "snapshots");
-    private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "event_time_column");
+    private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "parquet", "path", "event_time_column");
     private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
     private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
     private static final Set<String> VIEW_KEYS = Set.of("name", "entity_key", "key_type", "ttl", "max_entities",
@@ -98,7 +98,9 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
                 if (views.stream().noneMatch(v -> v.name().equals(view))) {
                     throw new ConfigException(file + ": " + key + ".view: no feature view '" + view + "'");
                 }
-                snapshots.add(new Snapshot(view, base.resolve(text(file, key + ".csv", require(file, key, sn, "csv"))),
+                String pathKey = sn.has("path") ? "path" : sn.has("parquet") ? "parquet" : "csv";
+                snapshots.add(new Snapshot(view, base.resolve(text(file, key + "." + pathKey,
+                        require(file, key, sn, pathKey))),
                         sn.has("event_time_column") ? text(file, key + ".event_time_column", sn.get("event_time_column"))
                                 : "event_time"));
             }

@@ -1,0 +1,102 @@
+package io.mlserve.featurecache;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+import org.apache.parquet.schema.Type;
+
+/**
+ * Bulk-loads a Parquet snapshot — a file, or a directory of part files as Spark's {@code df.write.parquet}
+ * leaves it — into a feature table, with the same column matching and event-time ordering as
+ * {@link CsvSnapshot}. Numbers may be int32/int64/float/double/boolean; strings (categories, or numbers as
+ * text) are read as UTF-8; nulls are absent features.
+ */
+public final class ParquetSnapshot {
+    private ParquetSnapshot() {
+    }
+
+    public static CsvSnapshot.LoadSummary load(Path parquet, FeatureTable table, String eventTimeColumn,
+                                               long defaultEventTimeMs) throws IOException {
+        long start = System.nanoTime();
+        List<Path> files = new ArrayList<>();
+        if (java.nio.file.Files.isDirectory(parquet)) {
+            try (var s = java.nio.file.Files.list(parquet)) {
+                s.filter(p -> p.getFileName().toString().endsWith(".parquet")).sorted().forEach(files::add);
+            }
+            if (files.isEmpty()) {
+                throw new IOException(parquet + ": no .parquet files in the directory");
+            }
+        } else {
+            files.add(parquet);
+        }
+        SnapshotWriter w = null;
+        Configuration conf = new Configuration(false);
+        for (Path file : files) {
+            try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(),
+                    new org.apache.hadoop.fs.Path(file.toAbsolutePath().toUri())).withConf(conf).build()) {
+                Group g;
+                List<String> columns = null;
+                while ((g = reader.read()) != null) {
+                    MessageType schema = (MessageType) g.getType();
+                    if (columns == null) {
+                        columns = new ArrayList<>();
+                        for (Type t : schema.getFields()) {
+                            columns.add(t.getName());
+                        }
+                        if (w == null) {
+                            w = new SnapshotWriter(table, columns, eventTimeColumn, file.toString());
+                        }
+                    }
+                    w.begin();
+                    String where = file + ": row " + (w.rows + 1);
+                    for (int c = 0; c < columns.size(); c++) {
+                        if (c == w.keyColumn || c == w.timeColumn || w.featureOfColumn[c] < 0
+                                || g.getFieldRepetitionCount(c) == 0) {
+                            continue;
+                        }
+                        Type t = schema.getType(c);
+                        if (!t.isPrimitive()) {
+                            throw new IOException(where + ": column '" + t.getName() + "' is not a primitive column");
+                        }
+                        switch (t.asPrimitiveType().getPrimitiveTypeName()) {
+                            case DOUBLE -> w.number(c, g.getDouble(c, 0));
+                            case FLOAT -> w.number(c, g.getFloat(c, 0));
+                            case INT64 -> w.number(c, g.getLong(c, 0));
+                            case INT32 -> w.number(c, g.getInteger(c, 0));
+                            case BOOLEAN -> w.number(c, g.getBoolean(c, 0) ? 1 : 0);
+                            case BINARY -> w.text(c, g.getString(c, 0), where + ": column '" + t.getName() + "'");
+                            default -> throw new IOException(where + ": column '" + t.getName() + "' has type "
+                                    + t.asPrimitiveType().getPrimitiveTypeName() + ", which a feature cannot hold");
+                        }
+                    }
+                    long time = defaultEventTimeMs;
+                    if (w.timeColumn >= 0 && g.getFieldRepetitionCount(w.timeColumn) > 0) {
+                        PrimitiveType tt = schema.getType(w.timeColumn).asPrimitiveType();
+                        time = switch (tt.getPrimitiveTypeName()) {
+                            case INT64 -> g.getLong(w.timeColumn, 0);
+                            case INT32 -> g.getInteger(w.timeColumn, 0);
+                            default -> throw new IOException(where + ": column '" + eventTimeColumn
+                                    + "' must hold epoch milliseconds as an integer, is " + tt.getPrimitiveTypeName());
+                        };
+                    }
+                    PrimitiveType kt = schema.getType(w.keyColumn).asPrimitiveType();
+                    String id = kt.getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.BINARY
+                            ? g.getString(w.keyColumn, 0) : kt.getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.INT64
+                            ? Long.toString(g.getLong(w.keyColumn, 0)) : Integer.toString(g.getInteger(w.keyColumn, 0));
+                    w.end(id, time, where);
+                }
+            }
+        }
+        if (w == null) {
+            throw new IOException(parquet + ": no rows");
+        }
+        return w.summary(start);
+    }
+}
