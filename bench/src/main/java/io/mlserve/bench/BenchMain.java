@@ -5,6 +5,7 @@ import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.server.MlServer;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.cli.DemoCommand;
+import io.mlserve.server.examples.ChurnExample;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -140,7 +141,8 @@ public final class BenchMain implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Path repo = DemoCommand.writeRepository(Files.createTempDirectory("mlserve-bench").resolve("models"));
+            // the churn example's repository: the demo model
+            Path repo = ChurnExample.writeTo(Files.createTempDirectory("mlserve-bench")).resolveSibling("models");
             ModelInferResponse canned;
             ModelInferRequest request;
             // the echo server answers with exactly what mlserve answers, captured from a real call

@@ -15,7 +15,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -113,24 +112,6 @@ public final class DemoCommand implements Callable<Integer> {
                 + "{\"entity_id\": \"c-1002\", \"event_time_ms\": " + now + ", \"values\": {\"tenure_months\": 48, "
                 + "\"monthly_charges\": 35.0, \"support_tickets_90d\": 0, \"contract_type\": \"two_year\", "
                 + "\"payment_method\": \"bank_transfer\"}}]}";
-    }
-
-    /** Writes the demo model repository (no feature binding) under {@code repository}; used by benchmarks. */
-    public static Path writeRepository(Path repository) throws IOException {
-        Path model = repository.resolve(MODEL);
-        ExampleModels.churnMlp().writeTo(model.resolve("1").resolve("model.onnx"));
-        Files.writeString(model.resolve("config.json"), """
-                {
-                  "name": "churn",
-                  "platform": "onnxruntime_onnx",
-                  "max_batch_size": 256,
-                  "input": [{"name": "features", "data_type": "TYPE_FP32", "dims": [47]}],
-                  "output": [{"name": "probability", "data_type": "TYPE_FP32", "dims": [1]}],
-                  "dynamic_batching": {"max_queue_delay_microseconds": 0},
-                  "version_policy": {"latest": {"num_versions": 1}}
-                }
-                """);
-        return repository;
     }
 
     static float[] sampleRow() {
