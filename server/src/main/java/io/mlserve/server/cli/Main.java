@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code mlserve} program: one entry for every command (the launcher script and the image run this). */
 @Command(name = "mlserve", mixinStandardHelpOptions = true, version = "mlserve 0.1.0",
         description = "gRPC inference server with the feature store, drift monitor, registry sync and retraining built in.",
-        subcommands = {ServeCommand.class, DemoCommand.class, FeaturesCommand.class, BenchCommand.class,
+        subcommands = {ServeCommand.class, DemoCommand.class, FeaturesCommand.class, DatagenCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

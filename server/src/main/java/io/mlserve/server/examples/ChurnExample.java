@@ -1,5 +1,6 @@
 package io.mlserve.server.examples;
 
+import io.mlserve.datagen.ChurnSchema;
 import io.mlserve.featurecache.FeatureSpec;
 import io.mlserve.featurecache.FeatureType;
 import io.mlserve.runtime.onnx.ExampleModels;
@@ -12,23 +13,14 @@ import java.util.stream.Collectors;
 
 /**
  * The churn example shipped in {@code examples/churn}: a feature view {@code customer} (string key
- * {@code customer_id}, 47 features) in {@code mlserve.yaml}, and a model repository beside it whose
+ * {@code customer_id}, the 47 features of {@link ChurnSchema}, as the data generator writes them) in
+ * {@code mlserve.yaml}, and a model repository beside it whose
  * {@code churn} model reads those features. {@code ./mlserve demo --write-example examples/churn}
  * regenerates it; a test checks the committed copy equals what this writes.
  */
 public final class ChurnExample {
     public static final String VIEW = "customer";
     public static final String MODEL = "churn";
-
-    private static final List<String> NUMERIC = List.of("tenure_months", "monthly_charges", "total_charges", "age",
-            "num_dependents", "num_services", "support_tickets_90d", "avg_call_minutes", "data_usage_gb",
-            "data_usage_trend", "late_payments_12m", "days_since_last_login", "logins_30d", "sessions_per_week",
-            "avg_session_minutes", "app_crashes_30d", "complaints_90d", "refunds_12m", "discount_pct",
-            "price_increase_pct", "satisfaction_score", "nps_score", "outage_minutes_30d", "roaming_days_90d",
-            "devices_count", "family_plan_members", "autopay_enabled", "paperless_billing", "senior_citizen",
-            "has_partner", "contract_months_remaining", "last_plan_change_days", "upsell_offers_90d",
-            "marketing_emails_30d", "email_open_rate", "competitor_offers_seen", "signup_month", "signup_weekday",
-            "billing_day", "season_index", "promo_active");
 
     /** The 47 features: 41 numeric (default 0), 6 categorical (vocabulary code; -1 when absent or unknown). */
     public static final List<FeatureSpec> FEATURES = features();
@@ -38,23 +30,14 @@ public final class ChurnExample {
 
     private static List<FeatureSpec> features() {
         List<FeatureSpec> f = new ArrayList<>();
-        for (String n : NUMERIC) {
-            f.add(FeatureSpec.numeric(n, 0));
+        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+            f.add(c.categorical() ? new FeatureSpec(c.name(), FeatureType.CATEGORICAL, c.vocabulary(), 0, -1)
+                    : FeatureSpec.numeric(c.name(), 0));
         }
-        f.add(categorical("contract_type", "month_to_month", "one_year", "two_year"));
-        f.add(categorical("payment_method", "card", "bank_transfer", "electronic_check", "mailed_check"));
-        f.add(categorical("internet_service", "none", "dsl", "fiber"));
-        f.add(categorical("region", "north", "south", "east", "west"));
-        f.add(categorical("plan_tier", "basic", "plus", "pro"));
-        f.add(categorical("campaign_channel", "none", "email", "sms", "call"));
         if (f.size() != ExampleModels.CHURN_FEATURES) {
             throw new IllegalStateException("the churn example needs " + ExampleModels.CHURN_FEATURES + " features");
         }
         return List.copyOf(f);
-    }
-
-    private static FeatureSpec categorical(String name, String... vocabulary) {
-        return new FeatureSpec(name, FeatureType.CATEGORICAL, List.of(vocabulary), 0, -1);
     }
 
     /** Writes {@code dir/mlserve.yaml} and {@code dir/models/churn/{config.json,1/model.onnx}}. */
