@@ -11,8 +11,8 @@ import picocli.CommandLine.Unmatched;
  * {@code mlserve bench ...}: hands over to the bench module (load generator, baselines), which the
  * launcher puts on the classpath; kept here so {@code mlserve --help} lists every command.
  */
-@Command(name = "bench", description = "Benchmarks: 'bench load' (gRPC load generator), 'bench transport' "
-        + "(mlserve vs a bare gRPC echo server). Run 'mlserve bench --help' for their flags.")
+@Command(name = "bench", description = "Benchmarks: load (gRPC load generator), transport (vs a bare gRPC echo "
+        + "server), batching, features (vs Redis), predict, jmh. Run 'mlserve bench --help' for their flags.")
 public final class BenchCommand implements Callable<Integer> {
     static final String BENCH_MAIN = "io.mlserve.bench.BenchMain";
 

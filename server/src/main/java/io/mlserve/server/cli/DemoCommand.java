@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
  * entity id, and prints the calls so a newcomer can repeat them.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Write a demo churn model, serve it, call it, and print working example calls.")
+        description = "Write the churn example (feature view + model), serve it, call ModelInfer, write features, "
+                + "predict by entity, and print working example calls.")
 public final class DemoCommand implements Callable<Integer> {
     public static final String MODEL = ChurnExample.MODEL;
 
