@@ -66,14 +66,15 @@ public final class FeatureStore implements AutoCloseable {
         int n = v.size();
         double[][] values = new double[records.size()][n];
         boolean[][] present = new boolean[records.size()][n];
+        String[] ids = new String[records.size()];
         for (int r = 0; r < records.size(); r++) {
-            decode(t, records.get(r), "records[" + r + "]", values[r], present[r]);
+            ids[r] = decode(t, records.get(r), "records[" + r + "]", values[r], present[r]);
         }
         long written = 0;
         long ignored = 0;
         for (int r = 0; r < records.size(); r++) {
             FeatureRecord rec = records.get(r);
-            boolean applied = t.write(rec.getEntityId(), rec.getEventTimeMs(), values[r], present[r])
+            boolean applied = t.write(ids[r], rec.getEventTimeMs(), values[r], present[r])
                     == FeatureTable.WriteOutcome.APPLIED;
             listener.written(view, applied);
             if (applied) {
@@ -88,14 +89,14 @@ public final class FeatureStore implements AutoCloseable {
     /** Reads {@code entityId} of {@code view} into {@code row} as of {@code nowMs} (see {@link FeatureTable#read}). */
     public void read(String view, String entityId, long nowMs, FeatureRow row, String field) {
         FeatureTable t = table(view);
-        checkEntityId(t.view(), entityId, field);
-        t.read(entityId, nowMs, row);
+        t.read(checkEntityId(t.view(), entityId, field), nowMs, row);
         listener.read(view, row, nowMs);
     }
 
-    private static void decode(FeatureTable t, FeatureRecord rec, String field, double[] values, boolean[] present) {
+    /** Checks and decodes one record; returns its stored entity id. */
+    private static String decode(FeatureTable t, FeatureRecord rec, String field, double[] values, boolean[] present) {
         FeatureView v = t.view();
-        checkEntityId(v, rec.getEntityId(), field + ".entity_id");
+        String id = checkEntityId(v, rec.getEntityId(), field + ".entity_id");
         if (rec.getEventTimeMs() <= 0) {
             throw invalid(field + ".event_time_ms: expected milliseconds since the epoch (> 0), got "
                     + rec.getEventTimeMs());
@@ -134,6 +135,7 @@ public final class FeatureStore implements AutoCloseable {
             };
             present[i] = true;
         }
+        return id;
     }
 
     private static double finite(double d, String where) {
@@ -143,8 +145,11 @@ public final class FeatureStore implements AutoCloseable {
         return d;
     }
 
-    /** Entity ids must be non-empty, bounded, and decimal integers for INT64 views. */
-    public static void checkEntityId(FeatureView v, String id, String field) {
+    /**
+     * Checks an entity id and returns the form it is stored under: as given for string views, the canonical
+     * decimal for int64 views (so "007", "+7" and "7" are one entity).
+     */
+    public static String checkEntityId(FeatureView v, String id, String field) {
         if (id.isEmpty()) {
             throw invalid(field + ": empty entity id");
         }
@@ -153,11 +158,12 @@ public final class FeatureStore implements AutoCloseable {
         }
         if (v.keyType() == FeatureView.KeyType.INT64) {
             try {
-                Long.parseLong(id);
+                return Long.toString(Long.parseLong(id));
             } catch (NumberFormatException e) {
                 throw invalid(field + ": view '" + v.name() + "' has int64 " + v.entityKey() + " ids, got '" + id + "'");
             }
         }
+        return id;
     }
 
     private static FeatureStoreException invalid(String message) {

@@ -5,7 +5,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -77,35 +81,71 @@ public final class FeatureTable implements AutoCloseable {
                 .entries(view.maxEntities())
                 .averageKeySize(view.keyType() == FeatureView.KeyType.INT64 ? 12 : 24)
                 .constantValueSizeBySample(new byte[recordSize]);
-        // each process that opens the file leaves <view>.cmap.open.<pid> until it closes it; a marker whose
-        // process is gone means that process died with the file open. Live markers: another process (e.g. a
-        // bulk load next to the server) shares the file, which Chronicle Map allows; recovery would not.
-        boolean unclean = false;
-        boolean shared = false;
         String prefix = view.name() + ".cmap.open.";
-        try (var markers = Files.list(dataDir)) {
-            for (Path m : (Iterable<Path>) markers::iterator) {
-                String n = m.getFileName().toString();
-                if (!n.startsWith(prefix)) {
-                    continue;
+        long self = ProcessHandle.current().pid();
+        // one opener at a time decides between create and recover (two processes starting together)
+        try (FileChannel lockFile = FileChannel.open(dataDir.resolve(view.name() + ".cmap.lock"),
+                StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = lockFile.lock()) {
+            checkSchema(dataDir, view, file);
+            // each process that opens the file leaves <view>.cmap.open.<pid> until it closes it. A marker of a
+            // process that is gone (or of this pid: a restarted container) means it died with the file open.
+            // A live marker means another process (e.g. a bulk load beside the server) shares the file, which
+            // Chronicle Map allows; recovery then has to wait for an exclusive open.
+            List<Path> dead = new ArrayList<>();
+            boolean shared = false;
+            try (var markers = Files.list(dataDir)) {
+                for (Path m : (Iterable<Path>) markers::iterator) {
+                    String n = m.getFileName().toString();
+                    if (!n.startsWith(prefix)) {
+                        continue;
+                    }
+                    long pid;
+                    try {
+                        pid = Long.parseLong(n.substring(prefix.length()));
+                    } catch (NumberFormatException e) {
+                        continue; // not one of ours
+                    }
+                    if (pid != self && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                        shared = true;
+                    } else {
+                        dead.add(m);
+                    }
                 }
-                long pid = Long.parseLong(n.substring(prefix.length()));
-                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    shared = true;
-                } else {
-                    unclean = true;
+            }
+            boolean recover = !dead.isEmpty() && !shared && file.exists();
+            ChronicleMap<CharSequence, byte[]> map = recover ? builder.recoverPersistedTo(file, true)
+                    : builder.createPersistedTo(file);
+            if (!shared) {
+                for (Path m : dead) {
                     Files.deleteIfExists(m);
                 }
             }
-        } catch (NumberFormatException e) {
-            // a marker not written by us: ignore it
+            Path openMarker = dataDir.resolve(prefix + self);
+            Files.writeString(openMarker, "");
+            return new FeatureTable(view, map, openMarker, recover);
         }
-        boolean recover = unclean && !shared && file.exists();
-        ChronicleMap<CharSequence, byte[]> map = recover ? builder.recoverPersistedTo(file, true)
-                : builder.createPersistedTo(file);
-        Path openMarker = dataDir.resolve(prefix + ProcessHandle.current().pid());
-        Files.writeString(openMarker, "");
-        return new FeatureTable(view, map, openMarker, recover);
+    }
+
+    /**
+     * A table file holds fixed-size records of one feature layout; opening it with another layout would
+     * misread every record. The layout is kept beside the file and a mismatch stops start-up with a message.
+     */
+    private static void checkSchema(Path dataDir, FeatureView view, File file) throws IOException {
+        StringBuilder layout = new StringBuilder();
+        for (FeatureSpec f : view.features()) {
+            layout.append(f.name()).append(' ').append(f.type()).append('\n');
+        }
+        Path schema = dataDir.resolve(view.name() + ".cmap.schema");
+        if (file.exists() && Files.exists(schema)) {
+            String stored = Files.readString(schema);
+            if (!stored.equals(layout.toString())) {
+                throw new IOException("feature view '" + view.name() + "' has other features than " + file
+                        + " was written with (see " + schema + "); move the file away or use another data dir");
+            }
+        } else if (!file.exists() || !Files.exists(schema)) {
+            Files.writeString(schema, layout.toString());
+        }
     }
 
     /** Whether opening had to recover the file (the previous process did not close it). */

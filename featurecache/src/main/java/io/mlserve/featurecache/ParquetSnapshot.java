@@ -8,6 +8,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.example.data.Group;
 import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
 import org.apache.parquet.schema.Type;
@@ -36,9 +37,13 @@ public final class ParquetSnapshot {
         } else {
             files.add(parquet);
         }
-        SnapshotWriter w = null;
+        long rows = 0;
+        long applied = 0;
+        long ignored = 0;
         Configuration conf = new Configuration(false);
         for (Path file : files) {
+            // columns are matched per file: part files need not list them in the same order
+            SnapshotWriter w = null;
             try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(),
                     new org.apache.hadoop.fs.Path(file.toAbsolutePath().toUri())).withConf(conf).build()) {
                 Group g;
@@ -50,9 +55,7 @@ public final class ParquetSnapshot {
                         for (Type t : schema.getFields()) {
                             columns.add(t.getName());
                         }
-                        if (w == null) {
-                            w = new SnapshotWriter(table, columns, eventTimeColumn, file.toString());
-                        }
+                        w = new SnapshotWriter(table, columns, eventTimeColumn, file.toString());
                     }
                     w.begin();
                     String where = file + ": row " + (w.rows + 1);
@@ -78,13 +81,11 @@ public final class ParquetSnapshot {
                     }
                     long time = defaultEventTimeMs;
                     if (w.timeColumn >= 0 && g.getFieldRepetitionCount(w.timeColumn) > 0) {
-                        PrimitiveType tt = schema.getType(w.timeColumn).asPrimitiveType();
-                        time = switch (tt.getPrimitiveTypeName()) {
-                            case INT64 -> g.getLong(w.timeColumn, 0);
-                            case INT32 -> g.getInteger(w.timeColumn, 0);
-                            default -> throw new IOException(where + ": column '" + eventTimeColumn
-                                    + "' must hold epoch milliseconds as an integer, is " + tt.getPrimitiveTypeName());
-                        };
+                        time = eventTime(g, schema.getType(w.timeColumn).asPrimitiveType(), w.timeColumn, where,
+                                eventTimeColumn);
+                    }
+                    if (g.getFieldRepetitionCount(w.keyColumn) == 0) {
+                        throw new IOException(where + ": the entity key is null");
                     }
                     PrimitiveType kt = schema.getType(w.keyColumn).asPrimitiveType();
                     String id = kt.getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.BINARY
@@ -92,11 +93,36 @@ public final class ParquetSnapshot {
                             ? Long.toString(g.getLong(w.keyColumn, 0)) : Integer.toString(g.getInteger(w.keyColumn, 0));
                     w.end(id, time, where);
                 }
+                if (w != null) {
+                    rows += w.rows;
+                    applied += w.applied;
+                    ignored += w.ignored;
+                }
             }
         }
-        if (w == null) {
+        if (rows == 0) {
             throw new IOException(parquet + ": no rows");
         }
-        return w.summary(start);
+        return new CsvSnapshot.LoadSummary(rows, applied, ignored, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Epoch ms from an integer column; Parquet/Spark timestamps (micros, nanos) are converted. */
+    private static long eventTime(Group g, PrimitiveType type, int column, String where, String name)
+            throws IOException {
+        long raw = switch (type.getPrimitiveTypeName()) {
+            case INT64 -> g.getLong(column, 0);
+            case INT32 -> g.getInteger(column, 0);
+            default -> throw new IOException(where + ": column '" + name + "' must hold epoch milliseconds as an "
+                    + "integer or a timestamp, is " + type.getPrimitiveTypeName());
+        };
+        if (type.getLogicalTypeAnnotation()
+                instanceof LogicalTypeAnnotation.TimestampLogicalTypeAnnotation ts) {
+            return switch (ts.getUnit()) {
+                case MILLIS -> raw;
+                case MICROS -> raw / 1_000;
+                case NANOS -> raw / 1_000_000;
+            };
+        }
+        return raw;
     }
 }

@@ -83,12 +83,13 @@ final class SnapshotWriter {
 
     /** Writes the row. */
     void end(String entityId, long eventTimeMs, String where) throws IOException {
+        String id;
         try {
-            FeatureStore.checkEntityId(view, entityId, where + ": " + view.entityKey());
+            id = FeatureStore.checkEntityId(view, entityId, where + ": " + view.entityKey());
         } catch (FeatureStoreException e) {
             throw new IOException(e.getMessage());
         }
-        if (table.write(entityId, eventTimeMs, values, present) == FeatureTable.WriteOutcome.APPLIED) {
+        if (table.write(id, eventTimeMs, values, present) == FeatureTable.WriteOutcome.APPLIED) {
             applied++;
         } else {
             ignored++;

@@ -47,6 +47,11 @@ class FeatureStoreTest {
                     .hasMessageContaining("no feature view 'nope'; views: account");
             assertThat(s.write("account", List.of(rec("42", 1, "visits", FeatureValue.newBuilder().setInteger(3).build())))
                     .written()).isEqualTo(1);
+            // int64 ids are canonical: "042" and "+42" are entity 42
+            s.write("account", List.of(rec("+42", 2, "visits", FeatureValue.newBuilder().setInteger(9).build())));
+            s.read("account", "042", 0, row, "id");
+            assertThat(row.value(1)).isEqualTo(9);
+            assertThat(s.table("account").size()).isEqualTo(1);
         }
     }
 }

@@ -113,6 +113,25 @@ class FeatureTableTest {
     }
 
     @Test
+    void refusesAFileWrittenWithOtherFeaturesAndToleratesForeignMarkers() throws Exception {
+        try (FeatureTable t = FeatureTable.open(dir, view(Duration.ZERO, false))) {
+            t.write("c", 1, new double[] {1, 2, 0}, new boolean[] {true, true, true});
+        }
+        FeatureView changed = new FeatureView("customer", "customer_id", FeatureView.KeyType.STRING,
+                List.of(FeatureSpec.numeric("tenure", -1)), Duration.ZERO, 10_000, false);
+        assertThatThrownBy(() -> FeatureTable.open(dir, changed)).hasMessageContaining("has other features");
+        java.nio.file.Files.writeString(dir.resolve("customer.cmap.open.backup"), "");
+        // a marker left by this very pid (a restarted container) means the last run died with the file open
+        java.nio.file.Files.writeString(dir.resolve("customer.cmap.open." + ProcessHandle.current().pid()), "");
+        try (FeatureTable t = FeatureTable.open(dir, view(Duration.ZERO, false))) {
+            assertThat(t.recovered()).isTrue();
+            FeatureRow row = new FeatureRow(t.view());
+            t.read("c", 0, row);
+            assertThat(row.value(1)).isEqualTo(2);
+        }
+    }
+
+    @Test
     void everyAcknowledgedWriteSurvivesKillDashNine() throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

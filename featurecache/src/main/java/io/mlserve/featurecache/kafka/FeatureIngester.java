@@ -10,11 +10,14 @@ import io.mlserve.proto.v1.FeatureRecord;
 import io.mlserve.proto.v1.FeatureUpdate;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -75,7 +78,12 @@ public final class FeatureIngester implements AutoCloseable {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        this.deadLetters = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        try {
+            this.deadLetters = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        } catch (RuntimeException e) {
+            consumer.close(Duration.ZERO);
+            throw e;
+        }
         this.thread = new Thread(this::run, "mlserve-kafka-ingest");
         thread.setDaemon(true);
     }
@@ -86,37 +94,58 @@ public final class FeatureIngester implements AutoCloseable {
         return this;
     }
 
+    /** The ingester thread: owns the consumer and the producer, and closes both when it ends. */
     private void run() {
-        consumer.subscribe(topics.keySet());
-        long nextLag = System.nanoTime();
-        while (running) {
-            try {
-                ConsumerRecords<String, byte[]> batch = consumer.poll(config.pollTimeout());
-                if (!batch.isEmpty()) {
-                    Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
-                    for (ConsumerRecord<String, byte[]> r : batch) {
-                        apply(r);
-                        done.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+        try {
+            consumer.subscribe(topics.keySet());
+            long nextLag = System.nanoTime();
+            List<Future<?>> sent = new ArrayList<>();
+            while (running) {
+                ConsumerRecords<String, byte[]> batch = ConsumerRecords.empty();
+                try {
+                    batch = consumer.poll(config.pollTimeout());
+                    if (!batch.isEmpty()) {
+                        sent.clear();
+                        Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
+                        for (ConsumerRecord<String, byte[]> r : batch) {
+                            apply(r, sent);
+                            done.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+                        }
+                        deadLetters.flush();
+                        for (Future<?> f : sent) {
+                            f.get(); // a dead letter that did not reach Kafka fails the batch: it is re-read
+                        }
+                        consumer.commitSync(done);
                     }
-                    deadLetters.flush();
-                    consumer.commitSync(done);
+                    if (System.nanoTime() >= nextLag) {
+                        reportLag();
+                        nextLag = System.nanoTime() + LAG_EVERY_NANOS;
+                    }
+                } catch (WakeupException e) {
+                    // close() asked us to stop
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (RuntimeException | ExecutionException e) {
+                    // e.g. the broker went away mid-commit: re-read the whole batch (writes are idempotent by
+                    // event time), seeking locally so no broker call is needed
+                    LOG.warn("kafka ingestion: {}; re-reading the batch", e.toString());
+                    for (TopicPartition tp : batch.partitions()) {
+                        consumer.seek(tp, batch.records(tp).get(0).offset());
+                    }
+                    sleepQuietly(1000);
                 }
-                if (System.nanoTime() >= nextLag) {
-                    reportLag();
-                    nextLag = System.nanoTime() + LAG_EVERY_NANOS;
-                }
-            } catch (WakeupException e) {
-                // close() asked us to stop
-            } catch (RuntimeException e) {
-                // e.g. a commit that failed while the broker is away: re-read from the last commit
-                LOG.warn("kafka ingestion: {}; retrying from the last committed offsets", e.toString());
-                rewind();
-                sleepQuietly(1000);
+            }
+        } finally {
+            try {
+                consumer.close(Duration.ofSeconds(5));
+            } finally {
+                deadLetters.close(Duration.ofSeconds(5));
             }
         }
     }
 
-    private void apply(ConsumerRecord<String, byte[]> r) {
+    private void apply(ConsumerRecord<String, byte[]> r, List<Future<?>> sent) {
         IngestConfig.Topic topic = topics.get(r.topic());
         String view;
         FeatureRecord record;
@@ -142,13 +171,18 @@ public final class FeatureIngester implements AutoCloseable {
             listener.record(r.topic(), s.written() > 0 ? IngestListener.Outcome.APPLIED
                     : IngestListener.Outcome.IGNORED_OLDER);
         } catch (InvalidProtocolBufferException | FeatureStoreException e) {
-            deadLetter(topic, r, e.getMessage());
+            deadLetter(topic, r, e.getMessage(), sent);
         } catch (java.io.IOException e) {
-            deadLetter(topic, r, "not JSON: " + e.getMessage());
+            deadLetter(topic, r, "not JSON: " + e.getMessage(), sent);
+        } catch (RuntimeException e) {
+            // e.g. a full table: retrying the record would stall every partition behind it
+            LOG.error("kafka {}-{}@{}: could not be written", r.topic(), r.partition(), r.offset(), e);
+            deadLetter(topic, r, "not written: " + e, sent);
         }
     }
 
-    private void deadLetter(IngestConfig.Topic topic, ConsumerRecord<String, byte[]> r, String reason) {
+    private void deadLetter(IngestConfig.Topic topic, ConsumerRecord<String, byte[]> r, String reason,
+                            List<Future<?>> sent) {
         listener.record(r.topic(), IngestListener.Outcome.DEAD_LETTERED);
         LOG.warn("kafka {}-{}@{}: {}{}", r.topic(), r.partition(), r.offset(), reason,
                 topic.deadLetterTopic().isEmpty() ? " (dropped: no dead-letter topic)" : " (dead-lettered)");
@@ -159,28 +193,7 @@ public final class FeatureIngester implements AutoCloseable {
         dl.headers().add(ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
         dl.headers().add("mlserve.source", (r.topic() + "-" + r.partition() + "@" + r.offset())
                 .getBytes(StandardCharsets.UTF_8));
-        deadLetters.send(dl, (meta, err) -> {
-            if (err != null) {
-                LOG.error("kafka: could not dead-letter {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), err.toString());
-            }
-        });
-    }
-
-    private void rewind() {
-        try {
-            Set<TopicPartition> assigned = consumer.assignment();
-            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(assigned, Duration.ofSeconds(5));
-            for (TopicPartition tp : assigned) {
-                OffsetAndMetadata o = committed.get(tp);
-                if (o != null) {
-                    consumer.seek(tp, o.offset());
-                } else {
-                    consumer.seekToBeginning(List.of(tp));
-                }
-            }
-        } catch (RuntimeException e) {
-            LOG.debug("kafka: rewind postponed: {}", e.toString());
-        }
+        sent.add(deadLetters.send(dl));
     }
 
     private void reportLag() {
@@ -209,7 +222,7 @@ public final class FeatureIngester implements AutoCloseable {
         }
     }
 
-    /** Stops after the current batch; offsets of written records are committed. */
+    /** Stops after the current batch (its offsets committed); the thread closes the Kafka clients. */
     @Override
     public void close() {
         running = false;
@@ -219,7 +232,8 @@ public final class FeatureIngester implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        consumer.close(Duration.ofSeconds(5));
-        deadLetters.close(Duration.ofSeconds(5));
+        if (thread.isAlive()) {
+            LOG.warn("kafka ingestion did not stop within 30 s");
+        }
     }
 }

@@ -58,7 +58,14 @@ public final class PredictHandler {
                 done.accept(null, error);
                 return;
             }
-            done.accept(answer(request, a, response), null);
+            PredictResponse answer;
+            try {
+                answer = answer(request, a, response);
+            } catch (InferenceError e) {
+                done.accept(null, e);
+                return;
+            }
+            done.accept(answer, null);
         });
     }
 
@@ -164,14 +171,32 @@ public final class PredictHandler {
     private static PredictResponse answer(PredictRequest request, Assembled a, ModelInferResponse response) {
         int n = request.getEntityIdsCount();
         int k = a.names().size();
+        String type = response.getOutputs(0).getDatatype();
+        int size = switch (type) {
+            case "FP32", "INT32" -> 4;
+            case "FP64", "INT64" -> 8;
+            default -> throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + response.getModelName()
+                    + "': Predict reads a score from the first output, which is " + type
+                    + "; it must be FP32, FP64, INT32 or INT64");
+        };
         ByteBuffer out = response.getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        int perEntity = out.remaining() / 4 / n;
+        int perEntity = out.remaining() / size / n;
+        if (perEntity == 0) {
+            throw new InferenceError(Status.Code.INTERNAL, "model '" + response.getModelName()
+                    + "' returned no values for " + n + " entities");
+        }
         PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
                 .setModelVersion(response.getModelVersion()).setId(request.getId());
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {
-                p.addScores(out.getFloat((i * perEntity + s) * 4));
+                int at = (i * perEntity + s) * size;
+                p.addScores(switch (type) {
+                    case "FP32" -> out.getFloat(at);
+                    case "FP64" -> out.getDouble(at);
+                    case "INT32" -> out.getInt(at);
+                    default -> out.getLong(at);
+                });
             }
             p.setScore(p.getScores(0));
             if (request.getReturnFeatures()) {
