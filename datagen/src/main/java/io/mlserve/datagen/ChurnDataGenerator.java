@@ -73,26 +73,78 @@ public final class ChurnDataGenerator {
     }
 
     /** One generated record: features (NaN = missing), category indexes (-1 = missing), the label. */
-    static final class Row {
+    public static final class Row {
         long eventTime;
         int customer;
         final double[] numeric = new double[ChurnSchema.NUMERIC.size()];
         final int[] category = new int[ChurnSchema.COLUMNS.size() - ChurnSchema.NUMERIC.size()];
         double logit;
         int churned;
+
+        public long eventTime() {
+            return eventTime;
+        }
+
+        public String customerId() {
+            return "c-" + customer;
+        }
+
+        /** Feature {@code column} of {@link ChurnSchema#COLUMNS}: a number (NaN = missing), or null. */
+        public double number(int column) {
+            return numeric[column];
+        }
+
+        /** Categorical feature {@code column} of {@link ChurnSchema#COLUMNS}, or null when missing. */
+        public String category(int column) {
+            int k = category[column - ChurnSchema.NUMERIC.size()];
+            return k < 0 ? null : ChurnSchema.COLUMNS.get(column).vocabulary().get(k);
+        }
+
+        public int churned() {
+            return churned;
+        }
+    }
+
+    /** Receives the records in event-time order; the row object is reused, read it before returning. */
+    @FunctionalInterface
+    public interface RowSink {
+        void accept(Row row) throws Exception;
+    }
+
+    /**
+     * Generates every record, in event-time order, into {@code sink} (the same records {@link #generate}
+     * writes to files).
+     *
+     * @return the share of positive labels
+     */
+    public double stream(RowSink sink) throws Exception {
+        double bias = calibrateBias();
+        SplittableRandom rng = new SplittableRandom(options.seed());
+        Row row = new Row();
+        long positives = 0;
+        for (long i = 0; i < options.rows(); i++) {
+            fill(row, i, rng);
+            double p = 1 / (1 + Math.exp(-(bias + row.logit)));
+            row.churned = rng.nextDouble() < p ? 1 : 0;
+            positives += row.churned;
+            sink.accept(row);
+        }
+        return (double) positives / options.rows();
+    }
+
+    /** The drifts injected, as the manifest lists them. */
+    public List<Drift> driftList() {
+        return drifts();
     }
 
     /** Writes {@code out/data.csv}, {@code out/data.parquet} and {@code out/manifest.json}. */
     public Manifest generate(Path out) throws IOException {
         Files.createDirectories(out);
-        double bias = calibrateBias();
         MessageType schema = parquetSchema();
         SimpleGroupFactory groups = new SimpleGroupFactory(schema);
         Path parquet = out.resolve("data.parquet");
         Files.deleteIfExists(parquet);
-        long positives = 0;
-        SplittableRandom rng = new SplittableRandom(options.seed());
-        Row row = new Row();
+        double positiveRate;
         try (BufferedWriter csv = Files.newBufferedWriter(out.resolve("data.csv"));
              ParquetWriter<Group> pq = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(parquet.toUri()))
                      .withType(schema).withConf(new Configuration(false))
@@ -100,21 +152,21 @@ public final class ChurnDataGenerator {
             csv.write(header());
             csv.newLine();
             StringBuilder line = new StringBuilder(640);
-            for (long i = 0; i < options.rows(); i++) {
-                fill(row, i, rng);
-                double p = 1 / (1 + Math.exp(-(bias + row.logit)));
-                row.churned = rng.nextDouble() < p ? 1 : 0;
-                positives += row.churned;
+            positiveRate = stream(row -> {
                 csvLine(row, line);
                 csv.write(line.toString());
                 csv.newLine();
                 pq.write(group(row, groups));
-            }
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
         }
         // Hadoop's local file system leaves a checksum file beside what it writes; it is not part of the data
         Files.deleteIfExists(out.resolve(".data.parquet.crc"));
-        Manifest m = new Manifest(options.rows(), options.seed(), START_MS, START_MS + spanMs,
-                (double) positives / options.rows(), headerColumns(), drifts());
+        Manifest m = new Manifest(options.rows(), options.seed(), START_MS, START_MS + spanMs, positiveRate,
+                headerColumns(), drifts());
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("manifest.json").toFile(), m);
         return m;
     }

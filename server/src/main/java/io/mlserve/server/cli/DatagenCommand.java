@@ -1,6 +1,7 @@
 package io.mlserve.server.cli;
 
 import io.mlserve.datagen.ChurnDataGenerator;
+import io.mlserve.datagen.KafkaReplay;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Option;
 /** {@code mlserve datagen}: synthetic churn data with known drift (see {@link ChurnDataGenerator}). */
 @Command(name = "datagen", mixinStandardHelpOptions = true,
         description = "Write synthetic churn data: DIR/data.csv, DIR/data.parquet and DIR/manifest.json (drift "
-                + "ground truth). Deterministic by seed.")
+                + "ground truth); or replay it to Kafka. Deterministic by seed.")
 public final class DatagenCommand implements Callable<Integer> {
     @Option(names = "--rows", defaultValue = "1000000", description = "Customer-event records (default: ${DEFAULT-VALUE}).")
     long rows;
@@ -21,11 +22,47 @@ public final class DatagenCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--out", required = true, description = "Output directory.")
+    @Option(names = "--out", description = "Output directory for data.csv, data.parquet and manifest.json.")
     Path out;
+
+    @Option(names = "--kafka", description = "Instead (or as well): replay to these Kafka brokers on a simulated "
+            + "clock — features as mlserve.v1.FeatureUpdate, labels as mlserve.v1.Outcome after the outcome delay.")
+    String kafka;
+
+    @Option(names = "--features-topic", defaultValue = "mlserve.features", description = "Default: ${DEFAULT-VALUE}.")
+    String featuresTopic;
+
+    @Option(names = "--outcomes-topic", defaultValue = "mlserve.outcomes", description = "Default: ${DEFAULT-VALUE}.")
+    String outcomesTopic;
+
+    @Option(names = "--view", defaultValue = "customer", description = "Feature view named in the updates "
+            + "(default: ${DEFAULT-VALUE}).")
+    String view;
+
+    @Option(names = "--rate", defaultValue = "1000", description = "Records per second of wall time; 0 = as fast "
+            + "as possible (default: ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--outcome-delay-days", defaultValue = "90", description = "Simulated days until a label is "
+            + "known (default: ${DEFAULT-VALUE}).")
+    int outcomeDelayDays;
 
     @Override
     public Integer call() throws Exception {
+        if (out == null && kafka == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "give --out DIR, --kafka HOST:PORT, or both");
+        }
+        if (kafka != null) {
+            KafkaReplay.Summary s = KafkaReplay.replay(new ChurnDataGenerator(
+                    new ChurnDataGenerator.Options(rows, years, seed)), new KafkaReplay.Options(kafka, featuresTopic,
+                    outcomesTopic, view, rate, outcomeDelayDays * 86_400_000L));
+            System.out.printf(Locale.ROOT, "replayed %d feature updates to %s and %d outcomes to %s in %.1f s%n",
+                    s.features(), featuresTopic, s.outcomes(), outcomesTopic, s.seconds());
+            if (out == null) {
+                return 0;
+            }
+        }
         long t0 = System.nanoTime();
         ChurnDataGenerator.Manifest m = new ChurnDataGenerator(new ChurnDataGenerator.Options(rows, years, seed))
                 .generate(out);
