@@ -6,16 +6,8 @@ import io.mlserve.featurecache.kafka.KafkaBroker;
 import io.mlserve.proto.v1.FeatureUpdate;
 import io.mlserve.proto.v1.Outcome;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Properties;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,8 +27,8 @@ class KafkaReplayTest {
                             20_000, 90 * DAY));
             assertThat(s.features()).isEqualTo(rows);
             assertThat(s.outcomes()).isEqualTo(rows);
-            List<ConsumerRecord<String, byte[]>> features = readAll(broker.bootstrap(), "mlserve.features", rows);
-            List<ConsumerRecord<String, byte[]>> outcomes = readAll(broker.bootstrap(), "mlserve.outcomes", rows);
+            List<ConsumerRecord<String, byte[]>> features = broker.readAll("mlserve.features", rows);
+            List<ConsumerRecord<String, byte[]>> outcomes = broker.readAll("mlserve.outcomes", rows);
             assertThat(features).hasSize(rows);
             assertThat(outcomes).hasSize(rows);
             long previous = 0;
@@ -56,22 +48,5 @@ class KafkaReplayTest {
             }
             assertThat(positives / rows).isBetween(0.11, 0.19);
         }
-    }
-
-    private static List<ConsumerRecord<String, byte[]>> readAll(String bootstrap, String topic, int n) {
-        Properties c = new Properties();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + topic);
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (out.size() < n && System.nanoTime() < deadline) {
-                consumer.poll(Duration.ofMillis(500)).forEach(out::add);
-            }
-        }
-        return out;
     }
 }

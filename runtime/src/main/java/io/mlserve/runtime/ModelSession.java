@@ -260,7 +260,7 @@ public final class ModelSession implements AutoCloseable {
                     allocated.add(spec.name());
                     continue;
                 }
-                int bytes = Math.toIntExact(elements(shape) * spec.dataType().byteSize());
+                int bytes = Math.toIntExact(TensorSpec.elements(shape) * spec.dataType().byteSize());
                 ByteBuffer buf = batch.outputBuffer(j, bytes);
                 pinned[j] = OnnxTensor.createTensor(env, buf, shape, spec.dataType().ortJavaType());
                 pinnedByName.put(spec.name(), pinned[j]);
@@ -297,14 +297,6 @@ public final class ModelSession implements AutoCloseable {
             }
         }
         return shape;
-    }
-
-    private static long elements(long[] shape) {
-        long e = 1;
-        for (long d : shape) {
-            e = Math.multiplyExact(e, d);
-        }
-        return e;
     }
 
     private OnnxTensor tensorFor(OrtEnvironment env, TensorBatch batch, int input) throws OrtException {

@@ -28,6 +28,15 @@ public record TensorSpec(String name, DataType dataType, long[] shape) {
         return shape.length > 0 && shape[0] == -1;
     }
 
+    /** Elements in a tensor of {@code shape} (all dimensions fixed); ArithmeticException on overflow. */
+    public static long elements(long[] shape) {
+        long e = 1;
+        for (long d : shape) {
+            e = Math.multiplyExact(e, d);
+        }
+        return e;
+    }
+
     /** Whether {@code candidate} fits this spec: same rank, and equal wherever this spec is fixed. */
     public boolean accepts(long[] candidate) {
         if (candidate.length != shape.length) {

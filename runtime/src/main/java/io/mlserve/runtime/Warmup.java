@@ -19,7 +19,7 @@ public final class Warmup {
             long[] shape = shapeFor(spec, sample);
             long[] target = batch.shape(i, shape.length);
             System.arraycopy(shape, 0, target, 0, shape.length);
-            int elements = Math.toIntExact(product(shape));
+            int elements = Math.toIntExact(TensorSpec.elements(shape));
             if (spec.dataType() == DataType.BYTES) {
                 String[] s = batch.strings(i, elements);
                 for (int e = 0; e < elements; e++) {
@@ -64,14 +64,6 @@ public final class Warmup {
                     + java.util.Arrays.toString(shape) + " does not fit input " + spec);
         }
         return shape;
-    }
-
-    private static long product(long[] shape) {
-        long p = 1;
-        for (long d : shape) {
-            p = Math.multiplyExact(p, d);
-        }
-        return p;
     }
 
     private static void fill(ByteBuffer b, DataType type, SplittableRandom random) {

@@ -13,20 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,14 +51,6 @@ class FeatureIngesterTest {
         }
     }
 
-    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
-        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-    }
-
     private static byte[] proto(String id, long time, double tenure) {
         return FeatureUpdate.newBuilder().setView("customer").setRecord(FeatureRecord.newBuilder().setEntityId(id)
                 .setEventTimeMs(time).putValues("tenure", FeatureValue.newBuilder().setNumber(tenure).build()))
@@ -92,7 +76,7 @@ class FeatureIngesterTest {
                     new IngestConfig.Topic("features.json", IngestConfig.Format.JSON, "customer", "mlserve.dlq")),
                     Duration.ofMillis(200));
             try (FeatureIngester ingester = new FeatureIngester(cfg, store, counts).start();
-                 KafkaProducer<String, byte[]> producer = producer(broker.bootstrap())) {
+                 KafkaProducer<String, byte[]> producer = broker.producer()) {
                 producer.send(new ProducerRecord<>("mlserve.features", "p-1", proto("p-1", 100, 7))).get();
                 producer.send(new ProducerRecord<>("features.json", "j-1",
                         "{\"event_time_ms\": 100, \"values\": {\"tenure\": 12, \"spend\": 3.5}}"
@@ -110,7 +94,7 @@ class FeatureIngesterTest {
                 assertThat(row.value(0)).isEqualTo(7);
                 store.read("customer", "j-1", 0, row, "id");
                 assertThat(row.value(1)).isEqualTo(3.5);
-                List<ConsumerRecord<String, byte[]>> dead = readAll(broker.bootstrap(), "mlserve.dlq", 3);
+                List<ConsumerRecord<String, byte[]>> dead = broker.readAll("mlserve.dlq", 3);
                 assertThat(dead).extracting(r -> new String(r.headers().lastHeader(FeatureIngester.ERROR_HEADER).value(),
                         StandardCharsets.UTF_8)).anyMatch(m -> m.contains("no feature 'height'"));
 
@@ -129,22 +113,5 @@ class FeatureIngesterTest {
                 }
             }
         }
-    }
-
-    private static List<ConsumerRecord<String, byte[]>> readAll(String bootstrap, String topic, int n) {
-        Properties c = new Properties();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader");
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<ConsumerRecord<String, byte[]>> out = new java.util.ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (out.size() < n && System.nanoTime() < deadline) {
-                consumer.poll(Duration.ofMillis(500)).forEach(out::add);
-            }
-        }
-        return out;
     }
 }

@@ -16,13 +16,9 @@ import io.mlserve.server.examples.ChurnExample;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +37,7 @@ class KafkaIngestServerTest {
                     Duration.ofMillis(200));
             try (TestServer t = new TestServer(file.modelRepository()).start(ServerOptions.ephemeral(file.modelRepository())
                     .withFeatureViews(dir.resolve("tables"), file.featureViews()).withKafka(kafka));
-                 KafkaProducer<String, byte[]> producer = producer(broker.bootstrap())) {
+                 KafkaProducer<String, byte[]> producer = broker.producer()) {
                 var predict = PredictionServiceGrpc.newBlockingStub(t.channel());
                 producer.send(new ProducerRecord<>("mlserve.features", "k-1", update("k-1", 1, 24))).get();
                 awaitTenure(predict, "k-1", 24);
@@ -81,11 +77,4 @@ class KafkaIngestServerTest {
                 .putValues("tenure_months", FeatureValue.newBuilder().setNumber(tenure).build())).build().toByteArray();
     }
 
-    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
-        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-    }
 }
