@@ -206,10 +206,13 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
         double def = 0;
         if (f.has("default")) {
             JsonNode d = f.get("default");
-            if (!d.isNumber()) {
-                throw new ConfigException(file + ": " + key + ".default: expected a number");
+            if (d.isTextual() && d.asText().equalsIgnoreCase("nan")) {
+                def = Double.NaN; // "missing": a model with imputation in its graph fills it
+            } else if (d.isNumber()) {
+                def = d.doubleValue();
+            } else {
+                throw new ConfigException(file + ": " + key + ".default: expected a number or nan");
             }
-            def = d.doubleValue();
         }
         try {
             return new FeatureSpec(name, ft, vocabulary, buckets, def);

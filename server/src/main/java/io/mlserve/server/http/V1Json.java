@@ -92,7 +92,7 @@ final class V1Json {
         g.writeNumberField("event_time_ms", row.getEventTimeMs());
         g.writeObjectFieldStart("values");
         for (Map.Entry<String, Double> e : row.getValuesMap().entrySet()) {
-            g.writeNumberField(e.getKey(), e.getValue());
+            number(g, e.getKey(), e.getValue());
         }
         g.writeEndObject();
         writeStatus(g, "status", row.getStatusMap());
@@ -110,7 +110,7 @@ final class V1Json {
         for (Prediction p : r.getPredictionsList()) {
             g.writeStartObject();
             g.writeStringField("entity_id", p.getEntityId());
-            g.writeNumberField("score", p.getScore());
+            number(g, "score", p.getScore());
             if (p.getScoresCount() > 1) {
                 g.writeArrayFieldStart("scores");
                 for (double s : p.getScoresList()) {
@@ -121,7 +121,7 @@ final class V1Json {
             if (p.getFeaturesCount() > 0) {
                 g.writeObjectFieldStart("features");
                 for (Map.Entry<String, Double> e : p.getFeaturesMap().entrySet()) {
-                    g.writeNumberField(e.getKey(), e.getValue());
+                    number(g, e.getKey(), e.getValue());
                 }
                 g.writeEndObject();
                 writeStatus(g, "feature_status", p.getFeatureStatusMap());
@@ -130,6 +130,15 @@ final class V1Json {
         }
         g.writeEndArray();
         g.writeEndObject();
+    }
+
+    /** JSON has no NaN: a missing value (a view default of nan) is written as null. */
+    private static void number(JsonGenerator g, String field, double v) throws IOException {
+        if (Double.isNaN(v)) {
+            g.writeNullField(field);
+        } else {
+            g.writeNumberField(field, v);
+        }
     }
 
     private static void writeStatus(JsonGenerator g, String field, Map<String, FeatureStatus> status) throws IOException {

@@ -34,7 +34,7 @@ class ServerConfigFileTest {
                     max_entities: 5000
                     serve_stale: true
                     features:
-                      - {name: balance}
+                      - {name: balance, default: nan}
                       - {name: visits, type: int64, default: 0}
                       - {name: country, type: categorical, hash_buckets: 64, default: -1}
                 """);
@@ -45,6 +45,7 @@ class ServerConfigFileTest {
         assertThat(v.ttl()).isEqualTo(Duration.ofMinutes(15));
         assertThat(v.serveStale()).isTrue();
         assertThat(v.features().get(0).type()).isEqualTo(FeatureType.FLOAT32);
+        assertThat(v.features().get(0).defaultValue()).isNaN();
         assertThat(v.features().get(2).hashBuckets()).isEqualTo(64);
         ServerConfigFile withSnapshot = read("""
                 feature_views: [{name: account, entity_key: id, features: [{name: a}]}]

@@ -36,6 +36,15 @@ class SnapshotAtStartupTest {
                     .containsEntry("contract_type", 0.0);
             assertThat(r.getRows(0).getStatusMap()).containsEntry("tenure_months", FeatureStatus.PRESENT)
                     .containsEntry("age", FeatureStatus.DEFAULTED);
+            // a view default of nan means "missing": JSON shows it as null
+            var views = List.of(new io.mlserve.featurecache.FeatureView("nanview", "id",
+                    io.mlserve.featurecache.FeatureView.KeyType.STRING,
+                    List.of(io.mlserve.featurecache.FeatureSpec.numeric("x", Double.NaN)), java.time.Duration.ZERO, 10, false));
+            try (TestServer n = new TestServer(file.modelRepository()).start(ServerOptions.ephemeral(file.modelRepository())
+                    .withFeatureViews(dir.resolve("nan-tables"), views))) {
+                String body = n.get(n.server.httpPort(), "/v1/features/nanview/someone").body();
+                assertThat(body).contains("\"x\":null").contains("\"x\":\"MISSING\"");
+            }
         }
     }
 }
