@@ -1,0 +1,259 @@
+package io.mlserve.trainer;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.when;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mlserve.datagen.ChurnSchema;
+import io.mlserve.runtime.ModelSession;
+import io.mlserve.runtime.RunOutputs;
+import io.mlserve.runtime.SessionConfig;
+import io.mlserve.runtime.TensorBatch;
+import io.mlserve.runtime.onnx.Exporters;
+import io.mlserve.runtime.onnx.Preprocessing;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.classification.LogisticRegression;
+import org.apache.spark.ml.classification.LogisticRegressionModel;
+import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
+import org.apache.spark.ml.feature.Imputer;
+import org.apache.spark.ml.feature.ImputerModel;
+import org.apache.spark.ml.feature.StandardScaler;
+import org.apache.spark.ml.feature.StandardScalerModel;
+import org.apache.spark.ml.feature.VectorAssembler;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Trains the churn model with Spark MLlib on a data directory written by {@code ./mlserve datagen}, exports
+ * it to ONNX with its preprocessing (so the server feeds raw feature rows in the view's order), checks the
+ * ONNX model against Spark's own predictions, and publishes a new version into a model repository.
+ *
+ * <p>Features as the model sees them: numbers with NaN for missing; categories as their vocabulary codes
+ * (-1 for missing), exactly what the feature store returns. Preprocessing: numeric columns imputed with
+ * the training mean and standardised; categorical codes one-hot encoded (missing/unknown = all zeros). Class
+ * imbalance: positive and negative rows weighted to equal total weight, on the training split only.
+ * Holdout: the last {@code holdoutFraction} of the time range.
+ */
+public final class ChurnTrainer {
+    /** What was trained and where it went. */
+    public record Result(long version, Path versionDir, double holdoutAuc, double maxAbsDelta, long trainRows,
+                         long holdoutRows) {
+    }
+
+    private final String master;
+    private final double holdoutFraction;
+
+    public ChurnTrainer(String master, double holdoutFraction) {
+        this.master = master;
+        this.holdoutFraction = holdoutFraction;
+    }
+
+    public Result trainLogisticRegression(Path dataDir, String model, Path registry) throws Exception {
+        SparkSession.Builder builder = SparkSession.builder().appName("mlserve-train").master(master)
+                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4");
+        if (master.startsWith("local")) {
+            // everything stays in this process: bind the driver to loopback, not to the machine's interfaces
+            builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
+        }
+        SparkSession spark = builder.getOrCreate();
+        try {
+            return run(spark, dataDir, model, registry);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    private static List<String> numeric() {
+        return ChurnSchema.NUMERIC;
+    }
+
+    private static List<ChurnSchema.Column> categorical() {
+        return ChurnSchema.COLUMNS.subList(ChurnSchema.NUMERIC.size(), ChurnSchema.COLUMNS.size());
+    }
+
+    /** Raw model inputs: numbers as double (null → NaN), categories as their codes (missing/unknown → -1). */
+    private static Dataset<Row> encode(Dataset<Row> raw) {
+        Dataset<Row> d = raw;
+        for (String n : numeric()) {
+            d = d.withColumn(n, when(col(n).isNull(), lit(Double.NaN)).otherwise(col(n).cast("double")));
+        }
+        for (ChurnSchema.Column c : categorical()) {
+            Column code = lit(-1.0);
+            for (int k = c.vocabulary().size() - 1; k >= 0; k--) {
+                code = when(col(c.name()).equalTo(c.vocabulary().get(k)), lit((double) k)).otherwise(code);
+            }
+            d = d.withColumn(c.name(), when(col(c.name()).isNull(), lit(-1.0)).otherwise(code));
+        }
+        for (ChurnSchema.Column c : categorical()) {
+            for (int k = 0; k < c.vocabulary().size(); k++) {
+                d = d.withColumn(c.name() + "_is_" + k, when(col(c.name()).equalTo((double) k), lit(1.0)).otherwise(lit(0.0)));
+            }
+        }
+        return d.withColumn("label", col("churned").cast("double"));
+    }
+
+    private Result run(SparkSession spark, Path dataDir, String model, Path registry) throws Exception {
+        Path parquet = dataDir.resolve("data.parquet");
+        Dataset<Row> all = encode(spark.read().parquet(parquet.toString())).cache();
+        double cut = all.stat().approxQuantile("event_time", new double[] {1 - holdoutFraction}, 0.001)[0];
+        Dataset<Row> train = all.filter(col("event_time").lt(cut));
+        Dataset<Row> holdout = all.filter(col("event_time").geq(cut));
+        long trainRows = train.count();
+        long holdoutRows = holdout.count();
+        double positives = train.filter(col("label").equalTo(1.0)).count() / (double) trainRows;
+        train = train.withColumn("w", when(col("label").equalTo(1.0), lit(0.5 / positives))
+                .otherwise(lit(0.5 / (1 - positives))));
+
+        String[] num = numeric().toArray(new String[0]);
+        String[] imputed = numeric().stream().map(n -> n + "_imp").toArray(String[]::new);
+        List<String> design = new ArrayList<>(List.of("num_scaled"));
+        for (ChurnSchema.Column c : categorical()) {
+            for (int k = 0; k < c.vocabulary().size(); k++) {
+                design.add(c.name() + "_is_" + k);
+            }
+        }
+        Imputer imputer = new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean");
+        VectorAssembler numVec = new VectorAssembler().setInputCols(imputed).setOutputCol("num_vec");
+        StandardScaler scaler = new StandardScaler().setInputCol("num_vec").setOutputCol("num_scaled")
+                .setWithMean(true).setWithStd(true);
+        VectorAssembler features = new VectorAssembler().setInputCols(design.toArray(new String[0]))
+                .setOutputCol("features");
+        LogisticRegression lr = new LogisticRegression().setWeightCol("w").setMaxIter(100).setRegParam(1e-4);
+        PipelineModel fitted = new Pipeline().setStages(new PipelineStage[] {imputer, numVec, scaler, features, lr})
+                .fit(train);
+        Dataset<Row> scored = fitted.transform(holdout).cache();
+        double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
+                .evaluate(scored);
+
+        ImputerModel im = (ImputerModel) fitted.stages()[0];
+        StandardScalerModel sm = (StandardScalerModel) fitted.stages()[2];
+        LogisticRegressionModel lm = (LogisticRegressionModel) fitted.stages()[4];
+        Row surrogate = im.surrogateDF().head();
+        List<Preprocessing.Column> cols = new ArrayList<>();
+        for (int i = 0; i < num.length; i++) {
+            double mean = sm.mean().apply(i);
+            double std = sm.std().apply(i);
+            // a constant column scales to 0 in Spark; (x - mean) / 1 does the same for the imputed constant
+            cols.add(new Preprocessing.Numeric(i, surrogate.getDouble(surrogate.fieldIndex(num[i])), mean,
+                    std > 0 ? std : 1));
+        }
+        int index = num.length;
+        for (ChurnSchema.Column c : categorical()) {
+            cols.add(new Preprocessing.Categorical(index++, c.vocabulary().size()));
+        }
+        Preprocessing pre = new Preprocessing(ChurnSchema.COLUMNS.size(), cols);
+        byte[] onnx = Exporters.logisticRegression(model, pre, lm.coefficients().toArray(), lm.intercept())
+                .toByteArray();
+        double delta = verify(onnx, scored);
+        if (delta > 1e-4) {
+            throw new IllegalStateException("the ONNX export differs from Spark by " + delta
+                    + " on the holdout (allowed 1e-4); nothing published");
+        }
+        return publish(registry, model, onnx, auc, delta, trainRows, holdoutRows, parquet, spark.version());
+    }
+
+    /** Largest |P_onnx - P_spark| over up to 2000 holdout rows. */
+    private static double verify(byte[] onnx, Dataset<Row> scored) throws Exception {
+        List<String> cols = new ArrayList<>();
+        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+            cols.add(c.name());
+        }
+        cols.add("probability");
+        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(2000).collectAsList();
+        Path tmp = Files.createTempFile("mlserve-verify", ".onnx");
+        try {
+            Files.write(tmp, onnx);
+            try (ModelSession s = ModelSession.open("verify", tmp, SessionConfig.DEFAULT)) {
+                int width = ChurnSchema.COLUMNS.size();
+                TensorBatch batch = new TensorBatch(s.signature());
+                long[] shape = batch.shape(0, 2);
+                shape[0] = rows.size();
+                shape[1] = width;
+                ByteBuffer in = batch.buffer(0, rows.size() * width * 4);
+                for (int i = 0; i < rows.size(); i++) {
+                    for (int j = 0; j < width; j++) {
+                        in.putFloat((i * width + j) * 4, (float) rows.get(i).getDouble(j));
+                    }
+                }
+                double worst = 0;
+                try (RunOutputs out = s.run(batch, null)) {
+                    ByteBuffer p = out.bytes(0);
+                    for (int i = 0; i < rows.size(); i++) {
+                        double spark = ((Vector) rows.get(i).get(width)).apply(1);
+                        worst = Math.max(worst, Math.abs(spark - p.getFloat(i * 4)));
+                    }
+                }
+                return worst;
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static Result publish(Path registry, String model, byte[] onnx, double auc, double delta, long trainRows,
+                                  long holdoutRows, Path data, String sparkVersion) throws IOException {
+        Path modelDir = registry.resolve(model);
+        Files.createDirectories(modelDir);
+        long version = 1;
+        try (Stream<Path> s = Files.list(modelDir)) {
+            version += s.map(p -> p.getFileName().toString()).filter(n -> n.matches("[1-9][0-9]*"))
+                    .mapToLong(Long::parseLong).max().orElse(0);
+        }
+        Path tmp = modelDir.resolve(version + ".tmp-" + UUID.randomUUID());
+        Files.createDirectories(tmp);
+        Files.write(tmp.resolve("model.onnx"), onnx);
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode meta = json.createObjectNode();
+        meta.put("model", model).put("version", version).put("algorithm", "logistic_regression")
+                .put("framework", "spark-mllib " + sparkVersion).put("created", java.time.Instant.now().toString())
+                .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
+        meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
+                .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
+        meta.putObject("metrics").put("holdout_auc", auc).put("onnx_vs_spark_max_abs_delta", delta);
+        ArrayNode inputs = meta.putObject("inputs").putArray("features");
+        ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
+        json.writeValue(tmp.resolve("metadata.json").toFile(), meta);
+        Path config = modelDir.resolve("config.json");
+        if (!Files.exists(config)) {
+            ObjectNode cfg = json.createObjectNode();
+            cfg.put("name", model).put("platform", "onnxruntime_onnx").put("max_batch_size", 256);
+            cfg.putObject("dynamic_batching").put("max_queue_delay_microseconds", 0);
+            ObjectNode binding = cfg.putObject("features");
+            binding.put("input", "features").put("view", "customer");
+            ArrayNode names = binding.putArray("names");
+            ChurnSchema.COLUMNS.forEach(c -> names.add(c.name()));
+            json.writeValue(config.toFile(), cfg);
+        }
+        Path target = modelDir.resolve(Long.toString(version));
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        return new Result(version, target, auc, delta, trainRows, holdoutRows);
+    }
+
+    private static String sha256(byte[] b) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

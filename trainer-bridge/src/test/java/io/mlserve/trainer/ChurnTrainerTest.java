@@ -1,0 +1,51 @@
+package io.mlserve.trainer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mlserve.datagen.ChurnDataGenerator;
+import io.mlserve.runtime.ModelSession;
+import io.mlserve.runtime.SessionConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A full small run: generated data → Spark (local) → ONNX with preprocessing, checked → published version. */
+class ChurnTrainerTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void trainsExportsVerifiesAndPublishesNumberedVersions() throws Exception {
+        Path data = dir.resolve("data");
+        new ChurnDataGenerator(new ChurnDataGenerator.Options(8_000, 3, 3)).generate(data);
+        Path registry = dir.resolve("models");
+        ChurnTrainer trainer = new ChurnTrainer("local[2]", 0.2);
+        ChurnTrainer.Result first = trainer.trainLogisticRegression(data, "churn", registry);
+        assertThat(first.version()).isEqualTo(1);
+        assertThat(first.maxAbsDelta()).isLessThan(1e-4);
+        assertThat(first.holdoutAuc()).isGreaterThan(0.6);
+        assertThat(registry.resolve("churn/1/model.onnx")).exists();
+        try (var s = Files.list(registry.resolve("churn"))) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(".tmp-"));
+        }
+        JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
+        assertThat(meta.get("inputs").get("features")).hasSize(47);
+        assertThat(meta.get("metrics").get("holdout_auc").asDouble()).isEqualTo(first.holdoutAuc());
+        JsonNode config = new ObjectMapper().readTree(registry.resolve("churn/config.json").toFile());
+        assertThat(config.get("features").get("names")).hasSize(47);
+        try (ModelSession session = ModelSession.open("churn:1", registry.resolve("churn/1/model.onnx"),
+                SessionConfig.DEFAULT)) {
+            assertThat(session.signature().inputs().get(0).shape()).containsExactly(-1, 47);
+        }
+        ChurnTrainer.Result second = trainer.trainLogisticRegression(data, "churn", registry);
+        assertThat(second.version()).isEqualTo(2);
+        assertThat(jsonOf(registry.resolve("churn/2/metadata.json")).get("parent_version").asLong()).isEqualTo(1);
+    }
+
+    private static JsonNode jsonOf(Path p) throws Exception {
+        return new ObjectMapper().readTree(p.toFile());
+    }
+}
