@@ -29,6 +29,8 @@ import java.util.stream.Stream;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.classification.GBTClassificationModel;
+import org.apache.spark.ml.classification.GBTClassifier;
 import org.apache.spark.ml.classification.LogisticRegression;
 import org.apache.spark.ml.classification.LogisticRegressionModel;
 import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
@@ -38,6 +40,10 @@ import org.apache.spark.ml.feature.StandardScaler;
 import org.apache.spark.ml.feature.StandardScalerModel;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.regression.DecisionTreeRegressionModel;
+import org.apache.spark.ml.tree.ContinuousSplit;
+import org.apache.spark.ml.tree.InternalNode;
+import org.apache.spark.ml.tree.Node;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -62,13 +68,30 @@ public final class ChurnTrainer {
 
     private final String master;
     private final double holdoutFraction;
+    private final int gbtTrees;
+    private final int gbtDepth;
 
     public ChurnTrainer(String master, double holdoutFraction) {
-        this.master = master;
-        this.holdoutFraction = holdoutFraction;
+        this(master, holdoutFraction, 50, 5);
     }
 
+    /** @param gbtTrees boosting iterations and @param gbtDepth tree depth for gradient-boosted trees */
+    public ChurnTrainer(String master, double holdoutFraction, int gbtTrees, int gbtDepth) {
+        this.master = master;
+        this.holdoutFraction = holdoutFraction;
+        this.gbtTrees = gbtTrees;
+        this.gbtDepth = gbtDepth;
+    }
+
+    /** The model families the trainer fits. */
+    public enum Algorithm { LOGISTIC_REGRESSION, GRADIENT_BOOSTED_TREES }
+
     public Result trainLogisticRegression(Path dataDir, String model, Path registry) throws Exception {
+        return train(Algorithm.LOGISTIC_REGRESSION, dataDir, model, registry);
+    }
+
+    /** Trains {@code algorithm} on {@code dataDir}, verifies the export and publishes the next version. */
+    public Result train(Algorithm algorithm, Path dataDir, String model, Path registry) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName("mlserve-train").master(master)
                 .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4");
         if (master.startsWith("local")) {
@@ -77,7 +100,7 @@ public final class ChurnTrainer {
         }
         SparkSession spark = builder.getOrCreate();
         try {
-            return run(spark, dataDir, model, registry);
+            return run(spark, algorithm, dataDir, model, registry);
         } finally {
             spark.stop();
         }
@@ -112,7 +135,8 @@ public final class ChurnTrainer {
         return d.withColumn("label", col("churned").cast("double"));
     }
 
-    private Result run(SparkSession spark, Path dataDir, String model, Path registry) throws Exception {
+    private Result run(SparkSession spark, Algorithm algorithm, Path dataDir, String model, Path registry)
+            throws Exception {
         Path parquet = dataDir.resolve("data.parquet");
         Dataset<Row> all = encode(spark.read().parquet(parquet.toString())).cache();
         double cut = all.stat().approxQuantile("event_time", new double[] {1 - holdoutFraction}, 0.001)[0];
@@ -126,6 +150,9 @@ public final class ChurnTrainer {
 
         String[] num = numeric().toArray(new String[0]);
         String[] imputed = numeric().stream().map(n -> n + "_imp").toArray(String[]::new);
+        if (algorithm == Algorithm.GRADIENT_BOOSTED_TREES) {
+            return gbt(spark, train, holdout, num, imputed, model, registry, parquet, trainRows, holdoutRows);
+        }
         List<String> design = new ArrayList<>(List.of("num_scaled"));
         for (ChurnSchema.Column c : categorical()) {
             for (int k = 0; k < c.vocabulary().size(); k++) {
@@ -169,7 +196,86 @@ public final class ChurnTrainer {
             throw new IllegalStateException("the ONNX export differs from Spark by " + delta
                     + " on the holdout (allowed 1e-4); nothing published");
         }
-        return publish(registry, model, onnx, auc, delta, trainRows, holdoutRows, parquet, spark.version());
+        return publish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows, parquet,
+                spark.version());
+    }
+
+    /**
+     * Gradient-boosted trees on the imputed numbers and the raw category codes (continuous splits, as Spark
+     * makes them on plain columns), exported as an ai.onnx.ml tree ensemble after the same imputation.
+     */
+    private Result gbt(SparkSession spark, Dataset<Row> train, Dataset<Row> holdout, String[] num, String[] imputed,
+                       String model, Path registry, Path parquet, long trainRows, long holdoutRows) throws Exception {
+        List<String> inputs = new ArrayList<>(List.of(imputed));
+        for (ChurnSchema.Column c : categorical()) {
+            inputs.add(c.name());
+        }
+        Imputer imputer = new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean");
+        VectorAssembler features = new VectorAssembler().setInputCols(inputs.toArray(new String[0]))
+                .setOutputCol("features");
+        GBTClassifier gbt = new GBTClassifier().setWeightCol("w").setMaxIter(gbtTrees).setMaxDepth(gbtDepth)
+                .setStepSize(0.1).setSeed(7);
+        PipelineModel fitted = new Pipeline().setStages(new PipelineStage[] {imputer, features, gbt}).fit(train);
+        Dataset<Row> scored = fitted.transform(holdout).cache();
+        double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
+                .evaluate(scored);
+        ImputerModel im = (ImputerModel) fitted.stages()[0];
+        GBTClassificationModel gm = (GBTClassificationModel) fitted.stages()[2];
+        Row surrogate = im.surrogateDF().head();
+        int width = ChurnSchema.COLUMNS.size();
+        double[] impute = new double[width];
+        for (int i = 0; i < width; i++) {
+            impute[i] = i < num.length ? surrogate.getDouble(surrogate.fieldIndex(num[i])) : Double.NaN;
+        }
+        DecisionTreeRegressionModel[] sparkTrees = gm.trees();
+        Exporters.Tree[] trees = new Exporters.Tree[sparkTrees.length];
+        for (int t = 0; t < trees.length; t++) {
+            trees[t] = flatten(sparkTrees[t].rootNode());
+        }
+        byte[] onnx = Exporters.gradientBoostedTrees(model, width, impute, trees, gm.treeWeights()).toByteArray();
+        double delta = verify(onnx, scored);
+        if (delta > 1e-4) {
+            throw new IllegalStateException("the ONNX export differs from Spark by " + delta
+                    + " on the holdout (allowed 1e-4); nothing published");
+        }
+        return publish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows, parquet,
+                spark.version());
+    }
+
+    /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
+    private static Exporters.Tree flatten(Node root) {
+        List<Node> nodes = new ArrayList<>();
+        nodes.add(root);
+        for (int i = 0; i < nodes.size(); i++) {
+            if (nodes.get(i) instanceof InternalNode in) {
+                nodes.add(in.leftChild());
+                nodes.add(in.rightChild());
+            }
+        }
+        int n = nodes.size();
+        int[] feature = new int[n];
+        double[] threshold = new double[n];
+        int[] left = new int[n];
+        int[] right = new int[n];
+        boolean[] leaf = new boolean[n];
+        double[] value = new double[n];
+        int next = 1;
+        for (int i = 0; i < n; i++) {
+            Node node = nodes.get(i);
+            if (node instanceof InternalNode in) {
+                if (!(in.split() instanceof ContinuousSplit split)) {
+                    throw new IllegalStateException("categorical splits are not exported; codes are continuous inputs");
+                }
+                feature[i] = split.featureIndex();
+                threshold[i] = split.threshold();
+                left[i] = next++;
+                right[i] = next++;
+            } else {
+                leaf[i] = true;
+                value[i] = node.prediction();
+            }
+        }
+        return new Exporters.Tree(feature, threshold, left, right, leaf, value);
     }
 
     /** Largest |P_onnx - P_spark| over up to 2000 holdout rows. */
@@ -210,8 +316,9 @@ public final class ChurnTrainer {
         }
     }
 
-    private static Result publish(Path registry, String model, byte[] onnx, double auc, double delta, long trainRows,
-                                  long holdoutRows, Path data, String sparkVersion) throws IOException {
+    private static Result publish(Path registry, String model, String algorithm, byte[] onnx, double auc,
+                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion)
+            throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
         long version = 1;
@@ -224,7 +331,7 @@ public final class ChurnTrainer {
         Files.write(tmp.resolve("model.onnx"), onnx);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode meta = json.createObjectNode();
-        meta.put("model", model).put("version", version).put("algorithm", "logistic_regression")
+        meta.put("model", model).put("version", version).put("algorithm", algorithm)
                 .put("framework", "spark-mllib " + sparkVersion).put("created", java.time.Instant.now().toString())
                 .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
         meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))

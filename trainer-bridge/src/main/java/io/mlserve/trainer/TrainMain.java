@@ -27,6 +27,16 @@ public final class TrainMain implements Callable<Integer> {
     @Option(names = "--holdout", defaultValue = "0.2", description = "Share of the time range held out (default: ${DEFAULT-VALUE}).")
     double holdout;
 
+    @Option(names = "--algorithm", defaultValue = "lr", description = "lr (logistic regression) or gbt "
+            + "(gradient-boosted trees) (default: ${DEFAULT-VALUE}).")
+    String algorithm;
+
+    @Option(names = "--trees", defaultValue = "50", description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
+    int trees;
+
+    @Option(names = "--depth", defaultValue = "5", description = "gbt: tree depth (default: ${DEFAULT-VALUE}).")
+    int depth;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new TrainMain()).execute(args));
     }
@@ -34,7 +44,13 @@ public final class TrainMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
-        ChurnTrainer.Result r = new ChurnTrainer(master, holdout).trainLogisticRegression(data, model, registry);
+        ChurnTrainer.Algorithm a = switch (algorithm) {
+            case "lr" -> ChurnTrainer.Algorithm.LOGISTIC_REGRESSION;
+            case "gbt" -> ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES;
+            default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--algorithm must be lr or gbt, got '" + algorithm + "'");
+        };
+        ChurnTrainer.Result r = new ChurnTrainer(master, holdout, trees, depth).train(a, data, model, registry);
         System.out.printf(Locale.ROOT, "published %s version %d (%s): holdout AUC %.4f on %d rows (trained on %d), "
                         + "ONNX vs Spark max |delta| %.2e, %.1f s%n", model, r.version(), r.versionDir(), r.holdoutAuc(),
                 r.holdoutRows(), r.trainRows(), r.maxAbsDelta(), (System.nanoTime() - t0) / 1e9);

@@ -40,9 +40,15 @@ class ChurnTrainerTest {
                 SessionConfig.DEFAULT)) {
             assertThat(session.signature().inputs().get(0).shape()).containsExactly(-1, 47);
         }
-        ChurnTrainer.Result second = trainer.trainLogisticRegression(data, "churn", registry);
+        // gradient-boosted trees, 50 trees of depth 5, over category codes and imputed missing values
+        ChurnTrainer.Result second = new ChurnTrainer("local[2]", 0.2, 50, 5)
+                .train(ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, "churn", registry);
         assertThat(second.version()).isEqualTo(2);
-        assertThat(jsonOf(registry.resolve("churn/2/metadata.json")).get("parent_version").asLong()).isEqualTo(1);
+        assertThat(second.maxAbsDelta()).isLessThan(1e-4);
+        assertThat(second.holdoutAuc()).isGreaterThan(0.6);
+        JsonNode gbtMeta = jsonOf(registry.resolve("churn/2/metadata.json"));
+        assertThat(gbtMeta.get("parent_version").asLong()).isEqualTo(1);
+        assertThat(gbtMeta.get("algorithm").asText()).isEqualTo("gradient_boosted_trees");
     }
 
     private static JsonNode jsonOf(Path p) throws Exception {
