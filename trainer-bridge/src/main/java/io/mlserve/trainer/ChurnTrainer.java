@@ -61,15 +61,25 @@ import org.apache.spark.sql.SparkSession;
  * Holdout: the last {@code holdoutFraction} of the time range.
  */
 public final class ChurnTrainer {
-    /** What was trained and where it went. */
+    /**
+     * What was trained and where it went.
+     *
+     * @param version      the published version, or 0 when the quality gate refused the candidate
+     * @param championAuc  the current champion's AUC on the same holdout rows (NaN when there was none)
+     * @param candidateAuc the candidate's AUC on those rows (same computation as championAuc)
+     */
     public record Result(long version, Path versionDir, double holdoutAuc, double maxAbsDelta, long trainRows,
-                         long holdoutRows) {
+                         long holdoutRows, double candidateAuc, double championAuc, boolean published) {
     }
+
+    /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
+    private static final int GATE_ROWS = 50_000;
 
     private final String master;
     private final double holdoutFraction;
     private final int gbtTrees;
     private final int gbtDepth;
+    private double gateMargin = 0.005;
 
     public ChurnTrainer(String master, double holdoutFraction) {
         this(master, holdoutFraction, 50, 5);
@@ -81,6 +91,15 @@ public final class ChurnTrainer {
         this.holdoutFraction = holdoutFraction;
         this.gbtTrees = gbtTrees;
         this.gbtDepth = gbtDepth;
+    }
+
+    /**
+     * The quality gate: a candidate is published only if its holdout AUC is at least the current champion's
+     * (the highest published version, scored on the same rows) minus {@code margin}.
+     */
+    public ChurnTrainer withGateMargin(double margin) {
+        this.gateMargin = margin;
+        return this;
     }
 
     /** The model families the trainer fits. */
@@ -196,8 +215,8 @@ public final class ChurnTrainer {
             throw new IllegalStateException("the ONNX export differs from Spark by " + delta
                     + " on the holdout (allowed 1e-4); nothing published");
         }
-        return publish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows, parquet,
-                spark.version());
+        return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
+                parquet, spark.version(), scored);
     }
 
     /**
@@ -238,8 +257,8 @@ public final class ChurnTrainer {
             throw new IllegalStateException("the ONNX export differs from Spark by " + delta
                     + " on the holdout (allowed 1e-4); nothing published");
         }
-        return publish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows, parquet,
-                spark.version());
+        return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
+                parquet, spark.version(), scored);
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -278,18 +297,66 @@ public final class ChurnTrainer {
         return new Exporters.Tree(feature, threshold, left, right, leaf, value);
     }
 
-    /** Largest |P_onnx - P_spark| over up to 2000 holdout rows. */
-    private static double verify(byte[] onnx, Dataset<Row> scored) throws Exception {
+    /**
+     * Scores candidate and champion on the same holdout rows with ONNX Runtime, applies the gate, records the
+     * decision in {@code <registry>/<model>/training-log.jsonl}, and publishes only a candidate that passes.
+     */
+    private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
+                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
+                                  Dataset<Row> scored) throws Exception {
         List<String> cols = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             cols.add(c.name());
         }
-        cols.add("probability");
-        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(2000).collectAsList();
-        Path tmp = Files.createTempFile("mlserve-verify", ".onnx");
+        cols.add("label");
+        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(GATE_ROWS).collectAsList();
+        double[] labels = new double[rows.size()];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = rows.get(i).getDouble(ChurnSchema.COLUMNS.size());
+        }
+        double candidate = auc(score(onnx, rows), labels);
+        Path champion = championFile(registry.resolve(model));
+        double championAuc = champion == null ? Double.NaN : auc(score(Files.readAllBytes(champion), rows), labels);
+        boolean pass = champion == null || candidate >= championAuc - gateMargin;
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode log = json.createObjectNode();
+        log.put("time", java.time.Instant.now().toString()).put("algorithm", algorithm)
+                .put("candidate_auc", candidate).put("champion", champion == null ? null : champion.getParent()
+                        .getFileName().toString())
+                .put("champion_auc", champion == null ? null : championAuc).put("margin", gateMargin)
+                .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
+        Files.createDirectories(registry.resolve(model));
+        Result r = pass ? publish(registry, model, algorithm, onnx, sparkAuc, delta, trainRows, holdoutRows, data,
+                sparkVersion, log) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
+                championAuc, false);
+        if (pass) {
+            log.put("version", r.version());
+            r = new Result(r.version(), r.versionDir(), sparkAuc, delta, trainRows, holdoutRows, candidate, championAuc,
+                    true);
+        }
+        Files.writeString(registry.resolve(model).resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        return r;
+    }
+
+    /** model.onnx of the highest published version, or null. */
+    private static Path championFile(Path modelDir) throws IOException {
+        if (!Files.isDirectory(modelDir)) {
+            return null;
+        }
+        try (Stream<Path> s = Files.list(modelDir)) {
+            return s.filter(p -> p.getFileName().toString().matches("[1-9][0-9]*"))
+                    .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString())))
+                    .map(p -> p.resolve("model.onnx")).filter(Files::exists).orElse(null);
+        }
+    }
+
+    /** P(1) of each row (the ChurnSchema columns first) from an ONNX model. */
+    private static float[] score(byte[] onnx, List<Row> rows) throws Exception {
+        Path tmp = Files.createTempFile("mlserve-score", ".onnx");
         try {
             Files.write(tmp, onnx);
-            try (ModelSession s = ModelSession.open("verify", tmp, SessionConfig.DEFAULT)) {
+            try (ModelSession s = ModelSession.open("score", tmp, SessionConfig.DEFAULT)) {
                 int width = ChurnSchema.COLUMNS.size();
                 TensorBatch batch = new TensorBatch(s.signature());
                 long[] shape = batch.shape(0, 2);
@@ -301,24 +368,69 @@ public final class ChurnTrainer {
                         in.putFloat((i * width + j) * 4, (float) rows.get(i).getDouble(j));
                     }
                 }
-                double worst = 0;
+                float[] p = new float[rows.size()];
                 try (RunOutputs out = s.run(batch, null)) {
-                    ByteBuffer p = out.bytes(0);
-                    for (int i = 0; i < rows.size(); i++) {
-                        double spark = ((Vector) rows.get(i).get(width)).apply(1);
-                        worst = Math.max(worst, Math.abs(spark - p.getFloat(i * 4)));
+                    ByteBuffer b = out.bytes(0);
+                    for (int i = 0; i < p.length; i++) {
+                        p[i] = b.getFloat(i * 4);
                     }
                 }
-                return worst;
+                return p;
             }
         } finally {
             Files.deleteIfExists(tmp);
         }
     }
 
+    /** Area under the ROC curve (Mann-Whitney U, ties counted half). */
+    static double auc(float[] score, double[] label) {
+        Integer[] order = new Integer[score.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(score[a], score[b]));
+        double rankSum = 0;
+        long pos = 0;
+        int i = 0;
+        while (i < order.length) {
+            int j = i;
+            while (j + 1 < order.length && score[order[j + 1]] == score[order[i]]) {
+                j++;
+            }
+            double rank = (i + j) / 2.0 + 1;
+            for (int k = i; k <= j; k++) {
+                if (label[order[k]] == 1.0) {
+                    rankSum += rank;
+                    pos++;
+                }
+            }
+            i = j + 1;
+        }
+        long neg = score.length - pos;
+        return pos == 0 || neg == 0 ? Double.NaN : (rankSum - pos * (pos + 1) / 2.0) / ((double) pos * neg);
+    }
+
+    /** Largest |P_onnx - P_spark| over up to 2000 holdout rows. */
+    private static double verify(byte[] onnx, Dataset<Row> scored) throws Exception {
+        List<String> cols = new ArrayList<>();
+        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+            cols.add(c.name());
+        }
+        cols.add("probability");
+        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(2000).collectAsList();
+        float[] onnxP = score(onnx, rows);
+        int width = ChurnSchema.COLUMNS.size();
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            double spark = ((Vector) rows.get(i).get(width)).apply(1);
+            worst = Math.max(worst, Math.abs(spark - onnxP[i]));
+        }
+        return worst;
+    }
+
     private static Result publish(Path registry, String model, String algorithm, byte[] onnx, double auc,
-                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion)
-            throws IOException {
+                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
+                                  ObjectNode gate) throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
         long version = 1;
@@ -337,6 +449,7 @@ public final class ChurnTrainer {
         meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
                 .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
         meta.putObject("metrics").put("holdout_auc", auc).put("onnx_vs_spark_max_abs_delta", delta);
+        meta.set("quality_gate", gate.deepCopy());
         ArrayNode inputs = meta.putObject("inputs").putArray("features");
         ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);
@@ -353,7 +466,7 @@ public final class ChurnTrainer {
         }
         Path target = modelDir.resolve(Long.toString(version));
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        return new Result(version, target, auc, delta, trainRows, holdoutRows);
+        return new Result(version, target, auc, delta, trainRows, holdoutRows, Double.NaN, Double.NaN, true);
     }
 
     private static String sha256(byte[] b) {

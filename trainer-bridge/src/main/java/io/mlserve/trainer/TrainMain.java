@@ -31,6 +31,10 @@ public final class TrainMain implements Callable<Integer> {
             + "(gradient-boosted trees) (default: ${DEFAULT-VALUE}).")
     String algorithm;
 
+    @Option(names = "--gate-margin", defaultValue = "0.005", description = "Publish only if the candidate's "
+            + "holdout AUC >= the current champion's minus this (default: ${DEFAULT-VALUE}).")
+    double gateMargin;
+
     @Option(names = "--trees", defaultValue = "50", description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -50,7 +54,14 @@ public final class TrainMain implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--algorithm must be lr or gbt, got '" + algorithm + "'");
         };
-        ChurnTrainer.Result r = new ChurnTrainer(master, holdout, trees, depth).train(a, data, model, registry);
+        ChurnTrainer.Result r = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
+                .train(a, data, model, registry);
+        if (!r.published()) {
+            System.out.printf(Locale.ROOT, "rejected by the quality gate: candidate AUC %.4f < champion %.4f - %.4f "
+                    + "(recorded in %s); nothing published%n", r.candidateAuc(), r.championAuc(), gateMargin,
+                    registry.resolve(model).resolve("training-log.jsonl"));
+            return 3;
+        }
         System.out.printf(Locale.ROOT, "published %s version %d (%s): holdout AUC %.4f on %d rows (trained on %d), "
                         + "ONNX vs Spark max |delta| %.2e, %.1f s%n", model, r.version(), r.versionDir(), r.holdoutAuc(),
                 r.holdoutRows(), r.trainRows(), r.maxAbsDelta(), (System.nanoTime() - t0) / 1e9);

@@ -9,6 +9,7 @@ import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.SessionConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +42,8 @@ class ChurnTrainerTest {
             assertThat(session.signature().inputs().get(0).shape()).containsExactly(-1, 47);
         }
         // gradient-boosted trees, 50 trees of depth 5, over category codes and imputed missing values
-        ChurnTrainer.Result second = new ChurnTrainer("local[2]", 0.2, 50, 5)
+        // gated against v1 on the same holdout rows; the margin is wide because on 8k rows the two are close
+        ChurnTrainer.Result second = new ChurnTrainer("local[2]", 0.2, 50, 5).withGateMargin(0.2)
                 .train(ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, "churn", registry);
         assertThat(second.version()).isEqualTo(2);
         assertThat(second.maxAbsDelta()).isLessThan(1e-4);
@@ -49,9 +51,34 @@ class ChurnTrainerTest {
         JsonNode gbtMeta = jsonOf(registry.resolve("churn/2/metadata.json"));
         assertThat(gbtMeta.get("parent_version").asLong()).isEqualTo(1);
         assertThat(gbtMeta.get("algorithm").asText()).isEqualTo("gradient_boosted_trees");
+        assertThat(second.published()).isTrue();
+        assertThat(second.championAuc()).isGreaterThan(0.6);
+        assertThat(gbtMeta.get("quality_gate").get("champion").asText()).isEqualTo("1");
+        assertThat(gbtMeta.get("quality_gate").get("candidate_auc").asDouble()).isEqualTo(second.candidateAuc());
+
+        // a single stump cannot match v2: with no margin the gate refuses it and nothing is published
+        ChurnTrainer.Result stump = new ChurnTrainer("local[2]", 0.2, 1, 1).withGateMargin(0.0)
+                .train(ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, "churn", registry);
+        assertThat(stump.published()).isFalse();
+        assertThat(stump.version()).isZero();
+        assertThat(stump.candidateAuc()).isLessThan(stump.championAuc());
+        assertThat(registry.resolve("churn/3")).doesNotExist();
+        try (var s = Files.list(registry.resolve("churn"))) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(".tmp-"));
+        }
+        List<String> log = Files.readAllLines(registry.resolve("churn/training-log.jsonl"));
+        assertThat(log).hasSize(3);
+        JsonNode last = jsonOf(log.get(2));
+        assertThat(last.get("decision").asText()).isEqualTo("rejected");
+        assertThat(last.get("champion").asText()).isEqualTo("2");
+        assertThat(jsonOf(log.get(0)).get("champion").isNull()).isTrue();
     }
 
     private static JsonNode jsonOf(Path p) throws Exception {
         return new ObjectMapper().readTree(p.toFile());
+    }
+
+    private static JsonNode jsonOf(String line) throws Exception {
+        return new ObjectMapper().readTree(line);
     }
 }
