@@ -1,6 +1,11 @@
 package io.mlserve.trainer;
 
+import static org.apache.spark.sql.functions.avg;
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.greatest;
+import static org.apache.spark.sql.functions.least;
+import static org.apache.spark.sql.functions.log;
+import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.when;
 
@@ -69,7 +74,20 @@ public final class ChurnTrainer {
      * @param candidateAuc the candidate's AUC on those rows (same computation as championAuc)
      */
     public record Result(long version, Path versionDir, double holdoutAuc, double maxAbsDelta, long trainRows,
-                         long holdoutRows, double candidateAuc, double championAuc, boolean published) {
+                         long holdoutRows, double candidateAuc, double championAuc, boolean published,
+                         Metrics metrics) {
+    }
+
+    /**
+     * Metrics over the whole holdout from Spark's probabilities; the class is predicted 1 when P(1) >= threshold.
+     * Precision is NaN when nothing is predicted positive. Log-loss clips P to [1e-15, 1 - 1e-15].
+     */
+    public record Metrics(double auc, double logLoss, double accuracy, double precision, double recall,
+                          double threshold) {
+        ObjectNode toJson(ObjectNode into) {
+            return into.put("holdout_auc", auc).put("log_loss", logLoss).put("accuracy", accuracy)
+                    .put("precision", precision).put("recall", recall).put("threshold", threshold);
+        }
     }
 
     /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
@@ -80,6 +98,7 @@ public final class ChurnTrainer {
     private final int gbtTrees;
     private final int gbtDepth;
     private double gateMargin = 0.005;
+    private double threshold = 0.5;
 
     public ChurnTrainer(String master, double holdoutFraction) {
         this(master, holdoutFraction, 50, 5);
@@ -102,6 +121,15 @@ public final class ChurnTrainer {
         return this;
     }
 
+    /** The decision threshold for accuracy, precision and recall (default 0.5; the classes are weighted equal). */
+    public ChurnTrainer withThreshold(double threshold) {
+        if (!(threshold > 0 && threshold < 1)) {
+            throw new IllegalArgumentException("threshold must be in (0, 1), got " + threshold);
+        }
+        this.threshold = threshold;
+        return this;
+    }
+
     /** The model families the trainer fits. */
     public enum Algorithm { LOGISTIC_REGRESSION, GRADIENT_BOOSTED_TREES }
 
@@ -112,7 +140,8 @@ public final class ChurnTrainer {
     /** Trains {@code algorithm} on {@code dataDir}, verifies the export and publishes the next version. */
     public Result train(Algorithm algorithm, Path dataDir, String model, Path registry) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName("mlserve-train").master(master)
-                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4");
+                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+                .config("spark.sql.session.timeZone", "UTC");
         if (master.startsWith("local")) {
             // everything stays in this process: bind the driver to loopback, not to the machine's interfaces
             builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
@@ -216,7 +245,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), scored);
+                parquet, spark.version(), train, scored);
     }
 
     /**
@@ -258,7 +287,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), scored);
+                parquet, spark.version(), train, scored);
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -303,7 +332,7 @@ public final class ChurnTrainer {
      */
     private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  Dataset<Row> scored) throws Exception {
+                                  Dataset<Row> train, Dataset<Row> scored) throws Exception {
         List<String> cols = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             cols.add(c.name());
@@ -314,6 +343,7 @@ public final class ChurnTrainer {
         for (int i = 0; i < labels.length; i++) {
             labels[i] = rows.get(i).getDouble(ChurnSchema.COLUMNS.size());
         }
+        Metrics metrics = metrics(scored, sparkAuc, threshold);
         double candidate = auc(score(onnx, rows), labels);
         Path champion = championFile(registry.resolve(model));
         double championAuc = champion == null ? Double.NaN : auc(score(Files.readAllBytes(champion), rows), labels);
@@ -326,13 +356,13 @@ public final class ChurnTrainer {
                 .put("champion_auc", champion == null ? null : championAuc).put("margin", gateMargin)
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
-        Result r = pass ? publish(registry, model, algorithm, onnx, sparkAuc, delta, trainRows, holdoutRows, data,
-                sparkVersion, log) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
-                championAuc, false);
+        Result r = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
+                sparkVersion, log, TrainingProfile.build(train, scored)) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
+                championAuc, false, metrics);
         if (pass) {
             log.put("version", r.version());
             r = new Result(r.version(), r.versionDir(), sparkAuc, delta, trainRows, holdoutRows, candidate, championAuc,
-                    true);
+                    true, metrics);
         }
         Files.writeString(registry.resolve(model).resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
@@ -382,6 +412,23 @@ public final class ChurnTrainer {
         }
     }
 
+    private static Metrics metrics(Dataset<Row> scored, double auc, double threshold) {
+        Column p = org.apache.spark.ml.functions.vector_to_array(col("probability"), "float64").getItem(1);
+        Column clipped = greatest(least(p, lit(1 - 1e-15)), lit(1e-15));
+        Column y = col("label");
+        Column predicted = when(p.geq(threshold), lit(1.0)).otherwise(lit(0.0));
+        Row r = scored.agg(
+                avg(y.multiply(log(clipped)).plus(lit(1.0).minus(y).multiply(log(lit(1.0).minus(clipped)))).multiply(-1)),
+                avg(when(predicted.equalTo(y), lit(1.0)).otherwise(lit(0.0))),
+                sum(predicted.multiply(y)), sum(predicted), sum(y)).head();
+        double truePositives = r.getDouble(2);
+        double predictedPositives = r.getDouble(3);
+        double positives = r.getDouble(4);
+        return new Metrics(auc, r.getDouble(0), r.getDouble(1),
+                predictedPositives == 0 ? Double.NaN : truePositives / predictedPositives,
+                positives == 0 ? Double.NaN : truePositives / positives, threshold);
+    }
+
     /** Area under the ROC curve (Mann-Whitney U, ties counted half). */
     static double auc(float[] score, double[] label) {
         Integer[] order = new Integer[score.length];
@@ -428,9 +475,9 @@ public final class ChurnTrainer {
         return worst;
     }
 
-    private static Result publish(Path registry, String model, String algorithm, byte[] onnx, double auc,
+    private static Result publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate) throws IOException {
+                                  ObjectNode gate, ObjectNode profile) throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
         long version = 1;
@@ -448,11 +495,12 @@ public final class ChurnTrainer {
                 .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
         meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
                 .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
-        meta.putObject("metrics").put("holdout_auc", auc).put("onnx_vs_spark_max_abs_delta", delta);
+        metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());
         ArrayNode inputs = meta.putObject("inputs").putArray("features");
         ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);
+        json.writeValue(tmp.resolve("profile.json").toFile(), profile);
         Path config = modelDir.resolve("config.json");
         if (!Files.exists(config)) {
             ObjectNode cfg = json.createObjectNode();
@@ -466,7 +514,8 @@ public final class ChurnTrainer {
         }
         Path target = modelDir.resolve(Long.toString(version));
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        return new Result(version, target, auc, delta, trainRows, holdoutRows, Double.NaN, Double.NaN, true);
+        return new Result(version, target, metrics.auc(), delta, trainRows, holdoutRows, Double.NaN, Double.NaN, true,
+                metrics);
     }
 
     private static String sha256(byte[] b) {

@@ -35,6 +35,10 @@ public final class TrainMain implements Callable<Integer> {
             + "holdout AUC >= the current champion's minus this (default: ${DEFAULT-VALUE}).")
     double gateMargin;
 
+    @Option(names = "--threshold", defaultValue = "0.5", description = "Decision threshold for accuracy, "
+            + "precision and recall (default: ${DEFAULT-VALUE}).")
+    double threshold;
+
     @Option(names = "--trees", defaultValue = "50", description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -55,6 +59,7 @@ public final class TrainMain implements Callable<Integer> {
                     "--algorithm must be lr or gbt, got '" + algorithm + "'");
         };
         ChurnTrainer.Result r = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
+                .withThreshold(threshold)
                 .train(a, data, model, registry);
         if (!r.published()) {
             System.out.printf(Locale.ROOT, "rejected by the quality gate: candidate AUC %.4f < champion %.4f - %.4f "
@@ -63,8 +68,11 @@ public final class TrainMain implements Callable<Integer> {
             return 3;
         }
         System.out.printf(Locale.ROOT, "published %s version %d (%s): holdout AUC %.4f on %d rows (trained on %d), "
+                        + "log-loss %.4f, at P >= %.2f accuracy %.4f precision %.4f recall %.4f; "
                         + "ONNX vs Spark max |delta| %.2e, %.1f s%n", model, r.version(), r.versionDir(), r.holdoutAuc(),
-                r.holdoutRows(), r.trainRows(), r.maxAbsDelta(), (System.nanoTime() - t0) / 1e9);
+                r.holdoutRows(), r.trainRows(), r.metrics().logLoss(), r.metrics().threshold(),
+                r.metrics().accuracy(), r.metrics().precision(), r.metrics().recall(), r.maxAbsDelta(),
+                (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

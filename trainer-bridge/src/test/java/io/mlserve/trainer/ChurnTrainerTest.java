@@ -35,6 +35,15 @@ class ChurnTrainerTest {
         JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
         assertThat(meta.get("inputs").get("features")).hasSize(47);
         assertThat(meta.get("metrics").get("holdout_auc").asDouble()).isEqualTo(first.holdoutAuc());
+        // class weights train for a balanced prior, so P(1) runs high on the ~15 % positive holdout: log-loss is
+        // above a calibrated model's, while recall at 0.5 is well above the base rate
+        ChurnTrainer.Metrics m = first.metrics();
+        assertThat(m.logLoss()).isBetween(0.3, 1.5);
+        assertThat(m.accuracy()).isBetween(0.4, 1.0);
+        assertThat(m.recall()).isBetween(0.5, 1.0);
+        assertThat(m.precision()).isBetween(0.15, 1.0).isLessThan(m.recall());
+        assertThat(meta.get("metrics").get("log_loss").asDouble()).isEqualTo(m.logLoss());
+        assertThat(meta.get("metrics").get("threshold").asDouble()).isEqualTo(0.5);
         JsonNode config = new ObjectMapper().readTree(registry.resolve("churn/config.json").toFile());
         assertThat(config.get("features").get("names")).hasSize(47);
         try (ModelSession session = ModelSession.open("churn:1", registry.resolve("churn/1/model.onnx"),
@@ -52,6 +61,46 @@ class ChurnTrainerTest {
         assertThat(gbtMeta.get("parent_version").asLong()).isEqualTo(1);
         assertThat(gbtMeta.get("algorithm").asText()).isEqualTo("gradient_boosted_trees");
         assertThat(second.published()).isTrue();
+        JsonNode profile = jsonOf(registry.resolve("churn/2/profile.json"));
+        assertThat(profile.get("format").asText()).isEqualTo("mlserve.profile/1");
+        assertThat(profile.get("rows").asLong()).isEqualTo(second.trainRows());
+        assertThat(profile.get("features")).hasSize(47);
+        for (JsonNode f : profile.get("features")) {
+            long rows = f.get("count").asLong();
+            long binned = f.get("missing").asLong();
+            JsonNode counts = f.get("type").asText().equals("numeric") ? f.get("histogram").get("counts")
+                    : f.get("counts");
+            for (JsonNode c : counts) {
+                binned += c.asLong();
+            }
+            assertThat(binned).as(f.get("name").asText()).isEqualTo(rows);
+            long seasonRows = 0;
+            for (JsonNode season : f.get("seasons")) {
+                seasonRows += season.get("count").asLong();
+            }
+            assertThat(seasonRows).isEqualTo(rows);
+            if (f.get("type").asText().equals("numeric")) {
+                double previous = Double.NEGATIVE_INFINITY;
+                for (JsonNode q : f.get("quantiles")) {
+                    assertThat(q.asDouble()).isGreaterThanOrEqualTo(previous);
+                    previous = q.asDouble();
+                }
+                assertThat(f.get("histogram").get("counts")).hasSize(f.get("histogram").get("edges").size() + 1);
+            }
+        }
+        assertThat(profile.get("features").get(0).get("name").asText()).isEqualTo(
+                meta.get("inputs").get("features").get(0).asText());
+        // the generator leaves some values missing; the profile must see them
+        long missing = 0;
+        for (JsonNode f : profile.get("features")) {
+            missing += f.get("missing").asLong();
+        }
+        assertThat(missing).isPositive();
+        long scored = 0;
+        for (JsonNode c : profile.get("score").get("histogram").get("counts")) {
+            scored += c.asLong();
+        }
+        assertThat(scored).isEqualTo(second.holdoutRows());
         assertThat(second.championAuc()).isGreaterThan(0.6);
         assertThat(gbtMeta.get("quality_gate").get("champion").asText()).isEqualTo("1");
         assertThat(gbtMeta.get("quality_gate").get("candidate_auc").asDouble()).isEqualTo(second.candidateAuc());

@@ -1,0 +1,233 @@
+package io.mlserve.trainer;
+
+import static org.apache.spark.sql.functions.array;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.isnan;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.nanvl;
+import static org.apache.spark.sql.functions.percentile_approx;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mlserve.datagen.ChurnSchema;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+
+/**
+ * The drift reference written beside a published model as {@code profile.json} (format
+ * {@code mlserve.profile/1}). The drift monitor compares live traffic with it.
+ *
+ * <pre>
+ * {
+ *   "format": "mlserve.profile/1",
+ *   "rows": N,                                   training rows profiled
+ *   "season": "quarter",                         season bucket: calendar quarter of event_time (UTC), "Q1".."Q4"
+ *   "quantile_probabilities": [0.01, ..., 0.99], the probabilities every "quantiles" array is taken at
+ *   "features": [                                one entry per model input column, in input order
+ *     { "name", "index", "type": "numeric",
+ *       "count", "missing",                      rows, and rows with NaN (missing) among them
+ *       "quantiles": [...],                      over non-missing values (relative error 0.001)
+ *       "histogram": { "edges": [e1..ek], "counts": [c0..ck] },
+ *                                                k strictly increasing inner edges (the distinct deciles);
+ *                                                c0 counts x &lt; e1, cj counts ej &lt;= x &lt; ej+1, ck counts x &gt;= ek
+ *       "seasons": { "Q1": { "count", "missing", "quantiles", "counts" }, ... }   same edges per season },
+ *     { "name", "index", "type": "categorical",
+ *       "vocabulary": [...], "count", "missing",  missing = code -1
+ *       "counts": [...],                          rows per code 0..vocabulary-1
+ *       "seasons": { "Q1": { "count", "missing", "counts" }, ... } }
+ *   ],
+ *   "score": { "on": "holdout", "count", "quantiles", "histogram": { "edges": [0.05 .. 0.95], "counts": [20] } }
+ * }
+ * </pre>
+ *
+ * Counts rather than fractions, so a consumer can merge buckets and apply its own smoothing.
+ */
+final class TrainingProfile {
+    static final double[] PROBABILITIES = {0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9,
+            0.95, 0.99};
+    private static final double[] DECILES = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+    private static final String[] SEASONS = {"Q1", "Q2", "Q3", "Q4"};
+
+    private TrainingProfile() {
+    }
+
+    /**
+     * @param train  encoded training rows (ChurnSchema columns as doubles, NaN / -1 = missing, event_time in ms)
+     * @param scored holdout rows with Spark's {@code probability} vector
+     */
+    static ObjectNode build(Dataset<Row> train, Dataset<Row> scored) {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode profile = json.createObjectNode();
+        Dataset<Row> seasoned = train.withColumn("season", expr("quarter(timestamp_millis(event_time))"));
+        List<ChurnSchema.Column> numeric = ChurnSchema.COLUMNS.stream().filter(c -> !c.categorical()).toList();
+        String[] numericNames = numeric.stream().map(ChurnSchema.Column::name).toArray(String[]::new);
+
+        // overall quantiles (their deciles are the histogram edges) in one pass; then every count and the
+        // per-season quantiles in one grouped pass
+        double[][] quantiles = seasoned.stat().approxQuantile(numericNames, PROBABILITIES, 0.001);
+        double[][] edges = new double[numeric.size()][];
+        List<Column> aggs = new ArrayList<>();
+        aggs.add(count(lit(1)));
+        for (int f = 0; f < numeric.size(); f++) {
+            edges[f] = deciles(quantiles[f]);
+            Column x = col(numericNames[f]);
+            aggs.add(ones(isnan(x)));
+            for (int b = 0; b <= edges[f].length; b++) {
+                Column in = isnan(x).equalTo(false);
+                if (b > 0) {
+                    in = in.and(x.geq(edges[f][b - 1]));
+                }
+                if (b < edges[f].length) {
+                    in = in.and(x.lt(edges[f][b]));
+                }
+                aggs.add(ones(in));
+            }
+        }
+        List<ChurnSchema.Column> categorical = ChurnSchema.COLUMNS.stream().filter(ChurnSchema.Column::categorical)
+                .toList();
+        for (ChurnSchema.Column c : categorical) {
+            aggs.add(ones(col(c.name()).equalTo(-1.0)));
+            for (int k = 0; k < c.vocabulary().size(); k++) {
+                aggs.add(ones(col(c.name()).equalTo((double) k)));
+            }
+        }
+        Column probabilities = array(Arrays.stream(PROBABILITIES).mapToObj(functions::lit).toArray(Column[]::new));
+        List<Column> grouped = new ArrayList<>(aggs.subList(1, aggs.size()));
+        for (String name : numericNames) {
+            // percentile_approx skips nulls, not NaN: missing values become null first
+            grouped.add(percentile_approx(nanvl(col(name), lit(null).cast("double")), probabilities, lit(1000)));
+        }
+        List<Row> bySeason = seasoned.groupBy("season").agg(aggs.get(0), grouped.toArray(new Column[0]))
+                .collectAsList();
+        long[][] counts = new long[SEASONS.length][aggs.size()];
+        double[][][] seasonQuantiles = new double[SEASONS.length][numeric.size()][0];
+        for (Row r : bySeason) {
+            int q = r.getInt(0) - 1;
+            for (int a = 0; a < aggs.size(); a++) {
+                counts[q][a] = r.getLong(a + 1);
+            }
+            for (int n = 0; n < numeric.size(); n++) {
+                int at = 1 + aggs.size() + n;
+                if (!r.isNullAt(at)) {
+                    List<Object> values = r.getList(at);
+                    seasonQuantiles[q][n] = values.stream().mapToDouble(v -> ((Number) v).doubleValue()).toArray();
+                }
+            }
+        }
+        long[] total = new long[aggs.size()];
+        for (long[] season : counts) {
+            for (int a = 0; a < total.length; a++) {
+                total[a] += season[a];
+            }
+        }
+
+        profile.put("format", "mlserve.profile/1").put("rows", total[0]).put("season", "quarter");
+        ArrayNode probs = profile.putArray("quantile_probabilities");
+        Arrays.stream(PROBABILITIES).forEach(probs::add);
+        ArrayNode features = profile.putArray("features");
+        int a = 1;
+        int f = 0;
+        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+            ObjectNode node = json.createObjectNode();
+            node.put("name", c.name()).put("index", ChurnSchema.indexOf(c.name()));
+            node.put("type", c.categorical() ? "categorical" : "numeric");
+            if (c.categorical()) {
+                ArrayNode vocabulary = node.putArray("vocabulary");
+                c.vocabulary().forEach(vocabulary::add);
+            }
+            node.put("count", total[0]).put("missing", total[a]);
+            ObjectNode seasons = json.createObjectNode();
+            for (int q = 0; q < SEASONS.length; q++) {
+                seasons.putObject(SEASONS[q]).put("count", counts[q][0]).put("missing", counts[q][a]);
+            }
+            int bins = c.categorical() ? c.vocabulary().size() : edges[numericIndex(numeric, c)].length + 1;
+            if (!c.categorical()) {
+                int n = numericIndex(numeric, c);
+                addAll(node.putArray("quantiles"), quantiles[n]);
+                ObjectNode histogram = node.putObject("histogram");
+                addAll(histogram.putArray("edges"), edges[n]);
+                addAll(histogram.putArray("counts"), total, a + 1, bins);
+                for (int q = 0; q < SEASONS.length; q++) {
+                    addAll(((ObjectNode) seasons.get(SEASONS[q])).putArray("quantiles"), seasonQuantiles[q][n]);
+                }
+                f++;
+            } else {
+                addAll(node.putArray("counts"), total, a + 1, bins);
+            }
+            for (int q = 0; q < SEASONS.length; q++) {
+                addAll(((ObjectNode) seasons.get(SEASONS[q])).putArray("counts"), counts[q], a + 1, bins);
+            }
+            node.set("seasons", seasons);
+            features.add(node);
+            a += 1 + bins;
+        }
+        if (f != numeric.size() || a != aggs.size()) {
+            throw new IllegalStateException("profile columns out of step: " + f + "/" + numeric.size() + ", " + a
+                    + "/" + aggs.size());
+        }
+        profile.set("score", scoreProfile(json, scored));
+        return profile;
+    }
+
+    private static ObjectNode scoreProfile(ObjectMapper json, Dataset<Row> scored) {
+        Dataset<Row> p = scored.select(
+                org.apache.spark.ml.functions.vector_to_array(col("probability"), "float64").getItem(1).alias("p"));
+        double[] quantiles = p.stat().approxQuantile("p", PROBABILITIES, 0.001);
+        List<Column> aggs = new ArrayList<>();
+        for (int b = 0; b < 20; b++) {
+            Column in = b == 19 ? col("p").geq(b / 20.0) : col("p").geq(b / 20.0).and(col("p").lt((b + 1) / 20.0));
+            aggs.add(ones(b == 0 ? col("p").lt(0.05) : in));
+        }
+        Row r = p.agg(count(lit(1)), aggs.toArray(new Column[0])).head();
+        ObjectNode score = json.createObjectNode();
+        score.put("on", "holdout").put("count", r.getLong(0));
+        addAll(score.putArray("quantiles"), quantiles);
+        ObjectNode histogram = score.putObject("histogram");
+        ArrayNode edges = histogram.putArray("edges");
+        ArrayNode counts = histogram.putArray("counts");
+        for (int b = 0; b < 20; b++) {
+            if (b > 0) {
+                edges.add(b / 20.0);
+            }
+            counts.add(r.getLong(b + 1));
+        }
+        return score;
+    }
+
+    /** The distinct values at 0.1 .. 0.9 among {@link #PROBABILITIES}' quantiles. */
+    private static double[] deciles(double[] quantiles) {
+        double[] d = new double[DECILES.length];
+        for (int i = 0; i < DECILES.length; i++) {
+            d[i] = quantiles.length == 0 ? Double.NaN : quantiles[Arrays.binarySearch(PROBABILITIES, DECILES[i])];
+        }
+        return Arrays.stream(d).filter(v -> !Double.isNaN(v)).distinct().sorted().toArray();
+    }
+
+    private static Column ones(Column condition) {
+        return sum(when(condition, lit(1L)).otherwise(lit(0L)));
+    }
+
+    private static int numericIndex(List<ChurnSchema.Column> numeric, ChurnSchema.Column c) {
+        return numeric.indexOf(c);
+    }
+
+    private static void addAll(ArrayNode into, double[] values) {
+        Arrays.stream(values).forEach(into::add);
+    }
+
+    private static void addAll(ArrayNode into, long[] values, int from, int n) {
+        for (int i = from; i < from + n; i++) {
+            into.add(values[i]);
+        }
+    }
+}
