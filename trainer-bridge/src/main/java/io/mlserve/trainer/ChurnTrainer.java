@@ -99,6 +99,7 @@ public final class ChurnTrainer {
     private final int gbtDepth;
     private double gateMargin = 0.005;
     private double threshold = 0.5;
+    private String grid;
 
     public ChurnTrainer(String master, double holdoutFraction) {
         this(master, holdoutFraction, 50, 5);
@@ -128,6 +129,23 @@ public final class ChurnTrainer {
         }
         this.threshold = threshold;
         return this;
+    }
+
+    /**
+     * The hyperparameter grid ({@link SearchGrid} syntax; "" = no search). By default logistic regression
+     * searches {@code regParam=0.0001,0.01} and gradient-boosted trees fit the configured trees and depth once.
+     */
+    public ChurnTrainer withGrid(String grid) {
+        SearchGrid.parse(grid);
+        this.grid = grid;
+        return this;
+    }
+
+    private SearchGrid grid(Algorithm algorithm) {
+        if (grid != null) {
+            return SearchGrid.parse(grid);
+        }
+        return SearchGrid.parse(algorithm == Algorithm.LOGISTIC_REGRESSION ? "regParam=0.0001,0.01" : "");
     }
 
     /** The model families the trainer fits. */
@@ -214,8 +232,9 @@ public final class ChurnTrainer {
         VectorAssembler features = new VectorAssembler().setInputCols(design.toArray(new String[0]))
                 .setOutputCol("features");
         LogisticRegression lr = new LogisticRegression().setWeightCol("w").setMaxIter(100).setRegParam(1e-4);
-        PipelineModel fitted = new Pipeline().setStages(new PipelineStage[] {imputer, numVec, scaler, features, lr})
-                .fit(train);
+        SearchGrid.Outcome fit = grid(Algorithm.LOGISTIC_REGRESSION).fit(
+                new Pipeline().setStages(new PipelineStage[] {imputer, numVec, scaler, features, lr}), lr, train, 0.2);
+        PipelineModel fitted = fit.model();
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
@@ -245,7 +264,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored);
+                parquet, spark.version(), train, scored, fit.record());
     }
 
     /**
@@ -263,7 +282,9 @@ public final class ChurnTrainer {
                 .setOutputCol("features");
         GBTClassifier gbt = new GBTClassifier().setWeightCol("w").setMaxIter(gbtTrees).setMaxDepth(gbtDepth)
                 .setStepSize(0.1).setSeed(7);
-        PipelineModel fitted = new Pipeline().setStages(new PipelineStage[] {imputer, features, gbt}).fit(train);
+        SearchGrid.Outcome fit = grid(Algorithm.GRADIENT_BOOSTED_TREES).fit(
+                new Pipeline().setStages(new PipelineStage[] {imputer, features, gbt}), gbt, train, 0.2);
+        PipelineModel fitted = fit.model();
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
@@ -287,7 +308,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored);
+                parquet, spark.version(), train, scored, fit.record());
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -332,7 +353,7 @@ public final class ChurnTrainer {
      */
     private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  Dataset<Row> train, Dataset<Row> scored) throws Exception {
+                                  Dataset<Row> train, Dataset<Row> scored, ObjectNode search) throws Exception {
         List<String> cols = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             cols.add(c.name());
@@ -357,7 +378,7 @@ public final class ChurnTrainer {
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
         Result r = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, TrainingProfile.build(train, scored)) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
+                sparkVersion, log, search, TrainingProfile.build(train, scored)) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
                 championAuc, false, metrics);
         if (pass) {
             log.put("version", r.version());
@@ -477,7 +498,7 @@ public final class ChurnTrainer {
 
     private static Result publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate, ObjectNode profile) throws IOException {
+                                  ObjectNode gate, ObjectNode search, ObjectNode profile) throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
         long version = 1;
@@ -497,6 +518,7 @@ public final class ChurnTrainer {
                 .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
         metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());
+        meta.set("search", search);
         ArrayNode inputs = meta.putObject("inputs").putArray("features");
         ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);

@@ -39,6 +39,12 @@ public final class TrainMain implements Callable<Integer> {
             + "precision and recall (default: ${DEFAULT-VALUE}).")
     double threshold;
 
+    @Option(names = "--grid", description = "Hyperparameter grid, name=v1,v2;name2=... with Spark's parameter "
+            + "names (e.g. regParam=0.0001,0.01 or maxDepth=3,5;stepSize=0.1,0.2); searched on the last 20 %% of the "
+            + "training time range, the best refitted on all of it. \"\" = no search. Default: lr regParam=0.0001,0.01; "
+            + "gbt none.")
+    String grid;
+
     @Option(names = "--trees", defaultValue = "50", description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -58,9 +64,16 @@ public final class TrainMain implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--algorithm must be lr or gbt, got '" + algorithm + "'");
         };
-        ChurnTrainer.Result r = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
-                .withThreshold(threshold)
-                .train(a, data, model, registry);
+        ChurnTrainer trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
+                .withThreshold(threshold);
+        if (grid != null) {
+            try {
+                trainer.withGrid(grid);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--grid: " + e.getMessage());
+            }
+        }
+        ChurnTrainer.Result r = trainer.train(a, data, model, registry);
         if (!r.published()) {
             System.out.printf(Locale.ROOT, "rejected by the quality gate: candidate AUC %.4f < champion %.4f - %.4f "
                     + "(recorded in %s); nothing published%n", r.candidateAuc(), r.championAuc(), gateMargin,

@@ -44,6 +44,15 @@ class ChurnTrainerTest {
         assertThat(m.precision()).isBetween(0.15, 1.0).isLessThan(m.recall());
         assertThat(meta.get("metrics").get("log_loss").asDouble()).isEqualTo(m.logLoss());
         assertThat(meta.get("metrics").get("threshold").asDouble()).isEqualTo(0.5);
+        // the default search: two regParam values scored on the later part of the training range, best refitted
+        JsonNode search = meta.get("search");
+        assertThat(search.get("points")).hasSize(2);
+        int chosen = search.get("chosen").asInt();
+        for (JsonNode point : search.get("points")) {
+            assertThat(point.get("validation_auc").asDouble()).isLessThanOrEqualTo(
+                    search.get("points").get(chosen).get("validation_auc").asDouble());
+        }
+        assertThat(search.get("chosen_params")).isEqualTo(search.get("points").get(chosen).get("params"));
         JsonNode config = new ObjectMapper().readTree(registry.resolve("churn/config.json").toFile());
         assertThat(config.get("features").get("names")).hasSize(47);
         try (ModelSession session = ModelSession.open("churn:1", registry.resolve("churn/1/model.onnx"),
