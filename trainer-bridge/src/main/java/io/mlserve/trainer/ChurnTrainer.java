@@ -25,8 +25,12 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
@@ -371,7 +375,7 @@ public final class ChurnTrainer {
         boolean pass = champion == null || candidate >= championAuc - gateMargin;
         ObjectMapper json = new ObjectMapper();
         ObjectNode log = json.createObjectNode();
-        log.put("time", java.time.Instant.now().toString()).put("algorithm", algorithm)
+        log.put("time", Instant.now().toString()).put("algorithm", algorithm)
                 .put("candidate_auc", candidate).put("champion", champion == null ? null : champion.getParent()
                         .getFileName().toString())
                 .put("champion_auc", champion == null ? null : championAuc).put("margin", gateMargin)
@@ -386,7 +390,7 @@ public final class ChurnTrainer {
                     true, metrics);
         }
         Files.writeString(registry.resolve(model).resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         return r;
     }
 
@@ -397,7 +401,7 @@ public final class ChurnTrainer {
         }
         try (Stream<Path> s = Files.list(modelDir)) {
             return s.filter(p -> p.getFileName().toString().matches("[1-9][0-9]*"))
-                    .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString())))
+                    .max(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString())))
                     .map(p -> p.resolve("model.onnx")).filter(Files::exists).orElse(null);
         }
     }
@@ -456,7 +460,7 @@ public final class ChurnTrainer {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        java.util.Arrays.sort(order, (a, b) -> Float.compare(score[a], score[b]));
+        Arrays.sort(order, (a, b) -> Float.compare(score[a], score[b]));
         double rankSum = 0;
         long pos = 0;
         int i = 0;
@@ -512,7 +516,7 @@ public final class ChurnTrainer {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode meta = json.createObjectNode();
         meta.put("model", model).put("version", version).put("algorithm", algorithm)
-                .put("framework", "spark-mllib " + sparkVersion).put("created", java.time.Instant.now().toString())
+                .put("framework", "spark-mllib " + sparkVersion).put("created", Instant.now().toString())
                 .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
         meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
                 .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
