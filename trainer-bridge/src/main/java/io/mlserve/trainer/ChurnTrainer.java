@@ -262,13 +262,14 @@ public final class ChurnTrainer {
         Preprocessing pre = new Preprocessing(ChurnSchema.COLUMNS.size(), cols);
         byte[] onnx = Exporters.logisticRegression(model, pre, lm.coefficients().toArray(), lm.intercept())
                 .toByteArray();
-        double delta = verify(onnx, scored);
+        Check check = verify(onnx, scored);
+        double delta = check.maxAbsDelta();
         if (delta > 1e-4) {
             throw new IllegalStateException("the ONNX export differs from Spark by " + delta
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record());
+                parquet, spark.version(), train, scored, fit.record(), check.csv());
     }
 
     /**
@@ -306,13 +307,14 @@ public final class ChurnTrainer {
             trees[t] = flatten(sparkTrees[t].rootNode());
         }
         byte[] onnx = Exporters.gradientBoostedTrees(model, width, impute, trees, gm.treeWeights()).toByteArray();
-        double delta = verify(onnx, scored);
+        Check check = verify(onnx, scored);
+        double delta = check.maxAbsDelta();
         if (delta > 1e-4) {
             throw new IllegalStateException("the ONNX export differs from Spark by " + delta
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record());
+                parquet, spark.version(), train, scored, fit.record(), check.csv());
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -357,7 +359,8 @@ public final class ChurnTrainer {
      */
     private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  Dataset<Row> train, Dataset<Row> scored, ObjectNode search) throws Exception {
+                                  Dataset<Row> train, Dataset<Row> scored, ObjectNode search, String verification)
+            throws Exception {
         List<String> cols = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             cols.add(c.name());
@@ -382,7 +385,7 @@ public final class ChurnTrainer {
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
         Result r = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, search, TrainingProfile.build(train, scored)) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
+                sparkVersion, log, search, TrainingProfile.build(train, scored), verification) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
                 championAuc, false, metrics);
         if (pass) {
             log.put("version", r.version());
@@ -482,8 +485,15 @@ public final class ChurnTrainer {
         return pos == 0 || neg == 0 ? Double.NaN : (rankSum - pos * (pos + 1) / 2.0) / ((double) pos * neg);
     }
 
-    /** Largest |P_onnx - P_spark| over up to 2000 holdout rows. */
-    private static double verify(byte[] onnx, Dataset<Row> scored) throws Exception {
+    /**
+     * The export check: largest |P_onnx - P_spark| over up to 2000 holdout rows, and those rows with Spark's
+     * probability as CSV (header: the input columns, then {@code spark_probability}) — published beside the
+     * model as {@code verification.csv} so anyone can replay them against a server.
+     */
+    record Check(double maxAbsDelta, String csv) {
+    }
+
+    private static Check verify(byte[] onnx, Dataset<Row> scored) throws Exception {
         List<String> cols = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             cols.add(c.name());
@@ -492,17 +502,23 @@ public final class ChurnTrainer {
         List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(2000).collectAsList();
         float[] onnxP = score(onnx, rows);
         int width = ChurnSchema.COLUMNS.size();
+        StringBuilder csv = new StringBuilder(String.join(",", cols.subList(0, width))).append(",spark_probability\n");
         double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
             double spark = ((Vector) rows.get(i).get(width)).apply(1);
             worst = Math.max(worst, Math.abs(spark - onnxP[i]));
+            for (int j = 0; j < width; j++) {
+                csv.append((float) rows.get(i).getDouble(j)).append(',');
+            }
+            csv.append(spark).append('\n');
         }
-        return worst;
+        return new Check(worst, csv.toString());
     }
 
     private static Result publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate, ObjectNode search, ObjectNode profile) throws IOException {
+                                  ObjectNode gate, ObjectNode search, ObjectNode profile, String verification)
+            throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
         long version = 1;
@@ -527,6 +543,7 @@ public final class ChurnTrainer {
         ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);
         json.writeValue(tmp.resolve("profile.json").toFile(), profile);
+        Files.writeString(tmp.resolve("verification.csv"), verification);
         Path config = modelDir.resolve("config.json");
         if (!Files.exists(config)) {
             ObjectNode cfg = json.createObjectNode();
