@@ -30,7 +30,6 @@ import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
@@ -77,9 +76,12 @@ public final class ChurnTrainer {
      * @param championAuc  the current champion's AUC on the same holdout rows (NaN when there was none)
      * @param candidateAuc the candidate's AUC on those rows (same computation as championAuc)
      */
-    public record Result(long version, Path versionDir, double holdoutAuc, double maxAbsDelta, long trainRows,
-                         long holdoutRows, double candidateAuc, double championAuc, boolean published,
-                         Metrics metrics) {
+    public record Result(long version, Path versionDir, double maxAbsDelta, long trainRows, long holdoutRows,
+                         double candidateAuc, double championAuc, boolean published, Metrics metrics) {
+        /** Spark's AUC over the whole holdout. */
+        public double holdoutAuc() {
+            return metrics.auc();
+        }
     }
 
     /**
@@ -111,6 +113,13 @@ public final class ChurnTrainer {
 
     /** @param gbtTrees boosting iterations and @param gbtDepth tree depth for gradient-boosted trees */
     public ChurnTrainer(String master, double holdoutFraction, int gbtTrees, int gbtDepth) {
+        if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
+            throw new IllegalArgumentException("holdout must be in (0, 1), got " + holdoutFraction);
+        }
+        if (gbtTrees < 1 || gbtDepth < 1) {
+            throw new IllegalArgumentException("trees and depth must be at least 1, got " + gbtTrees + " and "
+                    + gbtDepth);
+        }
         this.master = master;
         this.holdoutFraction = holdoutFraction;
         this.gbtTrees = gbtTrees;
@@ -122,6 +131,9 @@ public final class ChurnTrainer {
      * (the highest published version, scored on the same rows) minus {@code margin}.
      */
     public ChurnTrainer withGateMargin(double margin) {
+        if (!Double.isFinite(margin)) {
+            throw new IllegalArgumentException("gate margin must be a finite number, got " + margin);
+        }
         this.gateMargin = margin;
         return this;
     }
@@ -150,6 +162,12 @@ public final class ChurnTrainer {
             return SearchGrid.parse(grid);
         }
         return SearchGrid.parse(algorithm == Algorithm.LOGISTIC_REGRESSION ? "regParam=0.0001,0.01" : "");
+    }
+
+    /** Fails (IllegalArgumentException) now, before Spark starts, if the grid names what {@code algorithm} lacks. */
+    public void checkGrid(Algorithm algorithm) {
+        grid(algorithm).paramMaps(algorithm == Algorithm.LOGISTIC_REGRESSION ? new LogisticRegression()
+                : new GBTClassifier());
     }
 
     /** The model families the trainer fits. */
@@ -361,12 +379,7 @@ public final class ChurnTrainer {
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
                                   Dataset<Row> train, Dataset<Row> scored, ObjectNode search, String verification)
             throws Exception {
-        List<String> cols = new ArrayList<>();
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            cols.add(c.name());
-        }
-        cols.add("label");
-        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(GATE_ROWS).collectAsList();
+        List<Row> rows = inputsThen(scored, "label", GATE_ROWS);
         double[] labels = new double[rows.size()];
         for (int i = 0; i < labels.length; i++) {
             labels[i] = rows.get(i).getDouble(ChurnSchema.COLUMNS.size());
@@ -384,29 +397,41 @@ public final class ChurnTrainer {
                 .put("champion_auc", champion == null ? null : championAuc).put("margin", gateMargin)
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
-        Result r = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, search, TrainingProfile.build(train, scored), verification) : new Result(0, null, sparkAuc, delta, trainRows, holdoutRows, candidate,
-                championAuc, false, metrics);
+        long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
+                sparkVersion, log, search, TrainingProfile.build(train, scored), verification) : 0;
         if (pass) {
-            log.put("version", r.version());
-            r = new Result(r.version(), r.versionDir(), sparkAuc, delta, trainRows, holdoutRows, candidate, championAuc,
-                    true, metrics);
+            log.put("version", version);
         }
         Files.writeString(registry.resolve(model).resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        return r;
+        return new Result(version, pass ? registry.resolve(model).resolve(Long.toString(version)) : null, delta,
+                trainRows, holdoutRows, candidate, championAuc, pass, metrics);
     }
 
     /** model.onnx of the highest published version, or null. */
     private static Path championFile(Path modelDir) throws IOException {
+        long version = highestVersion(modelDir);
+        Path onnx = modelDir.resolve(Long.toString(version)).resolve("model.onnx");
+        return version > 0 && Files.exists(onnx) ? onnx : null;
+    }
+
+    /** The highest numbered version directory, 0 when there is none (or no model directory). */
+    private static long highestVersion(Path modelDir) throws IOException {
         if (!Files.isDirectory(modelDir)) {
-            return null;
+            return 0;
         }
         try (Stream<Path> s = Files.list(modelDir)) {
-            return s.filter(p -> p.getFileName().toString().matches("[1-9][0-9]*"))
-                    .max(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString())))
-                    .map(p -> p.resolve("model.onnx")).filter(Files::exists).orElse(null);
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("[1-9][0-9]*"))
+                    .mapToLong(Long::parseLong).max().orElse(0);
         }
+    }
+
+    /** Up to {@code limit} rows: the model's input columns in order, then {@code extra}. */
+    private static List<Row> inputsThen(Dataset<Row> scored, String extra, int limit) {
+        List<Column> cols = new ArrayList<>();
+        ChurnSchema.COLUMNS.forEach(c -> cols.add(col(c.name())));
+        cols.add(col(extra));
+        return scored.select(cols.toArray(new Column[0])).limit(limit).collectAsList();
     }
 
     /** P(1) of each row (the ChurnSchema columns first) from an ONNX model. */
@@ -494,15 +519,12 @@ public final class ChurnTrainer {
     }
 
     private static Check verify(byte[] onnx, Dataset<Row> scored) throws Exception {
-        List<String> cols = new ArrayList<>();
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            cols.add(c.name());
-        }
-        cols.add("probability");
-        List<Row> rows = scored.selectExpr(cols.toArray(new String[0])).limit(2000).collectAsList();
+        List<Row> rows = inputsThen(scored, "probability", 2000);
         float[] onnxP = score(onnx, rows);
         int width = ChurnSchema.COLUMNS.size();
-        StringBuilder csv = new StringBuilder(String.join(",", cols.subList(0, width))).append(",spark_probability\n");
+        StringBuilder csv = new StringBuilder();
+        ChurnSchema.COLUMNS.forEach(c -> csv.append(c.name()).append(','));
+        csv.append("spark_probability\n");
         double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
             double spark = ((Vector) rows.get(i).get(width)).apply(1);
@@ -515,17 +537,14 @@ public final class ChurnTrainer {
         return new Check(worst, csv.toString());
     }
 
-    private static Result publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
+    /** The new version's number. */
+    private static long publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
                                   ObjectNode gate, ObjectNode search, ObjectNode profile, String verification)
             throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
-        long version = 1;
-        try (Stream<Path> s = Files.list(modelDir)) {
-            version += s.map(p -> p.getFileName().toString()).filter(n -> n.matches("[1-9][0-9]*"))
-                    .mapToLong(Long::parseLong).max().orElse(0);
-        }
+        long version = highestVersion(modelDir) + 1;
         Path tmp = modelDir.resolve(version + ".tmp-" + UUID.randomUUID());
         Files.createDirectories(tmp);
         Files.write(tmp.resolve("model.onnx"), onnx);
@@ -557,8 +576,7 @@ public final class ChurnTrainer {
         }
         Path target = modelDir.resolve(Long.toString(version));
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        return new Result(version, target, metrics.auc(), delta, trainRows, holdoutRows, Double.NaN, Double.NaN, true,
-                metrics);
+        return version;
     }
 
     private static String sha256(byte[] b) {

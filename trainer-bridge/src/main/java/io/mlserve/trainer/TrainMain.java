@@ -1,5 +1,6 @@
 package io.mlserve.trainer;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -12,6 +13,9 @@ import picocli.CommandLine.Option;
         description = "Train the churn model with Spark MLlib on a datagen directory, export it to ONNX with its "
                 + "preprocessing, check it against Spark, and publish the next version into a model repository.")
 public final class TrainMain implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--data", required = true, description = "Directory with data.parquet (./mlserve datagen --out).")
     Path data;
 
@@ -61,17 +65,23 @@ public final class TrainMain implements Callable<Integer> {
         ChurnTrainer.Algorithm a = switch (algorithm) {
             case "lr" -> ChurnTrainer.Algorithm.LOGISTIC_REGRESSION;
             case "gbt" -> ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES;
-            default -> throw new CommandLine.ParameterException(new CommandLine(this),
+            default -> throw new CommandLine.ParameterException(spec.commandLine(),
                     "--algorithm must be lr or gbt, got '" + algorithm + "'");
         };
-        ChurnTrainer trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
-                .withThreshold(threshold);
-        if (grid != null) {
-            try {
+        if (!Files.isRegularFile(data.resolve("data.parquet"))) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--data " + data
+                    + ": no data.parquet there (write one with ./mlserve datagen --out DIR)");
+        }
+        ChurnTrainer trainer;
+        try {
+            trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
+                    .withThreshold(threshold);
+            if (grid != null) {
                 trainer.withGrid(grid);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "--grid: " + e.getMessage());
             }
+            trainer.checkGrid(a);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         ChurnTrainer.Result r = trainer.train(a, data, model, registry);
         if (!r.published()) {

@@ -136,7 +136,7 @@ final class TrainingProfile {
         Arrays.stream(PROBABILITIES).forEach(probs::add);
         ArrayNode features = profile.putArray("features");
         int a = 1;
-        int f = 0;
+        int n = 0;
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             ObjectNode node = json.createObjectNode();
             node.put("name", c.name()).put("index", ChurnSchema.indexOf(c.name()));
@@ -150,9 +150,8 @@ final class TrainingProfile {
             for (int q = 0; q < SEASONS.length; q++) {
                 seasons.putObject(SEASONS[q]).put("count", counts[q][0]).put("missing", counts[q][a]);
             }
-            int bins = c.categorical() ? c.vocabulary().size() : edges[numericIndex(numeric, c)].length + 1;
+            int bins = c.categorical() ? c.vocabulary().size() : edges[n].length + 1;
             if (!c.categorical()) {
-                int n = numericIndex(numeric, c);
                 addAll(node.putArray("quantiles"), quantiles[n]);
                 ObjectNode histogram = node.putObject("histogram");
                 addAll(histogram.putArray("edges"), edges[n]);
@@ -160,7 +159,7 @@ final class TrainingProfile {
                 for (int q = 0; q < SEASONS.length; q++) {
                     addAll(((ObjectNode) seasons.get(SEASONS[q])).putArray("quantiles"), seasonQuantiles[q][n]);
                 }
-                f++;
+                n++;
             } else {
                 addAll(node.putArray("counts"), total, a + 1, bins);
             }
@@ -171,8 +170,8 @@ final class TrainingProfile {
             features.add(node);
             a += 1 + bins;
         }
-        if (f != numeric.size() || a != aggs.size()) {
-            throw new IllegalStateException("profile columns out of step: " + f + "/" + numeric.size() + ", " + a
+        if (n != numeric.size() || a != aggs.size()) {
+            throw new IllegalStateException("profile columns out of step: " + n + "/" + numeric.size() + ", " + a
                     + "/" + aggs.size());
         }
         profile.set("score", scoreProfile(json, scored));
@@ -215,10 +214,6 @@ final class TrainingProfile {
 
     private static Column ones(Column condition) {
         return sum(when(condition, lit(1L)).otherwise(lit(0L)));
-    }
-
-    private static int numericIndex(List<ChurnSchema.Column> numeric, ChurnSchema.Column c) {
-        return numeric.indexOf(c);
     }
 
     private static void addAll(ArrayNode into, double[] values) {
