@@ -99,16 +99,23 @@ public final class ChurnTrainer {
     /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
     private static final int GATE_ROWS = 50_000;
 
+    /** Defaults shared by {@code ./mlserve train} and the trainer service's jobs. */
+    public static final double DEFAULT_HOLDOUT = 0.2;
+    public static final int DEFAULT_TREES = 50;
+    public static final int DEFAULT_DEPTH = 5;
+    public static final double DEFAULT_GATE_MARGIN = 0.005;
+    public static final double DEFAULT_THRESHOLD = 0.5;
+
     private final String master;
     private final double holdoutFraction;
     private final int gbtTrees;
     private final int gbtDepth;
-    private double gateMargin = 0.005;
-    private double threshold = 0.5;
+    private double gateMargin = DEFAULT_GATE_MARGIN;
+    private double threshold = DEFAULT_THRESHOLD;
     private String grid;
 
     public ChurnTrainer(String master, double holdoutFraction) {
-        this(master, holdoutFraction, 50, 5);
+        this(master, holdoutFraction, DEFAULT_TREES, DEFAULT_DEPTH);
     }
 
     /** @param gbtTrees boosting iterations and @param gbtDepth tree depth for gradient-boosted trees */

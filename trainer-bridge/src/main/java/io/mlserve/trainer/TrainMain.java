@@ -1,6 +1,5 @@
 package io.mlserve.trainer;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -28,18 +27,18 @@ public final class TrainMain implements Callable<Integer> {
     @Option(names = "--spark-master", defaultValue = "local[*]", description = "Spark master (default: ${DEFAULT-VALUE}).")
     String master;
 
-    @Option(names = "--holdout", defaultValue = "0.2", description = "Share of the time range held out (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--holdout", defaultValue = "" + ChurnTrainer.DEFAULT_HOLDOUT, description = "Share of the time range held out (default: ${DEFAULT-VALUE}).")
     double holdout;
 
     @Option(names = "--algorithm", defaultValue = "lr", description = "lr (logistic regression) or gbt "
             + "(gradient-boosted trees) (default: ${DEFAULT-VALUE}).")
     String algorithm;
 
-    @Option(names = "--gate-margin", defaultValue = "0.005", description = "Publish only if the candidate's "
+    @Option(names = "--gate-margin", defaultValue = "" + ChurnTrainer.DEFAULT_GATE_MARGIN, description = "Publish only if the candidate's "
             + "holdout AUC >= the current champion's minus this (default: ${DEFAULT-VALUE}).")
     double gateMargin;
 
-    @Option(names = "--threshold", defaultValue = "0.5", description = "Decision threshold for accuracy, "
+    @Option(names = "--threshold", defaultValue = "" + ChurnTrainer.DEFAULT_THRESHOLD, description = "Decision threshold for accuracy, "
             + "precision and recall (default: ${DEFAULT-VALUE}).")
     double threshold;
 
@@ -49,10 +48,10 @@ public final class TrainMain implements Callable<Integer> {
             + "gbt none.")
     String grid;
 
-    @Option(names = "--trees", defaultValue = "50", description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--trees", defaultValue = "" + ChurnTrainer.DEFAULT_TREES, description = "gbt: boosting iterations (default: ${DEFAULT-VALUE}).")
     int trees;
 
-    @Option(names = "--depth", defaultValue = "5", description = "gbt: tree depth (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--depth", defaultValue = "" + ChurnTrainer.DEFAULT_DEPTH, description = "gbt: tree depth (default: ${DEFAULT-VALUE}).")
     int depth;
 
     public static void main(String[] args) {
@@ -62,28 +61,13 @@ public final class TrainMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
-        ChurnTrainer.Algorithm a = switch (algorithm) {
-            case "lr" -> ChurnTrainer.Algorithm.LOGISTIC_REGRESSION;
-            case "gbt" -> ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES;
-            default -> throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--algorithm must be lr or gbt, got '" + algorithm + "'");
-        };
-        if (!Files.isRegularFile(data.resolve("data.parquet"))) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--data " + data
-                    + ": no data.parquet there (write one with ./mlserve datagen --out DIR)");
-        }
-        ChurnTrainer trainer;
+        TrainingPlan plan;
         try {
-            trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
-                    .withThreshold(threshold);
-            if (grid != null) {
-                trainer.withGrid(grid);
-            }
-            trainer.checkGrid(a);
+            plan = TrainingPlan.of(algorithm, data, model, master, holdout, trees, depth, gateMargin, threshold, grid);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        ChurnTrainer.Result r = trainer.train(a, data, model, registry);
+        ChurnTrainer.Result r = plan.run(registry);
         if (!r.published()) {
             System.out.printf(Locale.ROOT, "rejected by the quality gate: candidate AUC %.4f < champion %.4f - %.4f "
                     + "(recorded in %s); nothing published%n", r.candidateAuc(), r.championAuc(), gateMargin,

@@ -25,7 +25,7 @@ class TrainMainTest {
         "--holdout=1.5|holdout must be in (0, 1)",
         "--trees=0|trees and depth must be at least 1",
         "--gate-margin=NaN|gate margin must be a finite number",
-        "--algorithm=svm|--algorithm must be lr or gbt"})
+        "--algorithm=svm|algorithm must be lr or gbt"})
     void refusesBadOptions(String option, String message) throws Exception {
         Path data = Files.createDirectories(dir.resolve("data"));
         Files.writeString(data.resolve("data.parquet"), "not read: the options fail first");

@@ -5,19 +5,27 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Unmatched;
 
 /**
- * {@code mlserve train} is run by the launcher in a separate JVM with the trainer's classpath (Spark stays off
- * the server's); this entry exists so {@code mlserve --help} lists it and a direct call says where to go.
+ * {@code mlserve train} and {@code mlserve trainer} are run by the launcher in a separate JVM with the trainer's
+ * classpath (Spark stays off the server's); these entries exist so {@code mlserve --help} lists them and a
+ * direct call says where to go.
  */
 @Command(name = "train", description = "Train the churn model with Spark, export to ONNX, verify and publish the "
         + "next version (runs in its own JVM: ./mlserve train --help).")
-public final class TrainCommand implements Callable<Integer> {
+public class TrainCommand implements Callable<Integer> {
     @Unmatched
     java.util.List<String> args;
 
     @Override
     public Integer call() {
-        System.err.println("train runs in its own JVM with the trainer's classpath: use ./mlserve train "
+        String name = getClass().getAnnotation(Command.class).name();
+        System.err.println(name + " runs in its own JVM with the trainer's classpath: use ./mlserve " + name + " "
                 + String.join(" ", args == null ? java.util.List.of() : args));
         return 2;
+    }
+
+    /** {@code mlserve trainer}: the long-running trainer service. */
+    @Command(name = "trainer", description = "Run the trainer service: gRPC mlserve.v1.TrainerService and the "
+            + "mlserve.retrain consumer (runs in its own JVM: ./mlserve trainer --help).")
+    public static final class Service extends TrainCommand {
     }
 }

@@ -1,0 +1,255 @@
+package io.mlserve.trainer;
+
+import io.mlserve.proto.v1.GetJobRequest;
+import io.mlserve.proto.v1.Job;
+import io.mlserve.proto.v1.JobKind;
+import io.mlserve.proto.v1.JobRequest;
+import io.mlserve.proto.v1.JobState;
+import io.mlserve.proto.v1.ListJobsRequest;
+import io.mlserve.proto.v1.ListJobsResponse;
+import io.mlserve.proto.v1.SubmitJobResponse;
+import io.mlserve.proto.v1.TrainResult;
+import io.mlserve.proto.v1.TrainSpec;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The trainer's jobs: accepted from gRPC and Kafka, run one at a time in submission order on one worker
+ * thread, and kept (the last {@code history} finished ones) for GetJob/ListJobs.
+ *
+ * <p>Deduplication: a request whose request_id is already known returns that job; a request for a model that
+ * already has a QUEUED or RUNNING job returns that job (at most one job per model at a time). Both answers say
+ * {@code deduplicated}. Requests are validated completely before they are queued: a bad one is refused with an
+ * {@link IllegalArgumentException} and leaves no job behind.
+ */
+public final class TrainerJobs implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainerJobs.class);
+
+    private final Path registry;
+    private final Path defaultData;
+    private final String master;
+    private final int history;
+    private final ExecutorService worker;
+    private final String runId = Long.toString(System.currentTimeMillis(), 36);
+    private final AtomicLong sequence = new AtomicLong();
+    // guarded by this: jobs by id in submission order, and request ids → job ids
+    private final Map<String, Job> jobs = new java.util.LinkedHashMap<>();
+    private final Map<String, String> byRequest = new HashMap<>();
+    private final Deque<String> finished = new ArrayDeque<>();
+    private boolean closed;
+
+    /**
+     * @param registry    the model repository jobs publish into
+     * @param defaultData the data directory for requests that name none (may be null)
+     * @param master      the Spark master every job uses
+     * @param history     finished jobs kept for GetJob/ListJobs
+     */
+    public TrainerJobs(Path registry, Path defaultData, String master, int history) {
+        if (history < 1) {
+            throw new IllegalArgumentException("history must be at least 1, got " + history);
+        }
+        this.registry = registry;
+        this.defaultData = defaultData;
+        this.master = master;
+        this.history = history;
+        this.worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "mlserve-trainer-job");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Validates and queues {@code request}; {@code source} ("grpc", "kafka") is recorded on the job. */
+    public synchronized SubmitJobResponse submit(JobRequest request, String source) {
+        if (closed) {
+            throw new IllegalStateException("the trainer is stopping");
+        }
+        String known = request.getRequestId().isEmpty() ? null : byRequest.get(request.getRequestId());
+        if (known != null && jobs.containsKey(known)) {
+            return SubmitJobResponse.newBuilder().setJob(jobs.get(known)).setDeduplicated(true).build();
+        }
+        for (Job j : jobs.values()) {
+            if (j.getRequest().getModelName().equals(request.getModelName()) && active(j.getState())) {
+                if (!request.getRequestId().isEmpty()) {
+                    byRequest.put(request.getRequestId(), j.getJobId());
+                }
+                return SubmitJobResponse.newBuilder().setJob(j).setDeduplicated(true).build();
+            }
+        }
+        TrainingPlan plan = plan(request);
+        String id = runId + "-" + sequence.incrementAndGet();
+        JobRequest stored = request.getRequestId().isEmpty() ? request.toBuilder().setRequestId(id).build() : request;
+        Job job = Job.newBuilder().setJobId(id).setRequest(stored).setState(JobState.QUEUED).setSource(source)
+                .setSubmittedMs(System.currentTimeMillis()).build();
+        jobs.put(id, job);
+        byRequest.put(stored.getRequestId(), id);
+        try {
+            worker.execute(() -> run(id, plan));
+        } catch (RejectedExecutionException e) {
+            jobs.remove(id);
+            byRequest.remove(stored.getRequestId());
+            throw new IllegalStateException("the trainer is stopping");
+        }
+        LOG.info("job {} queued ({}): train {} with {} on {}; reason: {}", id, source, request.getModelName(),
+                plan.algorithm(), plan.data(), request.getReason().isEmpty() ? "-" : request.getReason());
+        return SubmitJobResponse.newBuilder().setJob(job).build();
+    }
+
+    private TrainingPlan plan(JobRequest r) {
+        if (r.getKind() != JobKind.TRAIN && r.getKind() != JobKind.JOB_KIND_UNSPECIFIED) {
+            throw new IllegalArgumentException("kind " + r.getKind() + " is not a job this trainer runs (TRAIN)");
+        }
+        TrainSpec t = r.getTrain();
+        Path data = t.getData().isEmpty() ? defaultData : Path.of(t.getData());
+        if (data == null) {
+            throw new IllegalArgumentException("train.data is empty and the trainer has no --data default");
+        }
+        if (t.getTrees() < 0 || t.getDepth() < 0 || t.getHoldout() < 0) {
+            throw new IllegalArgumentException("train.trees, train.depth and train.holdout must not be negative");
+        }
+        return TrainingPlan.of(t.getAlgorithm().isEmpty() ? "lr" : t.getAlgorithm(), data, r.getModelName(), master,
+                t.getHoldout() == 0 ? ChurnTrainer.DEFAULT_HOLDOUT : t.getHoldout(),
+                t.getTrees() == 0 ? ChurnTrainer.DEFAULT_TREES : t.getTrees(),
+                t.getDepth() == 0 ? ChurnTrainer.DEFAULT_DEPTH : t.getDepth(),
+                t.hasGateMargin() ? t.getGateMargin() : ChurnTrainer.DEFAULT_GATE_MARGIN,
+                t.hasThreshold() ? t.getThreshold() : ChurnTrainer.DEFAULT_THRESHOLD,
+                t.hasGrid() ? t.getGrid() : null);
+    }
+
+    private void run(String id, TrainingPlan plan) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            update(id, j -> j.setState(JobState.RUNNING).setStartedMs(System.currentTimeMillis()));
+        }
+        try {
+            ChurnTrainer.Result r = plan.run(registry);
+            TrainResult result = TrainResult.newBuilder().setVersion(r.version()).setPublished(r.published())
+                    .setCandidateAuc(r.candidateAuc()).setChampionAuc(r.championAuc())
+                    .setMaxAbsDelta(r.maxAbsDelta()).setTrainRows(r.trainRows()).setHoldoutRows(r.holdoutRows())
+                    .setLogLoss(r.metrics().logLoss()).setAccuracy(r.metrics().accuracy())
+                    .setPrecision(r.metrics().precision()).setRecall(r.metrics().recall())
+                    .setThreshold(r.metrics().threshold()).build();
+            String message = r.published() ? "published version " + r.version()
+                    : String.format(java.util.Locale.ROOT, "quality gate: candidate AUC %.4f < champion %.4f - margin; "
+                            + "nothing published", r.candidateAuc(), r.championAuc());
+            LOG.info("job {}: {}", id, message);
+            finish(id, r.published() ? JobState.SUCCEEDED : JobState.REJECTED, message, result);
+        } catch (Exception | LinkageError e) {
+            LOG.error("job {} failed", id, e);
+            finish(id, JobState.FAILED, e.toString(), null);
+        }
+    }
+
+    private synchronized void finish(String id, JobState state, String message, TrainResult result) {
+        update(id, j -> {
+            j.setState(state).setMessage(message).setFinishedMs(System.currentTimeMillis());
+            if (result != null) {
+                j.setResult(result);
+            }
+        });
+        finished.addLast(id);
+        while (finished.size() > history) {
+            Job gone = jobs.remove(finished.removeFirst());
+            if (gone != null) {
+                byRequest.remove(gone.getRequest().getRequestId());
+            }
+        }
+        notifyAll();
+    }
+
+    private void update(String id, java.util.function.Consumer<Job.Builder> change) {
+        Job j = jobs.get(id);
+        if (j != null) {
+            Job.Builder b = j.toBuilder();
+            change.accept(b);
+            jobs.put(id, b.build());
+        }
+    }
+
+    /** The job with this id (or, when the id is empty, this request id), or null. */
+    public synchronized Job get(GetJobRequest request) {
+        String id = request.getJobId().isEmpty() ? byRequest.get(request.getRequestId()) : request.getJobId();
+        return id == null ? null : jobs.get(id);
+    }
+
+    /** Newest first. */
+    public synchronized ListJobsResponse list(ListJobsRequest request) {
+        int limit = request.getLimit() > 0 ? request.getLimit() : 100;
+        List<Job> all = new ArrayList<>(jobs.values());
+        ListJobsResponse.Builder b = ListJobsResponse.newBuilder();
+        for (int i = all.size() - 1; i >= 0 && b.getJobsCount() < limit; i--) {
+            Job j = all.get(i);
+            if ((request.getModelName().isEmpty() || j.getRequest().getModelName().equals(request.getModelName()))
+                    && (!request.getActiveOnly() || active(j.getState()))) {
+                b.addJobs(j);
+            }
+        }
+        return b.build();
+    }
+
+    /** Waits up to {@code timeoutMs} for the job to end; the job as it is then. */
+    public synchronized Job await(String jobId, long timeoutMs) throws InterruptedException {
+        long end = System.currentTimeMillis() + timeoutMs;
+        Job j = jobs.get(jobId);
+        while (j != null && active(j.getState()) && System.currentTimeMillis() < end) {
+            wait(Math.max(1, end - System.currentTimeMillis()));
+            j = jobs.get(jobId);
+        }
+        return j;
+    }
+
+    static boolean active(JobState s) {
+        return s == JobState.QUEUED || s == JobState.RUNNING;
+    }
+
+    /**
+     * Stops taking jobs; queued jobs are marked FAILED; a running job gets {@code graceSeconds} to finish (its
+     * version is published by an atomic rename, so stopping it midway never leaves a half-written version).
+     */
+    public void close(int graceSeconds) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (Iterator<Job> it = List.copyOf(jobs.values()).iterator(); it.hasNext(); ) {
+                Job j = it.next();
+                if (j.getState() == JobState.QUEUED) {
+                    update(j.getJobId(), b -> b.setState(JobState.FAILED).setMessage("the trainer stopped before it ran")
+                            .setFinishedMs(System.currentTimeMillis()));
+                }
+            }
+            notifyAll();
+        }
+        worker.shutdown();
+        try {
+            if (!worker.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
+                LOG.warn("a job is still running after {} s; stopping without it", graceSeconds);
+                worker.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            worker.shutdownNow();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(30);
+    }
+}

@@ -1,0 +1,90 @@
+package io.mlserve.trainer;
+
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The long-running trainer: {@code mlserve.v1.TrainerService} and gRPC health on one port, and optionally a
+ * consumer of {@code mlserve.retrain}, all feeding one {@link TrainerJobs}.
+ */
+public final class TrainerServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainerServer.class);
+
+    /**
+     * @param kafka      bootstrap servers, or null for no Kafka consumer
+     * @param graceSeconds how long a running job may take to finish on shutdown
+     */
+    public record Options(String host, int port, Path registry, Path data, String master, String kafka, String topic,
+                          String groupId, int history, int graceSeconds) {
+    }
+
+    private final Options options;
+    private final TrainerJobs jobs;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Server grpc;
+    private RetrainConsumer consumer;
+
+    private TrainerServer(Options options) throws IOException {
+        this.options = options;
+        this.jobs = new TrainerJobs(options.registry(), options.data(), options.master(), options.history());
+        this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.port()))
+                .addService(new GrpcTrainerService(jobs))
+                .addService(health.getHealthService())
+                .build();
+    }
+
+    public static TrainerServer start(Options options) throws IOException {
+        TrainerServer s = new TrainerServer(options);
+        try {
+            s.grpc.start();
+            if (options.kafka() != null) {
+                s.consumer = new RetrainConsumer(options.kafka(), options.topic(), options.groupId(), s.jobs).start();
+            }
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        LOG.info("trainer on {}:{} publishing into {} (Spark {}){}", options.host(), s.port(), options.registry(),
+                options.master(), options.kafka() == null ? "" : "; consuming " + options.topic() + " from "
+                        + options.kafka());
+        return s;
+    }
+
+    public int port() {
+        return grpc.getPort();
+    }
+
+    public TrainerJobs jobs() {
+        return jobs;
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        grpc.awaitTermination();
+    }
+
+    @Override
+    public void close() {
+        health.enterTerminalState();
+        if (consumer != null) {
+            consumer.close();
+        }
+        grpc.shutdown();
+        jobs.close(options.graceSeconds());
+        try {
+            if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                grpc.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            grpc.shutdownNow();
+        }
+        LOG.info("trainer stopped");
+    }
+}
