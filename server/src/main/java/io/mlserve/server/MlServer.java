@@ -23,6 +23,7 @@ import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -70,6 +71,7 @@ public final class MlServer implements AutoCloseable {
     private final AtomicBoolean stopped = new AtomicBoolean();
     private FeatureStore features;
     private FeatureIngester ingester;
+    private RetrainBridge retrain;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -126,6 +128,11 @@ public final class MlServer implements AutoCloseable {
         PredictHandler predict = new PredictHandler(handler, features);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
+        if (options.retrain() != null) {
+            retrain = new RetrainBridge(options.retrain(), repository::model, m -> admin.load("", m),
+                    metrics.retrain());
+            LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
+        }
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
@@ -143,7 +150,7 @@ public final class MlServer implements AutoCloseable {
             b.addService(new GrpcFeatureService(featureApi));
         }
         grpc = b.build().start();
-        RestHandler rest = new RestHandler(handler, admin, featureApi, predict);
+        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
@@ -210,6 +217,11 @@ public final class MlServer implements AutoCloseable {
         return metrics;
     }
 
+    /** The retrain bridge (drift listeners hand their events to it), or null when no trainer is configured. */
+    public RetrainBridge retrain() {
+        return retrain;
+    }
+
     /**
      * Stops accepting work, waits up to {@code graceSeconds} for in-flight calls, then closes sessions and
      * event loops. Safe to call more than once.
@@ -235,6 +247,9 @@ public final class MlServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 grpc.shutdownNow();
             }
+        }
+        if (retrain != null) {
+            retrain.close();
         }
         loader.shutdown();
         repository.close();

@@ -8,10 +8,8 @@ import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.inference.ModelMetadataRequest;
 import io.mlserve.proto.inference.ModelMetadataResponse;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -28,27 +26,12 @@ class TrainedModelServingTest {
 
     @Test
     void servesWhatSparkTrainedWithTheSameProbabilities() throws Exception {
-        Path trainer = Path.of("..", "trainer-bridge", "target").toAbsolutePath().normalize();
-        assertThat(trainer.resolve("lib"))
-                .as("the trainer's classpath (built by `mvn package` of trainer-bridge, before this module)")
-                .isDirectory();
         Path data = dir.resolve("data");
         new ChurnDataGenerator(new ChurnDataGenerator.Options(6_000, 3, 11)).generate(data);
         Path registry = dir.resolve("models");
-
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("--add-") || arg.startsWith("-D")) {
-                cmd.add(arg);
-            }
-        }
-        cmd.addAll(List.of("-Xmx1g", "-cp", trainer.resolve("classes") + java.io.File.pathSeparator
-                        + trainer.resolve("lib") + java.io.File.separator + "*",
-                "io.mlserve.trainer.TrainMain", "--data", data.toString(), "--registry", registry.toString(),
-                "--spark-master", "local[2]", "--algorithm", "gbt", "--trees", "20", "--depth", "4"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("train.log").toFile()).start();
+        Process p = TrainerJvm.start(dir.resolve("train.log"), "TrainMain", "--data", data.toString(),
+                "--registry", registry.toString(), "--spark-master", "local[2]", "--algorithm", "gbt", "--trees", "20",
+                "--depth", "4");
         assertThat(p.waitFor(5, TimeUnit.MINUTES)).as("trainer finished").isTrue();
         assertThat(p.exitValue()).as(Files.readString(dir.resolve("train.log"))).isZero();
 

@@ -4,7 +4,9 @@ import io.mlserve.runtime.Device;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.retrain.RetrainOptions;
 import java.nio.file.Path;
+import java.time.Duration;
 import picocli.CommandLine.Option;
 
 /** Flags shared by every command that runs a server (serve, demo). */
@@ -59,6 +61,19 @@ final class ServerFlags {
             + "else ./data).")
     Path dataDir;
 
+    @Option(names = "--trainer", description = "The trainer service (./mlserve trainer) as host:port: drift events "
+            + "on models whose config.json enables retrain start jobs there.")
+    String trainer;
+
+    @Option(names = "--retrain-cooldown-secs", defaultValue = "3600", description = "After a retraining job ends, "
+            + "drift events start no new one for this long, unless config.json retrain.cooldown_seconds says "
+            + "otherwise (default: ${DEFAULT-VALUE}).")
+    long retrainCooldown;
+
+    @Option(names = "--retrain-max-backoff-secs", defaultValue = "60", description = "Longest wait between attempts "
+            + "to reach an unreachable trainer; waits start at 1 s and double (default: ${DEFAULT-VALUE}).")
+    long retrainMaxBackoff;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -72,6 +87,8 @@ final class ServerFlags {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, repo, session, maxMessageBytes,
                 defaultInstances, eventLoopThreads, shutdownGraceSeconds, data,
                 file == null ? java.util.List.of() : file.featureViews(), file == null ? null : file.kafka(),
-                file == null ? java.util.List.of() : file.snapshots());
+                file == null ? java.util.List.of() : file.snapshots(),
+                trainer == null ? null : RetrainOptions.defaults(trainer).withCooldown(Duration.ofSeconds(retrainCooldown))
+                        .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff))));
     }
 }

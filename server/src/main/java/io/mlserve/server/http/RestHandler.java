@@ -17,7 +17,13 @@ import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.features.FeatureApi;
 import io.mlserve.server.features.PredictHandler;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.server.repository.ModelEntry;
+import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.retrain.RetrainBridge;
+import io.mlserve.server.retrain.RetrainStatus;
 import io.mlserve.proto.v1.ReadFeaturesRequest;
 import io.mlserve.proto.v1.ReadFeaturesResponse;
 import io.mlserve.proto.v1.WriteFeaturesResponse;
@@ -60,13 +66,21 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final ModelAdmin admin;
     private final FeatureApi features;
     private final PredictHandler predict;
+    private final ModelRepository repository;
+    private final RetrainBridge retrain;
 
-    /** @param features the feature API, or null when the server has no feature store */
-    public RestHandler(InferenceHandler handler, ModelAdmin admin, FeatureApi features, PredictHandler predict) {
+    /**
+     * @param features the feature API, or null when the server has no feature store
+     * @param retrain  the retrain bridge, or null when the server has no trainer
+     */
+    public RestHandler(InferenceHandler handler, ModelAdmin admin, FeatureApi features, PredictHandler predict,
+                       ModelRepository repository, RetrainBridge retrain) {
         this.handler = handler;
         this.admin = admin;
         this.features = features;
         this.predict = predict;
+        this.repository = repository;
+        this.retrain = retrain;
     }
 
     @Override
@@ -188,10 +202,35 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         return error(404, "no endpoint " + path);
     }
 
-    /** /v1: PUT/GET features, POST predict by entity id. */
+    /** /v1: PUT/GET features, POST predict by entity id, GET models, POST retrain. */
     private FullHttpResponse v1(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
                                 boolean keepAlive) throws IOException {
         HttpMethod m = req.method();
+        if (p.length == 2 && p[1].equals("models")) {
+            requireGet(m, path);
+            java.util.List<ModelEntry> all = new java.util.ArrayList<>(repository.models());
+            all.sort(java.util.Comparator.comparing(ModelEntry::name));
+            return json(200, g -> {
+                g.writeStartObject();
+                g.writeArrayFieldStart("models");
+                for (ModelEntry e : all) {
+                    ModelsJson.write(e, retrain, g);
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            });
+        }
+        if (p.length == 3 && p[1].equals("models")) {
+            requireGet(m, path);
+            ModelEntry e = repository.model(p[2]);
+            if (e == null) {
+                return error(404, "no model '" + p[2] + "'");
+            }
+            return json(200, g -> ModelsJson.write(e, retrain, g));
+        }
+        if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
+            return retrain(ctx, req, p[2], path, keepAlive);
+        }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("predict")) {
             if (m != HttpMethod.POST) {
                 return error(405, path + " takes POST");
@@ -230,6 +269,55 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             return error(405, path + ": PUT /v1/features/{view} writes, GET /v1/features/{view}/{entity_id} reads");
         }
         return error(404, "no endpoint " + path);
+    }
+
+    /** POST /v1/models/{name}/retrain: an operator's retraining request, through the bridge's policy. */
+    private FullHttpResponse retrain(ChannelHandlerContext ctx, FullHttpRequest req, String model, String path,
+                                     boolean keepAlive) {
+        if (req.method() != HttpMethod.POST) {
+            return error(405, path + " takes POST");
+        }
+        if (retrain == null) {
+            return error(400, "this server has no trainer; start it with --trainer host:port");
+        }
+        ModelEntry entry = repository.model(model);
+        if (entry == null) {
+            return error(404, "no model '" + model + "'");
+        }
+        JsonNode b = req.content().isReadable() ? body(req) : null;
+        String reason = b != null && b.path("reason").isTextual() ? b.get("reason").asText() : "";
+        DriftEvent event = DriftEvent.newBuilder().setEventId("manual-" + java.util.UUID.randomUUID())
+                .setModelName(model).setKind(DriftKind.MANUAL).setDetectedMs(System.currentTimeMillis())
+                .setDetail(reason).build();
+        retrain.onDrift(event).whenComplete((outcome, err) -> {
+            FullHttpResponse r;
+            try {
+                if (err != null) {
+                    r = error(503, String.valueOf(err.getCause() != null ? err.getCause().getMessage() : err));
+                } else if (outcome == RetrainBridge.Outcome.ACCEPTED) {
+                    RetrainStatus s = retrain.status(model);
+                    r = json(202, g -> {
+                        g.writeStartObject();
+                        g.writeStringField("model", model);
+                        ModelsJson.status(s, g);
+                        g.writeEndObject();
+                    });
+                } else if (outcome == RetrainBridge.Outcome.IN_FLIGHT) {
+                    RetrainStatus s = retrain.status(model);
+                    r = error(409, "a retraining job for '" + model + "' is already in flight"
+                            + (s != null && s.job() != null ? " (job " + s.job().getJobId() + ")" : ""));
+                } else if (outcome == RetrainBridge.Outcome.NOT_ENABLED) {
+                    r = error(409, "retraining is not enabled for '" + model + "': set retrain.enabled in its "
+                            + "config.json");
+                } else {
+                    r = error(409, "not retrained: " + outcome.name().toLowerCase(java.util.Locale.ROOT));
+                }
+            } catch (IOException e) {
+                r = error(500, e.toString());
+            }
+            send(ctx, r, keepAlive);
+        });
+        return null;
     }
 
     private FullHttpResponse repository(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,

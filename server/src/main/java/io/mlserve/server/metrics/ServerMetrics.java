@@ -43,6 +43,7 @@ public final class ServerMetrics {
     private final FeatureMetrics featureMetrics;
     private final Counter ingested;
     private final Gauge ingestLag;
+    private final RetrainMetrics retrainMetrics;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -101,7 +102,13 @@ public final class ServerMetrics {
         ingestLag = Gauge.builder().name("mlserve_feature_ingest_lag_records")
                 .help("Kafka records not yet ingested (end offset minus position), per topic")
                 .labelNames("topic").register(registry);
+        retrainMetrics = new RetrainMetrics(registry);
         JvmMetrics.builder().register(registry);
+    }
+
+    /** The retrain bridge's metrics. */
+    public RetrainMetrics retrain() {
+        return retrainMetrics;
     }
 
     private Histogram latency(String name, String help) {

@@ -80,12 +80,39 @@ final class ModelConfigs {
                 }
             }
         }
+        if (b.hasRetrain()) {
+            checkRetrain(b.getRetrain(), file);
+        }
         if (b.getDefaultModelFilename().isEmpty()) {
             b.setDefaultModelFilename(DEFAULT_MODEL_FILE);
         } else if (b.getDefaultModelFilename().contains("/") || b.getDefaultModelFilename().contains("..")) {
             throw new ModelLoadException(file + ": default_model_filename must be a plain file name");
         }
         return b.setName(modelName).setPlatform(PLATFORM).setBackend("onnxruntime").build();
+    }
+
+    private static final java.util.Set<String> RETRAIN_ON = java.util.Set.of("data", "prediction", "quality");
+
+    /** What the server can check of a retrain policy; the trainer checks the rest when the job is submitted. */
+    private static void checkRetrain(io.mlserve.proto.inference.ModelRetrainPolicy r, Path file)
+            throws ModelLoadException {
+        for (String kind : r.getOnList()) {
+            if (!RETRAIN_ON.contains(kind)) {
+                throw new ModelLoadException(file + ": retrain.on: '" + kind + "' is not a drift kind; use "
+                        + "data, prediction or quality");
+            }
+        }
+        String algorithm = r.getTrain().getAlgorithm();
+        if (!algorithm.isEmpty() && !algorithm.equals("lr") && !algorithm.equals("gbt")) {
+            throw new ModelLoadException(file + ": retrain.train.algorithm: expected lr or gbt, got '" + algorithm + "'");
+        }
+        if (r.getTrain().getTrees() < 0 || r.getTrain().getDepth() < 0 || r.getTrain().getHoldout() < 0
+                || r.getTrain().getHoldout() >= 1) {
+            throw new ModelLoadException(file + ": retrain.train: trees and depth must be >= 0 and holdout in [0, 1)");
+        }
+        if (!(r.getMinSeverity() >= 0)) {
+            throw new ModelLoadException(file + ": retrain.min_severity must be >= 0");
+        }
     }
 
     /** Which of the available versions the config's version policy serves (latest 1 by default). */
