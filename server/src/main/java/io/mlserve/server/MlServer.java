@@ -23,6 +23,7 @@ import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -72,6 +73,7 @@ public final class MlServer implements AutoCloseable {
     private FeatureStore features;
     private FeatureIngester ingester;
     private RetrainBridge retrain;
+    private DriftConsumer driftConsumer;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -132,6 +134,12 @@ public final class MlServer implements AutoCloseable {
             retrain = new RetrainBridge(options.retrain(), repository::model, m -> admin.load("", m),
                     metrics.retrain());
             LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
+            if (options.retrain().driftKafka() != null) {
+                driftConsumer = new DriftConsumer(options.retrain().driftKafka(), options.retrain().driftTopic(),
+                        "mlserve-drift-" + options.retrain().requester(), retrain).start();
+                LOG.info("reading drift events from {} on {}", options.retrain().driftTopic(),
+                        options.retrain().driftKafka());
+            }
         }
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -217,6 +225,11 @@ public final class MlServer implements AutoCloseable {
         return metrics;
     }
 
+    /** The consumer of drift events from Kafka, or null. */
+    public DriftConsumer driftConsumer() {
+        return driftConsumer;
+    }
+
     /** The retrain bridge (drift listeners hand their events to it), or null when no trainer is configured. */
     public RetrainBridge retrain() {
         return retrain;
@@ -247,6 +260,9 @@ public final class MlServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 grpc.shutdownNow();
             }
+        }
+        if (driftConsumer != null) {
+            driftConsumer.close();
         }
         if (retrain != null) {
             retrain.close();

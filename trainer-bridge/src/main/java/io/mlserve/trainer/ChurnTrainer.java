@@ -42,9 +42,11 @@ import org.apache.spark.ml.classification.GBTClassifier;
 import org.apache.spark.ml.classification.LogisticRegression;
 import org.apache.spark.ml.classification.LogisticRegressionModel;
 import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
+import org.apache.spark.ml.feature.Bucketizer;
 import org.apache.spark.ml.feature.Imputer;
 import org.apache.spark.ml.feature.ImputerModel;
 import org.apache.spark.ml.feature.StandardScaler;
+import org.apache.spark.ml.feature.SQLTransformer;
 import org.apache.spark.ml.feature.StandardScalerModel;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.linalg.Vector;
@@ -98,6 +100,10 @@ public final class ChurnTrainer {
 
     /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
     private static final int GATE_ROWS = 50_000;
+
+    /** The RFM-style segment features of the linear model: recency, frequency and monetary value, in that order. */
+    static final List<String> RFM = List.of("days_since_last_login", "logins_30d", "monthly_charges");
+    private static final List<String> RFM_ROLES = List.of("recency", "frequency", "monetary");
 
     /** Defaults shared by {@code ./mlserve train} and the trainer service's jobs. */
     public static final double DEFAULT_HOLDOUT = 0.2;
@@ -254,23 +260,47 @@ public final class ChurnTrainer {
                 design.add(c.name() + "_is_" + k);
             }
         }
+        // RFM-style segments: recency, frequency and monetary value each cut at the training quintiles (after
+        // imputation, like every number), one-hot over the bins, so the linear model gets their non-linear shape
+        double[][] rfmEdges = new double[RFM.size()][];
+        String[] rfmImputed = new String[RFM.size()];
+        String[] rfmBins = new String[RFM.size()];
+        double[][] splits = new double[RFM.size()][];
+        StringBuilder oneHot = new StringBuilder("SELECT *");
+        for (int r = 0; r < RFM.size(); r++) {
+            String feature = RFM.get(r);
+            rfmEdges[r] = quintileEdges(train, feature);
+            rfmImputed[r] = feature + "_imp";
+            rfmBins[r] = "rfm_" + feature + "_bin";
+            splits[r] = new double[rfmEdges[r].length + 2];
+            splits[r][0] = Double.NEGATIVE_INFINITY;
+            System.arraycopy(rfmEdges[r], 0, splits[r], 1, rfmEdges[r].length);
+            splits[r][splits[r].length - 1] = Double.POSITIVE_INFINITY;
+            for (int b = 0; b <= rfmEdges[r].length; b++) {
+                String name = rfmBins[r] + "_is_" + b;
+                oneHot.append(", CAST(").append(rfmBins[r]).append(" = ").append(b).append(" AS DOUBLE) AS ").append(name);
+                design.add(name);
+            }
+        }
         Imputer imputer = new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean");
         VectorAssembler numVec = new VectorAssembler().setInputCols(imputed).setOutputCol("num_vec");
         StandardScaler scaler = new StandardScaler().setInputCol("num_vec").setOutputCol("num_scaled")
                 .setWithMean(true).setWithStd(true);
+        Bucketizer bins = new Bucketizer().setInputCols(rfmImputed).setOutputCols(rfmBins).setSplitsArray(splits);
+        SQLTransformer segments = new SQLTransformer().setStatement(oneHot.append(" FROM __THIS__").toString());
         VectorAssembler features = new VectorAssembler().setInputCols(design.toArray(new String[0]))
                 .setOutputCol("features");
         LogisticRegression lr = new LogisticRegression().setWeightCol("w").setMaxIter(100).setRegParam(1e-4);
-        SearchGrid.Outcome fit = grid(Algorithm.LOGISTIC_REGRESSION).fit(
-                new Pipeline().setStages(new PipelineStage[] {imputer, numVec, scaler, features, lr}), lr, train, 0.2);
+        SearchGrid.Outcome fit = grid(Algorithm.LOGISTIC_REGRESSION).fit(new Pipeline().setStages(
+                new PipelineStage[] {imputer, numVec, scaler, bins, segments, features, lr}), lr, train, 0.2);
         PipelineModel fitted = fit.model();
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
 
-        ImputerModel im = (ImputerModel) fitted.stages()[0];
-        StandardScalerModel sm = (StandardScalerModel) fitted.stages()[2];
-        LogisticRegressionModel lm = (LogisticRegressionModel) fitted.stages()[4];
+        ImputerModel im = stage(fitted, ImputerModel.class);
+        StandardScalerModel sm = stage(fitted, StandardScalerModel.class);
+        LogisticRegressionModel lm = stage(fitted, LogisticRegressionModel.class);
         Row surrogate = im.surrogateDF().head();
         List<Preprocessing.Column> cols = new ArrayList<>();
         for (int i = 0; i < num.length; i++) {
@@ -284,6 +314,14 @@ public final class ChurnTrainer {
         for (ChurnSchema.Column c : categorical()) {
             cols.add(new Preprocessing.Categorical(index++, c.vocabulary().size()));
         }
+        ObjectNode rfm = new ObjectMapper().createObjectNode();
+        for (int r = 0; r < RFM.size(); r++) {
+            String feature = RFM.get(r);
+            int column = ChurnSchema.NUMERIC.indexOf(feature);
+            cols.add(new Preprocessing.Binned(column, surrogate.getDouble(surrogate.fieldIndex(feature)), rfmEdges[r]));
+            ArrayNode e = rfm.putObject(RFM_ROLES.get(r)).put("feature", feature).putArray("edges");
+            Arrays.stream(rfmEdges[r]).forEach(e::add);
+        }
         Preprocessing pre = new Preprocessing(ChurnSchema.COLUMNS.size(), cols);
         byte[] onnx = Exporters.logisticRegression(model, pre, lm.coefficients().toArray(), lm.intercept())
                 .toByteArray();
@@ -294,7 +332,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record(), check.csv());
+                parquet, spark.version(), train, scored, fit.record(), (ObjectNode) new ObjectMapper().createObjectNode().set("rfm", rfm), check.csv());
     }
 
     /**
@@ -339,7 +377,7 @@ public final class ChurnTrainer {
                     + " on the holdout (allowed 1e-4); nothing published");
         }
         return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record(), check.csv());
+                parquet, spark.version(), train, scored, fit.record(), null, check.csv());
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -384,7 +422,8 @@ public final class ChurnTrainer {
      */
     private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  Dataset<Row> train, Dataset<Row> scored, ObjectNode search, String verification)
+                                  Dataset<Row> train, Dataset<Row> scored, ObjectNode search, ObjectNode preprocessing,
+                                  String verification)
             throws Exception {
         List<Row> rows = inputsThen(scored, "label", GATE_ROWS);
         double[] labels = new double[rows.size()];
@@ -405,7 +444,7 @@ public final class ChurnTrainer {
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
         long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, search, TrainingProfile.build(train, scored), verification) : 0;
+                sparkVersion, log, search, preprocessing, TrainingProfile.build(train, scored), verification) : 0;
         if (pass) {
             log.put("version", version);
         }
@@ -544,10 +583,26 @@ public final class ChurnTrainer {
         return new Check(worst, csv.toString());
     }
 
+    /** The distinct training quintiles (20/40/60/80 %) of a numeric column's present values. */
+    private static double[] quintileEdges(Dataset<Row> train, String column) {
+        double[] q = train.stat().approxQuantile(column, new double[] {0.2, 0.4, 0.6, 0.8}, 0.001);
+        return Arrays.stream(q).filter(Double::isFinite).distinct().sorted().toArray();
+    }
+
+    private static <T> T stage(PipelineModel fitted, Class<T> type) {
+        for (org.apache.spark.ml.Transformer t : fitted.stages()) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        throw new IllegalStateException("no " + type.getSimpleName() + " in the fitted pipeline");
+    }
+
     /** The new version's number. */
     private static long publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate, ObjectNode search, ObjectNode profile, String verification)
+                                  ObjectNode gate, ObjectNode search, ObjectNode preprocessing, ObjectNode profile,
+                                  String verification)
             throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
@@ -565,6 +620,9 @@ public final class ChurnTrainer {
         metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());
         meta.set("search", search);
+        if (preprocessing != null) {
+            meta.set("preprocessing", preprocessing);
+        }
         ArrayNode inputs = meta.putObject("inputs").putArray("features");
         ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);

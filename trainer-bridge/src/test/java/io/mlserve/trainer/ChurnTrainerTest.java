@@ -34,6 +34,12 @@ class ChurnTrainerTest {
         }
         JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
         assertThat(meta.get("inputs").get("features")).hasSize(47);
+        // RFM-style segments in the linear model, cut at training quintiles (the export check above covers them)
+        for (String role : List.of("recency", "frequency", "monetary")) {
+            JsonNode r = meta.at("/preprocessing/rfm/" + role);
+            assertThat(r.get("feature").asText()).isIn(ChurnTrainer.RFM);
+            assertThat(r.get("edges").size()).isBetween(1, 4);
+        }
         assertThat(meta.get("metrics").get("holdout_auc").asDouble()).isEqualTo(first.holdoutAuc());
         // class weights train for a balanced prior, so P(1) runs high on the ~15 % positive holdout: log-loss is
         // above a calibrated model's, while recall at 0.5 is well above the base rate

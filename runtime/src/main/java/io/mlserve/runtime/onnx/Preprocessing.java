@@ -11,11 +11,13 @@ import java.util.List;
  * The preprocessing a trained model expects, written into its ONNX graph so the server can feed raw feature
  * rows (the feature view's order: numbers, and categories as their vocabulary codes with -1 for unknown):
  * numeric columns are imputed (NaN → the training mean) and standardised; categorical columns are one-hot
- * encoded over their codes (an unknown code is all zeros). The output is the model's design matrix.
+ * encoded over their codes (an unknown code is all zeros); binned columns (RFM-style segments) are imputed, placed
+ * in the bin their value falls in between fixed edges, and one-hot encoded over the bins. The output is the
+ * model's design matrix.
  */
 public final class Preprocessing {
     /** One raw input column. */
-    public sealed interface Column permits Numeric, Categorical {
+    public sealed interface Column permits Numeric, Categorical, Binned {
         int index();
     }
 
@@ -34,6 +36,25 @@ public final class Preprocessing {
             if (categories < 1) {
                 throw new IllegalArgumentException("column " + index + ": needs at least one category");
             }
+        }
+    }
+
+    /**
+     * A number: NaN → {@code imputeWith}, then its bin b = the count of edges ≤ x (0 … edges.length), one-hot
+     * over the edges.length + 1 bins. The same bins as Spark's Bucketizer with splits (-∞, edges…, +∞).
+     */
+    public record Binned(int index, double imputeWith, double[] edges) implements Column {
+        public Binned {
+            edges = edges.clone();
+            for (int i = 0; i < edges.length; i++) {
+                if (!Double.isFinite(edges[i]) || (i > 0 && !(edges[i] > edges[i - 1]))) {
+                    throw new IllegalArgumentException("column " + index + ": edges must be finite and increasing");
+                }
+            }
+        }
+
+        public int bins() {
+            return edges.length + 1;
         }
     }
 
@@ -66,7 +87,7 @@ public final class Preprocessing {
     public int outputWidth() {
         int w = 0;
         for (Column c : columns) {
-            w += c instanceof Categorical cat ? cat.categories() : 1;
+            w += c instanceof Categorical cat ? cat.categories() : c instanceof Binned bin ? bin.bins() : 1;
         }
         return w;
     }
@@ -80,6 +101,15 @@ public final class Preprocessing {
             if (c instanceof Numeric n) {
                 double v = Double.isNaN(x) ? n.imputeWith() : x;
                 out[k++] = (float) ((float) ((float) v - (float) n.mean()) / (float) n.std());
+            } else if (c instanceof Binned bin) {
+                float v = Double.isNaN(x) ? (float) bin.imputeWith() : (float) x;
+                int b = 0;
+                for (double e : bin.edges()) {
+                    b += v >= (float) e ? 1 : 0;
+                }
+                for (int i = 0; i < bin.bins(); i++) {
+                    out[k++] = i == b ? 1 : 0;
+                }
             } else {
                 Categorical cat = (Categorical) c;
                 for (int code = 0; code < cat.categories(); code++) {
@@ -110,6 +140,29 @@ public final class Preprocessing {
                 b.node("Where", names(col + "_nan", col + "_impute", col + "_raw"), names(col + "_filled"));
                 b.node("Sub", names(col + "_filled", col + "_mean"), names(col + "_centered"));
                 b.node("Div", names(col + "_centered", col + "_std"), names(col + "_out"));
+            } else if (c instanceof Binned bin) {
+                float[] edges = new float[bin.edges().length];
+                float[] ones = new float[edges.length];
+                float[] codes = new float[bin.bins()];
+                for (int i = 0; i < edges.length; i++) {
+                    edges[i] = (float) bin.edges()[i];
+                    ones[i] = 1;
+                }
+                for (int i = 0; i < codes.length; i++) {
+                    codes[i] = i;
+                }
+                b.initializer(col + "_impute", new float[] {(float) bin.imputeWith()}, 1);
+                b.initializer(col + "_edges", edges, 1, edges.length);
+                b.initializer(col + "_ones", ones, edges.length, 1);
+                b.initializer(col + "_codes", codes, 1, codes.length);
+                b.node("IsNaN", names(col + "_raw"), names(col + "_nan"));
+                b.node("Where", names(col + "_nan", col + "_impute", col + "_raw"), names(col + "_filled"));
+                // bin = how many edges are <= x: compare with every edge, then add the hits up with a MatMul
+                b.node("GreaterOrEqual", names(col + "_filled", col + "_edges"), names(col + "_ge"));
+                b.node("Cast", names(col + "_ge"), names(col + "_gef"), attr("to", (long) DataType.FP32.onnxElementType()));
+                b.node("MatMul", names(col + "_gef", col + "_ones"), names(col + "_bin"));
+                b.node("Equal", names(col + "_bin", col + "_codes"), names(col + "_hit"));
+                b.node("Cast", names(col + "_hit"), names(col + "_out"), attr("to", (long) DataType.FP32.onnxElementType()));
             } else {
                 Categorical cat = (Categorical) c;
                 float[] codes = new float[cat.categories()];

@@ -20,7 +20,7 @@ class ExportersTest {
     Path dir;
 
     @Test
-    void logisticRegressionWithImputationScalingAndOneHotMatchesItsDefinition() throws Exception {
+    void logisticRegressionWithImputationScalingOneHotAndBinsMatchesItsDefinition() throws Exception {
         SplittableRandom r = new SplittableRandom(17);
         int width = 12;
         List<Preprocessing.Column> cols = new ArrayList<>();
@@ -31,6 +31,10 @@ class ExportersTest {
         cols.add(new Preprocessing.Categorical(9, 4));
         cols.add(new Preprocessing.Numeric(11, 1, 2, 4)); // column 10 is not used by the model
         cols.add(new Preprocessing.Categorical(10, 2));
+        // RFM-style segments: bins of a column also used as a number, and of another one (values on the edges too)
+        double[] edges = {-1, 2, 7.5};
+        cols.add(new Preprocessing.Binned(0, 3.0, edges));
+        cols.add(new Preprocessing.Binned(1, -2.0, new double[] {0, 5}));
         Preprocessing pre = new Preprocessing(width, cols);
         double[] w = new double[pre.outputWidth()];
         for (int i = 0; i < w.length; i++) {
@@ -45,6 +49,8 @@ class ExportersTest {
                 row[j] = j >= 8 && j <= 10 ? r.nextInt(6) - 1 : (float) (r.nextDouble() * 20 - 5); // codes incl. -1, unknown
                 if (j < 8 && r.nextDouble() < 0.1) {
                     row[j] = Float.NaN;
+                } else if (j == 0 && r.nextDouble() < 0.2) {
+                    row[j] = (float) edges[r.nextInt(edges.length)];
                 }
             }
         }
@@ -74,6 +80,20 @@ class ExportersTest {
                 assertThat(worst).isLessThan(1e-5);
             }
         }
+        // the bins themselves: every bin of column 0 is reached, an edge value falls in the bin above it
+        assertThat(pre.apply(row(width, 2f)).length).isEqualTo(pre.outputWidth());
+        int first = pre.outputWidth() - 4 - 3;
+        assertThat(java.util.Arrays.copyOfRange(pre.apply(row(width, -5f)), first, first + 4)).containsExactly(1, 0, 0, 0);
+        assertThat(java.util.Arrays.copyOfRange(pre.apply(row(width, 2f)), first, first + 4)).containsExactly(0, 0, 1, 0);
+        assertThat(java.util.Arrays.copyOfRange(pre.apply(row(width, Float.NaN)), first, first + 4))
+                .as("NaN is imputed with 3.0").containsExactly(0, 0, 1, 0);
+        assertThat(java.util.Arrays.copyOfRange(pre.apply(row(width, 9f)), first, first + 4)).containsExactly(0, 0, 0, 1);
+    }
+
+    private static float[] row(int width, float first) {
+        float[] row = new float[width];
+        row[0] = first;
+        return row;
     }
 
     /** A random full tree of {@code depth} over {@code width} features. */

@@ -74,6 +74,14 @@ final class ServerFlags {
             + "to reach an unreachable trainer; waits start at 1 s and double (default: ${DEFAULT-VALUE}).")
     long retrainMaxBackoff;
 
+    @Option(names = "--drift-kafka", description = "Kafka bootstrap servers to read drift events from "
+            + "(--drift-topic), for drift detected in another process; needs --trainer.")
+    String driftKafka;
+
+    @Option(names = "--drift-topic", defaultValue = "mlserve.drift", description = "Topic of DriftEvent records "
+            + "(default: ${DEFAULT-VALUE}).")
+    String driftTopic;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -82,6 +90,10 @@ final class ServerFlags {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "a model repository is needed: --model-repository DIR, or model_repository in --config");
         }
+        if (driftKafka != null && trainer == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--drift-kafka needs --trainer: drift events are read to start retraining jobs");
+        }
         Path data = dataDir != null ? dataDir : file != null && file.dataDir() != null ? file.dataDir() : Path.of("data");
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, repo, session, maxMessageBytes,
@@ -89,6 +101,7 @@ final class ServerFlags {
                 file == null ? java.util.List.of() : file.featureViews(), file == null ? null : file.kafka(),
                 file == null ? java.util.List.of() : file.snapshots(),
                 trainer == null ? null : RetrainOptions.defaults(trainer).withCooldown(Duration.ofSeconds(retrainCooldown))
-                        .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff))));
+                        .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
+                        .withDriftTopic(driftKafka, driftTopic));
     }
 }

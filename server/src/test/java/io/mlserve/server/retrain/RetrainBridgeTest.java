@@ -13,7 +13,15 @@ import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.TrainerJvm;
 import io.mlserve.server.Tensors;
+import io.mlserve.featurecache.kafka.KafkaBroker;
+import io.mlserve.runtime.onnx.ExampleModels;
 import java.net.ServerSocket;
+import java.util.Properties;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -137,6 +145,47 @@ class RetrainBridgeTest {
                 trainer.destroy();
                 trainer.waitFor(30, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    @Test
+    void driftEventsFromKafkaReachTheBridge() throws Exception {
+        Path registry = dir.resolve("models");
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // no trainer listens here: accepted events stay in delivery
+        }
+        try (KafkaBroker kafka = new KafkaBroker(dir.resolve("kafka")).start();
+             TestServer t = new TestServer(registry)
+                     .model("plain", 1, ExampleModels.addMul())
+                     .model("watched", 1, ExampleModels.addMul())
+                     .config("watched", "{\"retrain\": {\"enabled\": true}}")) {
+            t.start(ServerOptions.ephemeral(registry).withRetrain(RetrainOptions.defaults("127.0.0.1:" + port)
+                    .withBackoff(Duration.ofMillis(100), Duration.ofMillis(200))
+                    .withDriftTopic(kafka.bootstrap(), "mlserve.drift")));
+            await(() -> t.server.driftConsumer().assigned(), 60);
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());
+            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+                    new ByteArraySerializer())) {
+                producer.send(new ProducerRecord<>("mlserve.drift", "plain", new byte[] {(byte) 0xff, 7})).get();
+                producer.send(new ProducerRecord<>("mlserve.drift", "plain",
+                        event("k1", "plain", DriftKind.DATA).toByteArray())).get();
+                producer.send(new ProducerRecord<>("mlserve.drift", "watched",
+                        event("k2", "watched", DriftKind.DATA).toByteArray())).get();
+            }
+            await(() -> t.server.retrain().status("watched") != null
+                    && t.server.retrain().status("watched").attempts() >= 2, 60);
+            assertThat(t.server.retrain().status("plain").lastOutcome()).isEqualTo("not_enabled");
+            JsonNode all = JSON.readTree(t.get(t.server.httpPort(), "/v1/models").body());
+            assertThat(all.at("/models/0/name").asText()).isEqualTo("plain");
+            assertThat(all.at("/models/0/retrain/enabled").asBoolean()).isFalse();
+            assertThat(all.at("/models/1/retrain/phase").asText()).isEqualTo("delivering");
+            assertThat(all.at("/models/1/retrain/last_event/event_id").asText()).isEqualTo("k2");
+            assertThat(t.post(t.server.httpPort(), "/v1/models/plain/retrain", "").statusCode()).isEqualTo(409);
+            assertThat(t.post(t.server.httpPort(), "/v1/models/watched/retrain", "").statusCode()).isEqualTo(409);
+            assertThat(metrics(t)).contains("mlserve_retrain_events_total{model=\"plain\",outcome=\"not_enabled\"} 2.0")
+                    .contains("mlserve_retrain_phase{model=\"watched\",phase=\"delivering\"} 1.0");
         }
     }
 
