@@ -111,6 +111,9 @@ public final class ChurnTrainer {
     public static final int DEFAULT_DEPTH = 5;
     public static final double DEFAULT_GATE_MARGIN = 0.005;
     public static final double DEFAULT_THRESHOLD = 0.5;
+    public static final int DEFAULT_EPOCHS = 10;
+    /** The MLP's hidden layers (ReLU). */
+    static final int[] MLP_HIDDEN = {64, 32};
 
     private final String master;
     private final double holdoutFraction;
@@ -118,6 +121,7 @@ public final class ChurnTrainer {
     private final int gbtDepth;
     private double gateMargin = DEFAULT_GATE_MARGIN;
     private double threshold = DEFAULT_THRESHOLD;
+    private int epochs = DEFAULT_EPOCHS;
     private String grid;
 
     public ChurnTrainer(String master, double holdoutFraction) {
@@ -160,6 +164,15 @@ public final class ChurnTrainer {
         return this;
     }
 
+    /** mlp: passes over the (oversampled) training split. */
+    public ChurnTrainer withEpochs(int epochs) {
+        if (epochs < 1) {
+            throw new IllegalArgumentException("epochs must be at least 1, got " + epochs);
+        }
+        this.epochs = epochs;
+        return this;
+    }
+
     /**
      * The hyperparameter grid ({@link SearchGrid} syntax; "" = no search). By default logistic regression
      * searches {@code regParam=0.0001,0.01} and gradient-boosted trees fit the configured trees and depth once.
@@ -179,12 +192,18 @@ public final class ChurnTrainer {
 
     /** Fails (IllegalArgumentException) now, before Spark starts, if the grid names what {@code algorithm} lacks. */
     public void checkGrid(Algorithm algorithm) {
+        if (algorithm == Algorithm.MLP) {
+            if (grid != null && !grid.isBlank()) {
+                throw new IllegalArgumentException("mlp has no search grid (use --epochs); got '" + grid + "'");
+            }
+            return;
+        }
         grid(algorithm).paramMaps(algorithm == Algorithm.LOGISTIC_REGRESSION ? new LogisticRegression()
                 : new GBTClassifier());
     }
 
     /** The model families the trainer fits. */
-    public enum Algorithm { LOGISTIC_REGRESSION, GRADIENT_BOOSTED_TREES }
+    public enum Algorithm { LOGISTIC_REGRESSION, GRADIENT_BOOSTED_TREES, MLP }
 
     public Result trainLogisticRegression(Path dataDir, String model, Path registry) throws Exception {
         return train(Algorithm.LOGISTIC_REGRESSION, dataDir, model, registry);
@@ -251,6 +270,9 @@ public final class ChurnTrainer {
 
         String[] num = numeric().toArray(new String[0]);
         String[] imputed = numeric().stream().map(n -> n + "_imp").toArray(String[]::new);
+        if (algorithm == Algorithm.MLP) {
+            return mlp(spark, train, holdout, model, registry, parquet, trainRows, holdoutRows);
+        }
         if (algorithm == Algorithm.GRADIENT_BOOSTED_TREES) {
             return gbt(spark, train, holdout, num, imputed, model, registry, parquet, trainRows, holdoutRows);
         }
@@ -581,6 +603,144 @@ public final class ChurnTrainer {
             csv.append(spark).append('\n');
         }
         return new Check(worst, csv.toString());
+    }
+
+    /**
+     * A multilayer perceptron trained with DJL (PyTorch engine) on the design matrix of the same preprocessing the
+     * graph computes — mean imputation and standardisation fitted on the training split, one-hot codes — with
+     * the positive class oversampled SMOTE-style on the training split only; exported as Gemm/Relu layers after
+     * that preprocessing, and checked against DJL's own probabilities.
+     */
+    private Result mlp(SparkSession spark, Dataset<Row> train, Dataset<Row> holdout, String model, Path registry,
+                       Path parquet, long trainRows, long holdoutRows) throws Exception {
+        int width = ChurnSchema.COLUMNS.size();
+        int numeric = ChurnSchema.NUMERIC.size();
+        float[][] tr = rows(train, width);
+        float[] raw = tr[0];
+        int n = tr[1].length;
+        List<Preprocessing.Column> cols = new ArrayList<>();
+        for (int j = 0; j < numeric; j++) {
+            double sum = 0;
+            long count = 0;
+            for (int i = 0; i < n; i++) {
+                float v = raw[i * width + j];
+                if (!Float.isNaN(v)) {
+                    sum += v;
+                    count++;
+                }
+            }
+            double mean = count == 0 ? 0 : sum / count;
+            double squares = 0;
+            for (int i = 0; i < n; i++) {
+                float v = raw[i * width + j];
+                double d = (Float.isNaN(v) ? mean : v) - mean;
+                squares += d * d;
+            }
+            double std = Math.sqrt(squares / Math.max(1, n - 1));
+            cols.add(new Preprocessing.Numeric(j, mean, mean, std > 0 ? std : 1));
+        }
+        for (int j = numeric; j < width; j++) {
+            cols.add(new Preprocessing.Categorical(j, ChurnSchema.COLUMNS.get(j).vocabulary().size()));
+        }
+        Preprocessing pre = new Preprocessing(width, cols);
+        int d = pre.outputWidth();
+        float[] design = design(pre, raw, n, width);
+        float[][] balanced = MlpTrainer.smote(design, tr[1], d, numeric, 5, 256, 11);
+        float[][] ho = rows(holdout, width);
+        int m = ho[1].length;
+        MlpTrainer.Fitted f = MlpTrainer.fit(balanced[0], balanced[1], d, design(pre, ho[0], m, width), MLP_HIDDEN,
+                epochs, 256, 1e-3f, 7);
+        byte[] onnx = Exporters.mlp(model, pre, f.weights(), f.biases()).toByteArray();
+
+        List<org.apache.spark.sql.types.StructField> fields = new ArrayList<>();
+        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+            fields.add(org.apache.spark.sql.types.DataTypes.createStructField(c.name(),
+                    org.apache.spark.sql.types.DataTypes.DoubleType, false));
+        }
+        fields.add(org.apache.spark.sql.types.DataTypes.createStructField("label",
+                org.apache.spark.sql.types.DataTypes.DoubleType, false));
+        fields.add(org.apache.spark.sql.types.DataTypes.createStructField("probability",
+                new org.apache.spark.ml.linalg.VectorUDT(), false));
+        List<Row> out = new ArrayList<>(m);
+        for (int i = 0; i < m; i++) {
+            Object[] values = new Object[width + 2];
+            for (int j = 0; j < width; j++) {
+                values[j] = (double) ho[0][i * width + j];
+            }
+            values[width] = (double) ho[1][i];
+            double p = f.scores()[i];
+            values[width + 1] = org.apache.spark.ml.linalg.Vectors.dense(1 - p, p);
+            out.add(org.apache.spark.sql.RowFactory.create(values));
+        }
+        Dataset<Row> scored = spark.createDataFrame(out, org.apache.spark.sql.types.DataTypes.createStructType(fields))
+                .cache();
+        double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("probability")
+                .evaluate(scored);
+        Check check = verify(onnx, scored);
+        if (check.maxAbsDelta() > 1e-4) {
+            throw new IllegalStateException("the ONNX export differs from DJL by " + check.maxAbsDelta()
+                    + " on the holdout (allowed 1e-4); nothing published");
+        }
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode net = json.createObjectNode().put("framework", "djl " + ai.djl.engine.Engine.getDjlVersion()
+                + " pytorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion()).put("epochs", epochs)
+                .put("batch", 256).put("optimizer", "adam").put("learning_rate", 1e-3);
+        ArrayNode hidden = net.putArray("hidden");
+        Arrays.stream(MLP_HIDDEN).forEach(hidden::add);
+        net.putObject("smote").put("k", 5).put("candidate_pool", 256).put("training_rows", n)
+                .put("rows_after", balanced[1].length);
+        return gateAndPublish(registry, model, "mlp", onnx, auc, check.maxAbsDelta(), trainRows, holdoutRows, parquet,
+                spark.version(), train, scored, json.createObjectNode().put("grid", "none"),
+                (ObjectNode) json.createObjectNode().set("mlp", net), check.csv());
+    }
+
+    /** {inputs n × width row-major as float (NaN = missing, codes), labels} of a split, in Spark's row order. */
+    private static float[][] rows(Dataset<Row> split, int width) {
+        List<Column> cols = new ArrayList<>();
+        ChurnSchema.COLUMNS.forEach(c -> cols.add(col(c.name())));
+        cols.add(col("label"));
+        FloatBuffer x = new FloatBuffer();
+        FloatBuffer y = new FloatBuffer();
+        java.util.Iterator<Row> it = split.select(cols.toArray(new Column[0])).toLocalIterator();
+        while (it.hasNext()) {
+            Row r = it.next();
+            for (int j = 0; j < width; j++) {
+                x.add((float) r.getDouble(j));
+            }
+            y.add((float) r.getDouble(width));
+        }
+        return new float[][] {x.toArray(), y.toArray()};
+    }
+
+    private static float[] design(Preprocessing pre, float[] raw, int n, int width) {
+        int d = pre.outputWidth();
+        float[] out = new float[n * d];
+        float[] row = new float[width];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(raw, i * width, row, 0, width);
+            double[] v = pre.apply(row);
+            for (int j = 0; j < d; j++) {
+                out[i * d + j] = (float) v[j];
+            }
+        }
+        return out;
+    }
+
+    /** A growable float array. */
+    private static final class FloatBuffer {
+        private float[] a = new float[1 << 16];
+        private int size;
+
+        void add(float v) {
+            if (size == a.length) {
+                a = Arrays.copyOf(a, a.length * 2);
+            }
+            a[size++] = v;
+        }
+
+        float[] toArray() {
+            return Arrays.copyOf(a, size);
+        }
     }
 
     /** The distinct training quintiles (20/40/60/80 %) of a numeric column's present values. */

@@ -30,8 +30,8 @@ public final class TrainMain implements Callable<Integer> {
     @Option(names = "--holdout", defaultValue = "" + ChurnTrainer.DEFAULT_HOLDOUT, description = "Share of the time range held out (default: ${DEFAULT-VALUE}).")
     double holdout;
 
-    @Option(names = "--algorithm", defaultValue = "lr", description = "lr (logistic regression) or gbt "
-            + "(gradient-boosted trees) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--algorithm", defaultValue = "lr", description = "lr (logistic regression), gbt "
+            + "(gradient-boosted trees) or mlp (a DJL/PyTorch multilayer perceptron) (default: ${DEFAULT-VALUE}).")
     String algorithm;
 
     @Option(names = "--gate-margin", defaultValue = "" + ChurnTrainer.DEFAULT_GATE_MARGIN, description = "Publish only if the candidate's "
@@ -54,6 +54,10 @@ public final class TrainMain implements Callable<Integer> {
     @Option(names = "--depth", defaultValue = "" + ChurnTrainer.DEFAULT_DEPTH, description = "gbt: tree depth (default: ${DEFAULT-VALUE}).")
     int depth;
 
+    @Option(names = "--epochs", defaultValue = "" + ChurnTrainer.DEFAULT_EPOCHS, description = "mlp: passes over the "
+            + "training split (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new TrainMain()).execute(args));
     }
@@ -63,7 +67,8 @@ public final class TrainMain implements Callable<Integer> {
         long t0 = System.nanoTime();
         TrainingPlan plan;
         try {
-            plan = TrainingPlan.of(algorithm, data, model, master, holdout, trees, depth, gateMargin, threshold, grid);
+            plan = TrainingPlan.of(algorithm, data, model, master, holdout, trees, depth, gateMargin, threshold, grid,
+                    epochs);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

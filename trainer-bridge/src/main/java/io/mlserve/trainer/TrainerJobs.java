@@ -117,8 +117,9 @@ public final class TrainerJobs implements AutoCloseable {
         if (data == null) {
             throw new IllegalArgumentException("train.data is empty and the trainer has no --data default");
         }
-        if (t.getTrees() < 0 || t.getDepth() < 0 || t.getHoldout() < 0) {
-            throw new IllegalArgumentException("train.trees, train.depth and train.holdout must not be negative");
+        if (t.getTrees() < 0 || t.getDepth() < 0 || t.getHoldout() < 0 || t.getEpochs() < 0) {
+            throw new IllegalArgumentException("train.trees, train.depth, train.holdout and train.epochs must not be "
+                    + "negative");
         }
         return TrainingPlan.of(t.getAlgorithm().isEmpty() ? "lr" : t.getAlgorithm(), data, r.getModelName(), master,
                 t.getHoldout() == 0 ? ChurnTrainer.DEFAULT_HOLDOUT : t.getHoldout(),
@@ -126,7 +127,7 @@ public final class TrainerJobs implements AutoCloseable {
                 t.getDepth() == 0 ? ChurnTrainer.DEFAULT_DEPTH : t.getDepth(),
                 t.hasGateMargin() ? t.getGateMargin() : ChurnTrainer.DEFAULT_GATE_MARGIN,
                 t.hasThreshold() ? t.getThreshold() : ChurnTrainer.DEFAULT_THRESHOLD,
-                t.hasGrid() ? t.getGrid() : null);
+                t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ChurnTrainer.DEFAULT_EPOCHS : t.getEpochs());
     }
 
     private void run(String id, TrainingPlan plan) {

@@ -13,15 +13,16 @@ public record TrainingPlan(ChurnTrainer.Algorithm algorithm, Path data, String m
     private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     /**
-     * @param algorithm "lr" or "gbt"
+     * @param algorithm "lr", "gbt" or "mlp"
      * @param grid      the search grid, or null for the algorithm's default
      */
     public static TrainingPlan of(String algorithm, Path data, String model, String master, double holdout, int trees,
-                                  int depth, double gateMargin, double threshold, String grid) {
+                                  int depth, double gateMargin, double threshold, String grid, int epochs) {
         ChurnTrainer.Algorithm a = switch (algorithm) {
             case "lr" -> ChurnTrainer.Algorithm.LOGISTIC_REGRESSION;
             case "gbt" -> ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES;
-            default -> throw new IllegalArgumentException("algorithm must be lr or gbt, got '" + algorithm + "'");
+            case "mlp" -> ChurnTrainer.Algorithm.MLP;
+            default -> throw new IllegalArgumentException("algorithm must be lr, gbt or mlp, got '" + algorithm + "'");
         };
         if (model == null || !MODEL_NAME.matcher(model).matches()) {
             throw new IllegalArgumentException("model name must be 1-128 letters, digits, '.', '_' or '-' (not "
@@ -32,7 +33,7 @@ public record TrainingPlan(ChurnTrainer.Algorithm algorithm, Path data, String m
                     + "./mlserve datagen --out DIR)");
         }
         ChurnTrainer trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
-                .withThreshold(threshold);
+                .withThreshold(threshold).withEpochs(epochs);
         if (grid != null) {
             trainer.withGrid(grid);
         }

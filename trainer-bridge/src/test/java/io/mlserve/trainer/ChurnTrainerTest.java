@@ -145,4 +145,22 @@ class ChurnTrainerTest {
     private static JsonNode jsonOf(String line) throws Exception {
         return new ObjectMapper().readTree(line);
     }
+
+    @Test
+    void mlpTrainedWithDjlIsExportedAsGemmReluAndMatchesDjl() throws Exception {
+        Path data = dir.resolve("data");
+        new ChurnDataGenerator(new ChurnDataGenerator.Options(5_000, 3, 5)).generate(data);
+        Path registry = dir.resolve("models");
+        ChurnTrainer.Result r = new ChurnTrainer("local[2]", 0.2).withEpochs(3)
+                .train(ChurnTrainer.Algorithm.MLP, data, "churn", registry);
+        assertThat(r.published()).isTrue();
+        assertThat(r.maxAbsDelta()).as("ONNX Runtime vs DJL").isLessThanOrEqualTo(1e-4);
+        assertThat(r.holdoutAuc()).isGreaterThan(0.6);
+        JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
+        assertThat(meta.get("algorithm").asText()).isEqualTo("mlp");
+        JsonNode smote = meta.at("/preprocessing/mlp/smote");
+        // oversampled to balance: as many positives as negatives after SMOTE
+        assertThat(smote.get("rows_after").asLong()).isGreaterThan(smote.get("training_rows").asLong());
+        assertThat(registry.resolve("churn/1/profile.json")).exists();
+    }
 }

@@ -6,6 +6,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,12 +27,16 @@ class TrainMainTest {
         "--holdout=1.5|holdout must be in (0, 1)",
         "--trees=0|trees and depth must be at least 1",
         "--gate-margin=NaN|gate margin must be a finite number",
-        "--algorithm=svm|algorithm must be lr or gbt"})
+        "--algorithm=svm|algorithm must be lr, gbt or mlp",
+        "--algorithm=mlp --grid=regParam=1|mlp has no search grid",
+        "--epochs=0|epochs must be at least 1"})
     void refusesBadOptions(String option, String message) throws Exception {
         Path data = Files.createDirectories(dir.resolve("data"));
         Files.writeString(data.resolve("data.parquet"), "not read: the options fail first");
-        assertThat(run("--data", data.toString(), "--registry", dir.resolve("models").toString(), option))
-                .contains(message);
+        List<String> args = new ArrayList<>(List.of("--data", data.toString(), "--registry",
+                dir.resolve("models").toString()));
+        args.addAll(List.of(option.split(" ")));
+        assertThat(run(args.toArray(new String[0]))).contains(message);
         assertThat(dir.resolve("models")).doesNotExist();
     }
 

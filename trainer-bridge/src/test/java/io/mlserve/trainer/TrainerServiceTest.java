@@ -59,7 +59,7 @@ class TrainerServiceTest {
                     {JobRequest.newBuilder().setModelName("../etc").setTrain(TrainSpec.newBuilder()
                             .setData(data.toString())), "model name must be"},
                     {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder()
-                            .setAlgorithm("svm").setData(data.toString())), "algorithm must be lr or gbt"},
+                            .setAlgorithm("svm").setData(data.toString())), "algorithm must be lr, gbt or mlp"},
                     {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setTrees(-1)
                             .setData(data.toString())), "must not be negative"},
                 };

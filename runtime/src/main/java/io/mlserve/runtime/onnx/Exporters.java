@@ -134,4 +134,44 @@ public final class Exporters {
         b.node("Sigmoid", names("margin"), names("probability"));
         return b.output("probability", DataType.FP32, -1, 1);
     }
+
+    /**
+     * A multilayer perceptron over the preprocessed design matrix: per layer Gemm (weights [out × in], as
+     * PyTorch and DJL store them, so transB = 1), ReLU between layers, sigmoid of the single last output.
+     *
+     * @param weights per layer, row-major [out × in]
+     * @param biases  per layer, [out]
+     */
+    public static OnnxModelBuilder mlp(String name, Preprocessing pre, java.util.List<float[]> weights,
+                                       java.util.List<float[]> biases) {
+        if (weights.size() != biases.size() || weights.isEmpty()) {
+            throw new IllegalArgumentException("need one weight matrix and one bias vector per layer");
+        }
+        OnnxModelBuilder b = new OnnxModelBuilder(name).input("features", DataType.FP32, -1, pre.inputWidth());
+        pre.addTo(b, "features", "design");
+        String x = "design";
+        int in = pre.outputWidth();
+        for (int l = 0; l < weights.size(); l++) {
+            int out = biases.get(l).length;
+            if (weights.get(l).length != out * in) {
+                throw new IllegalArgumentException("layer " + l + ": " + weights.get(l).length + " weights for "
+                        + out + " × " + in);
+            }
+            b.initializer("mlp_w" + l, weights.get(l), out, in);
+            b.initializer("mlp_b" + l, biases.get(l), out);
+            String y = l == weights.size() - 1 ? "margin" : "mlp_h" + l;
+            b.node("Gemm", names(x, "mlp_w" + l, "mlp_b" + l), names(y + (l == weights.size() - 1 ? "" : "_lin")),
+                    attr("transB", 1L));
+            if (l < weights.size() - 1) {
+                b.node("Relu", names(y + "_lin"), names(y));
+            }
+            x = y;
+            in = out;
+        }
+        if (in != 1) {
+            throw new IllegalArgumentException("the last layer must have one output (the logit), has " + in);
+        }
+        b.node("Sigmoid", names("margin"), names("probability"));
+        return b.output("probability", DataType.FP32, -1, 1);
+    }
 }

@@ -103,8 +103,9 @@ final class ModelConfigs {
             }
         }
         String algorithm = r.getTrain().getAlgorithm();
-        if (!algorithm.isEmpty() && !algorithm.equals("lr") && !algorithm.equals("gbt")) {
-            throw new ModelLoadException(file + ": retrain.train.algorithm: expected lr or gbt, got '" + algorithm + "'");
+        if (!algorithm.isEmpty() && !java.util.Set.of("lr", "gbt", "mlp").contains(algorithm)) {
+            throw new ModelLoadException(file + ": retrain.train.algorithm: expected lr, gbt or mlp, got '" + algorithm
+                    + "'");
         }
         if (r.getTrain().getTrees() < 0 || r.getTrain().getDepth() < 0 || r.getTrain().getHoldout() < 0
                 || r.getTrain().getHoldout() >= 1) {
