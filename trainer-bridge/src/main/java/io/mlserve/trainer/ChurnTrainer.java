@@ -111,7 +111,7 @@ public final class ChurnTrainer {
     public static final int DEFAULT_DEPTH = 5;
     public static final double DEFAULT_GATE_MARGIN = 0.005;
     public static final double DEFAULT_THRESHOLD = 0.5;
-    public static final int DEFAULT_EPOCHS = 10;
+    public static final int DEFAULT_EPOCHS = 5;
     /** The MLP's hidden layers (ReLU). */
     static final int[] MLP_HIDDEN = {64, 32};
 
@@ -122,6 +122,7 @@ public final class ChurnTrainer {
     private double gateMargin = DEFAULT_GATE_MARGIN;
     private double threshold = DEFAULT_THRESHOLD;
     private int epochs = DEFAULT_EPOCHS;
+    private Balance balance = Balance.WEIGHTS;
     private String grid;
 
     public ChurnTrainer(String master, double holdoutFraction) {
@@ -161,6 +162,15 @@ public final class ChurnTrainer {
             throw new IllegalArgumentException("threshold must be in (0, 1), got " + threshold);
         }
         this.threshold = threshold;
+        return this;
+    }
+
+    /** How the MLP meets class imbalance on the training split. */
+    public enum Balance { WEIGHTS, SMOTE }
+
+    /** mlp: class weights in the loss (default) or SMOTE-style oversampling. */
+    public ChurnTrainer withBalance(Balance b) {
+        this.balance = b;
         return this;
     }
 
@@ -645,10 +655,28 @@ public final class ChurnTrainer {
         Preprocessing pre = new Preprocessing(width, cols);
         int d = pre.outputWidth();
         float[] design = design(pre, raw, n, width);
-        float[][] balanced = MlpTrainer.smote(design, tr[1], d, numeric, 5, 256, 11);
+        float[] labels = tr[1];
+        float[] rowWeights;
+        if (balance == Balance.SMOTE) {
+            float[][] balanced = MlpTrainer.smote(design, labels, d, numeric, 5, 256, 11);
+            design = balanced[0];
+            labels = balanced[1];
+            rowWeights = new float[labels.length];
+            Arrays.fill(rowWeights, 1f);
+        } else {
+            rowWeights = new float[labels.length];
+            double positives = 0;
+            for (float v : labels) {
+                positives += v;
+            }
+            double share = positives / labels.length;
+            for (int i = 0; i < labels.length; i++) {
+                rowWeights[i] = (float) (labels[i] == 1 ? 0.5 / share : 0.5 / (1 - share));
+            }
+        }
         float[][] ho = rows(holdout, width);
         int m = ho[1].length;
-        MlpTrainer.Fitted f = MlpTrainer.fit(balanced[0], balanced[1], d, design(pre, ho[0], m, width), MLP_HIDDEN,
+        MlpTrainer.Fitted f = MlpTrainer.fit(design, labels, rowWeights, d, design(pre, ho[0], m, width), MLP_HIDDEN,
                 epochs, 256, 1e-3f, 7);
         byte[] onnx = Exporters.mlp(model, pre, f.weights(), f.biases()).toByteArray();
 
@@ -687,8 +715,11 @@ public final class ChurnTrainer {
                 .put("batch", 256).put("optimizer", "adam").put("learning_rate", 1e-3);
         ArrayNode hidden = net.putArray("hidden");
         Arrays.stream(MLP_HIDDEN).forEach(hidden::add);
-        net.putObject("smote").put("k", 5).put("candidate_pool", 256).put("training_rows", n)
-                .put("rows_after", balanced[1].length);
+        net.put("balance", balance.name().toLowerCase(java.util.Locale.ROOT)).put("training_rows", n)
+                .put("rows_after", labels.length);
+        if (balance == Balance.SMOTE) {
+            net.putObject("smote").put("k", 5).put("candidate_pool", 256);
+        }
         return gateAndPublish(registry, model, "mlp", onnx, auc, check.maxAbsDelta(), trainRows, holdoutRows, parquet,
                 spark.version(), train, scored, json.createObjectNode().put("grid", "none"),
                 (ObjectNode) json.createObjectNode().set("mlp", net), check.csv());

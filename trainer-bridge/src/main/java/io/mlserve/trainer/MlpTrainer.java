@@ -27,7 +27,8 @@ import java.util.SplittableRandom;
 /**
  * A multilayer perceptron trained with DJL on its PyTorch engine (the CPU libraries come from Maven; DJL is
  * kept offline so it never downloads). Input: the design matrix the {@code Preprocessing} graph computes; hidden
- * layers with ReLU; one logit out. Its weights are written into a Gemm/Relu graph by the caller.
+ * layers with ReLU; one logit out. Class imbalance on the training split: row weights in the loss, or SMOTE-style
+ * oversampling ({@link #smote}). Its weights are written into a Gemm/Relu graph by the caller.
  */
 final class MlpTrainer {
     static {
@@ -46,12 +47,32 @@ final class MlpTrainer {
     }
 
     /**
-     * Trains on {@code x} (n × d, row-major) with labels {@code y} (0/1), then scores {@code score} (m × d).
+     * Binary cross-entropy on logits with a weight per row (the second label array): w · (max(z, 0) − z·y +
+     * log(1 + e^−|z|)), averaged over the batch — the numerically stable form.
+     */
+    static final class WeightedBinaryCrossEntropy extends Loss {
+        WeightedBinaryCrossEntropy() {
+            super("WeightedBCE");
+        }
+
+        @Override
+        public NDArray evaluate(NDList labels, NDList predictions) {
+            NDArray z = predictions.singletonOrThrow();
+            NDArray y = labels.get(0);
+            NDArray w = labels.get(1);
+            NDArray loss = z.maximum(0f).sub(z.mul(y)).add(z.abs().neg().exp().add(1f).log());
+            return loss.mul(w).mean();
+        }
+    }
+
+    /**
+     * Trains on {@code x} (n × d, row-major) with labels {@code y} (0/1) and row weights {@code w}, then scores
+     * {@code score} (m × d).
      *
      * @param hidden units per hidden layer
      */
-    static Fitted fit(float[] x, float[] y, int d, float[] score, int[] hidden, int epochs, int batch, float learningRate,
-                      long seed) {
+    static Fitted fit(float[] x, float[] y, float[] w, int d, float[] score, int[] hidden, int epochs, int batch,
+                      float learningRate, long seed) {
         Engine engine = Engine.getEngine("PyTorch");
         engine.setRandomSeed((int) seed);
         int n = y.length;
@@ -65,9 +86,10 @@ final class MlpTrainer {
             model.setBlock(net);
             NDArray features = manager.create(x, new Shape(n, d));
             NDArray labels = manager.create(y, new Shape(n, 1));
-            ArrayDataset data = new ArrayDataset.Builder().setData(features).optLabels(labels)
+            NDArray rowWeights = manager.create(w, new Shape(n, 1));
+            ArrayDataset data = new ArrayDataset.Builder().setData(features).optLabels(labels, rowWeights)
                     .setSampling(batch, true).build();
-            DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.sigmoidBinaryCrossEntropyLoss())
+            DefaultTrainingConfig config = new DefaultTrainingConfig(new WeightedBinaryCrossEntropy())
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(learningRate)).build())
                     .optDevices(new Device[] {Device.cpu()});
             try (Trainer trainer = model.newTrainer(config)) {

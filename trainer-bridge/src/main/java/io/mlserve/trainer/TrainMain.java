@@ -58,6 +58,10 @@ public final class TrainMain implements Callable<Integer> {
             + "training split (default: ${DEFAULT-VALUE}).")
     int epochs;
 
+    @Option(names = "--balance", defaultValue = "weights", description = "mlp: class imbalance on the training split, "
+            + "weights (in the loss) or smote (oversampling) (default: ${DEFAULT-VALUE}).")
+    String balance;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new TrainMain()).execute(args));
     }
@@ -68,7 +72,7 @@ public final class TrainMain implements Callable<Integer> {
         TrainingPlan plan;
         try {
             plan = TrainingPlan.of(algorithm, data, model, master, holdout, trees, depth, gateMargin, threshold, grid,
-                    epochs);
+                    epochs, balance);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -81,7 +85,7 @@ public final class TrainMain implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "published %s version %d (%s): holdout AUC %.4f on %d rows (trained on %d), "
                         + "log-loss %.4f, at P >= %.2f accuracy %.4f precision %.4f recall %.4f; "
-                        + "ONNX vs Spark max |delta| %.2e, %.1f s%n", model, r.version(), r.versionDir(), r.holdoutAuc(),
+                        + "ONNX Runtime vs the trainer max |delta| %.2e, %.1f s%n", model, r.version(), r.versionDir(), r.holdoutAuc(),
                 r.holdoutRows(), r.trainRows(), r.metrics().logLoss(), r.metrics().threshold(),
                 r.metrics().accuracy(), r.metrics().precision(), r.metrics().recall(), r.maxAbsDelta(),
                 (System.nanoTime() - t0) / 1e9);

@@ -127,7 +127,8 @@ public final class TrainerJobs implements AutoCloseable {
                 t.getDepth() == 0 ? ChurnTrainer.DEFAULT_DEPTH : t.getDepth(),
                 t.hasGateMargin() ? t.getGateMargin() : ChurnTrainer.DEFAULT_GATE_MARGIN,
                 t.hasThreshold() ? t.getThreshold() : ChurnTrainer.DEFAULT_THRESHOLD,
-                t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ChurnTrainer.DEFAULT_EPOCHS : t.getEpochs());
+                t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ChurnTrainer.DEFAULT_EPOCHS : t.getEpochs(),
+                t.getBalance().isEmpty() ? "weights" : t.getBalance());
     }
 
     private void run(String id, TrainingPlan plan) {

@@ -15,9 +15,11 @@ public record TrainingPlan(ChurnTrainer.Algorithm algorithm, Path data, String m
     /**
      * @param algorithm "lr", "gbt" or "mlp"
      * @param grid      the search grid, or null for the algorithm's default
+     * @param balance   mlp: "weights" or "smote"
      */
     public static TrainingPlan of(String algorithm, Path data, String model, String master, double holdout, int trees,
-                                  int depth, double gateMargin, double threshold, String grid, int epochs) {
+                                  int depth, double gateMargin, double threshold, String grid, int epochs,
+                                  String balance) {
         ChurnTrainer.Algorithm a = switch (algorithm) {
             case "lr" -> ChurnTrainer.Algorithm.LOGISTIC_REGRESSION;
             case "gbt" -> ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES;
@@ -33,7 +35,12 @@ public record TrainingPlan(ChurnTrainer.Algorithm algorithm, Path data, String m
                     + "./mlserve datagen --out DIR)");
         }
         ChurnTrainer trainer = new ChurnTrainer(master, holdout, trees, depth).withGateMargin(gateMargin)
-                .withThreshold(threshold).withEpochs(epochs);
+                .withThreshold(threshold).withEpochs(epochs).withBalance(switch (balance) {
+                    case "weights" -> ChurnTrainer.Balance.WEIGHTS;
+                    case "smote" -> ChurnTrainer.Balance.SMOTE;
+                    default -> throw new IllegalArgumentException("balance must be weights or smote, got '" + balance
+                            + "'");
+                });
         if (grid != null) {
             trainer.withGrid(grid);
         }

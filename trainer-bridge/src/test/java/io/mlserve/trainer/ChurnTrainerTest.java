@@ -158,9 +158,10 @@ class ChurnTrainerTest {
         assertThat(r.holdoutAuc()).isGreaterThan(0.6);
         JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
         assertThat(meta.get("algorithm").asText()).isEqualTo("mlp");
-        JsonNode smote = meta.at("/preprocessing/mlp/smote");
-        // oversampled to balance: as many positives as negatives after SMOTE
-        assertThat(smote.get("rows_after").asLong()).isGreaterThan(smote.get("training_rows").asLong());
+        JsonNode mlp = meta.at("/preprocessing/mlp");
+        assertThat(mlp.get("balance").asText()).as("class weights by default (SMOTE: MlpTrainerTest)")
+                .isEqualTo("weights");
+        assertThat(mlp.get("hidden")).hasSize(2);
         assertThat(registry.resolve("churn/1/profile.json")).exists();
     }
 }

@@ -29,7 +29,8 @@ class TrainMainTest {
         "--gate-margin=NaN|gate margin must be a finite number",
         "--algorithm=svm|algorithm must be lr, gbt or mlp",
         "--algorithm=mlp --grid=regParam=1|mlp has no search grid",
-        "--epochs=0|epochs must be at least 1"})
+        "--epochs=0|epochs must be at least 1",
+        "--algorithm=mlp --balance=undersample|balance must be weights or smote"})
     void refusesBadOptions(String option, String message) throws Exception {
         Path data = Files.createDirectories(dir.resolve("data"));
         Files.writeString(data.resolve("data.parquet"), "not read: the options fail first");
