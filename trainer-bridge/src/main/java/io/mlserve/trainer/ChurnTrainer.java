@@ -123,6 +123,8 @@ public final class ChurnTrainer {
     private double threshold = DEFAULT_THRESHOLD;
     private int epochs = DEFAULT_EPOCHS;
     private Balance balance = Balance.WEIGHTS;
+    /** Data range and parameters of the run in progress, for metadata.json. */
+    private ObjectNode lineage;
     private String grid;
 
     public ChurnTrainer(String master, double holdoutFraction) {
@@ -272,6 +274,23 @@ public final class ChurnTrainer {
         double cut = all.stat().approxQuantile("event_time", new double[] {1 - holdoutFraction}, 0.001)[0];
         Dataset<Row> train = all.filter(col("event_time").lt(cut));
         Dataset<Row> holdout = all.filter(col("event_time").geq(cut));
+        Row range = all.agg(org.apache.spark.sql.functions.min("event_time"), org.apache.spark.sql.functions.max("event_time"))
+                .head();
+        lineage = new ObjectMapper().createObjectNode();
+        lineage.putObject("range").put("event_time_from_ms", range.getLong(0)).put("holdout_from_ms", (long) cut)
+                .put("event_time_to_ms", range.getLong(1))
+                .put("event_time_from", Instant.ofEpochMilli(range.getLong(0)).toString())
+                .put("holdout_from", Instant.ofEpochMilli((long) cut).toString())
+                .put("event_time_to", Instant.ofEpochMilli(range.getLong(1)).toString());
+        ObjectNode params = lineage.putObject("parameters").put("holdout_fraction", holdoutFraction)
+                .put("threshold", threshold).put("gate_margin", gateMargin).put("grid", grid(algorithm).toString())
+                .put("spark_master", master);
+        switch (algorithm) {
+            case LOGISTIC_REGRESSION -> params.put("max_iter", 100).put("class_weights", "balanced");
+            case GRADIENT_BOOSTED_TREES -> params.put("trees", gbtTrees).put("depth", gbtDepth).put("step", 0.1)
+                    .put("class_weights", "balanced");
+            case MLP -> params.put("epochs", epochs).put("balance", balance.name().toLowerCase(java.util.Locale.ROOT));
+        }
         long trainRows = train.count();
         long holdoutRows = holdout.count();
         double positives = train.filter(col("label").equalTo(1.0)).count() / (double) trainRows;
@@ -476,7 +495,7 @@ public final class ChurnTrainer {
                 .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
         Files.createDirectories(registry.resolve(model));
         long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, search, preprocessing, TrainingProfile.build(train, scored), verification) : 0;
+                sparkVersion, log, search, preprocessing, lineage, TrainingProfile.build(train, scored), verification) : 0;
         if (pass) {
             log.put("version", version);
         }
@@ -792,8 +811,8 @@ public final class ChurnTrainer {
     /** The new version's number. */
     private static long publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
                                   double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate, ObjectNode search, ObjectNode preprocessing, ObjectNode profile,
-                                  String verification)
+                                  ObjectNode gate, ObjectNode search, ObjectNode preprocessing, ObjectNode lineage,
+                                  ObjectNode profile, String verification)
             throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
@@ -807,7 +826,9 @@ public final class ChurnTrainer {
                 .put("framework", "spark-mllib " + sparkVersion).put("created", Instant.now().toString())
                 .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
         meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
-                .put("train_rows", trainRows).put("holdout_rows", holdoutRows);
+                .put("train_rows", trainRows).put("holdout_rows", holdoutRows).setAll((ObjectNode) lineage.get("range"));
+        meta.set("parameters", lineage.get("parameters"));
+        CodeVersion.into(meta.putObject("code"));
         metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());
         meta.set("search", search);

@@ -62,6 +62,16 @@ final class SearchGrid {
         return new SearchGrid(axes);
     }
 
+    /** The grid in its own syntax ("" when empty). */
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder();
+        for (Map.Entry<String, List<String>> axis : axes.entrySet()) {
+            b.append(b.length() == 0 ? "" : ";").append(axis.getKey()).append('=').append(String.join(",", axis.getValue()));
+        }
+        return b.toString();
+    }
+
     boolean isEmpty() {
         return axes.isEmpty();
     }

@@ -34,6 +34,16 @@ class ChurnTrainerTest {
         }
         JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
         assertThat(meta.get("inputs").get("features")).hasSize(47);
+        // lineage: the data's time range and where the holdout starts, the parameters, the code
+        JsonNode d = meta.get("data");
+        assertThat(d.get("event_time_from_ms").asLong()).isLessThan(d.get("holdout_from_ms").asLong());
+        assertThat(d.get("holdout_from_ms").asLong()).isLessThan(d.get("event_time_to_ms").asLong());
+        assertThat(meta.at("/parameters/holdout_fraction").asDouble()).isEqualTo(0.2);
+        assertThat(meta.at("/parameters/grid").asText()).isEqualTo("regParam=0.0001,0.01");
+        assertThat(meta.at("/code/mlserve").asText()).isEqualTo("0.1.0-SNAPSHOT");
+        if (Files.isDirectory(Path.of("..", ".git"))) {
+            assertThat(meta.at("/code/git_commit").asText()).as("built in this checkout").matches("[0-9a-f]{40}");
+        }
         // RFM-style segments in the linear model, cut at training quintiles (the export check above covers them)
         for (String role : List.of("recency", "frequency", "monetary")) {
             JsonNode r = meta.at("/preprocessing/rfm/" + role);
