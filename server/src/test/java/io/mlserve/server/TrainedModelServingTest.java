@@ -2,8 +2,11 @@ package io.mlserve.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
 import io.mlserve.datagen.ChurnDataGenerator;
 import io.mlserve.datagen.ChurnSchema;
+import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.inference.ModelMetadataRequest;
@@ -17,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The whole hand-off: generated data → the trainer (Spark, in its own JVM with its own classpath, exactly as
- * {@code ./mlserve train} runs it) → a published version → this server loads it → its predictions over gRPC
+ * {@code ./mlserve train} runs it) → a published version → {@code serve} (its own JVM, as {@code ./mlserve serve}
+ * runs it) loads it → its predictions over gRPC
  * equal the probabilities Spark computed for the same rows (the trainer publishes them as verification.csv).
  */
 class TrainedModelServingTest {
@@ -50,29 +54,42 @@ class TrainedModelServingTest {
             spark[i] = Double.parseDouble(cells[width]);
         }
 
-        try (TestServer t = new TestServer(registry).start()) {
-            ModelMetadataResponse meta = t.stub().modelMetadata(ModelMetadataRequest.newBuilder().setName("churn")
-                    .build());
-            String input = meta.getInputs(0).getName();
-            double worst = 0;
-            int missing = 0;
-            for (int from = 0; from < rows; from += 200) {
-                int n = Math.min(200, rows - from);
-                float[] chunk = new float[n * width];
-                System.arraycopy(features, from * width, chunk, 0, chunk.length);
-                for (float v : chunk) {
-                    missing += Float.isNaN(v) ? 1 : 0;
-                }
-                ModelInferResponse r = t.stub().modelInfer(ModelInferRequest.newBuilder().setModelName("churn")
-                        .addInputs(Tensors.input(input, "FP32", n, width))
-                        .addRawInputContents(Tensors.rawFp32(chunk)).build());
-                float[] out = Tensors.floats(r.getRawOutputContents(0));
-                for (int i = 0; i < n; i++) {
-                    worst = Math.max(worst, Math.abs(out[i] - spark[from + i]));
-                }
+        // the real program, as ./mlserve serve runs it, in its own JVM
+        try (ServerProcess server = ServerProcess.start(dir.resolve("serve.log"), "--model-repository",
+                registry.toString())) {
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort).usePlaintext().build();
+            try {
+                check(GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS),
+                        features, spark, rows, width);
+            } finally {
+                channel.shutdownNow();
             }
-            assertThat(missing).as("rows with missing values were served").isPositive();
-            assertThat(worst).as("served vs Spark, max |delta|").isLessThanOrEqualTo(1e-4);
         }
+    }
+
+    private static void check(GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub, float[] features,
+                              double[] spark, int rows, int width) {
+        ModelMetadataResponse meta = stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("churn")
+                .build());
+        String input = meta.getInputs(0).getName();
+        double worst = 0;
+        int missing = 0;
+        for (int from = 0; from < rows; from += 200) {
+            int n = Math.min(200, rows - from);
+            float[] chunk = new float[n * width];
+            System.arraycopy(features, from * width, chunk, 0, chunk.length);
+            for (float v : chunk) {
+                missing += Float.isNaN(v) ? 1 : 0;
+            }
+            ModelInferResponse r = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("churn")
+                    .addInputs(Tensors.input(input, "FP32", n, width))
+                    .addRawInputContents(Tensors.rawFp32(chunk)).build());
+            float[] out = Tensors.floats(r.getRawOutputContents(0));
+            for (int i = 0; i < n; i++) {
+                worst = Math.max(worst, Math.abs(out[i] - spark[from + i]));
+            }
+        }
+        assertThat(missing).as("rows with missing values were served").isPositive();
+        assertThat(worst).as("served vs Spark, max |delta|").isLessThanOrEqualTo(1e-4);
     }
 }
