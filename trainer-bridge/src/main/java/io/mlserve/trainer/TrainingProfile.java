@@ -32,7 +32,7 @@ import org.apache.spark.sql.functions;
  *   "format": "mlserve.profile/1",
  *   "rows": N,                                   training rows profiled
  *   "season": "quarter",                         season bucket: calendar quarter of event_time (UTC), "Q1".."Q4"
- *   "quantile_probabilities": [0.01, ..., 0.99], the probabilities every "quantiles" array is taken at
+ *   "quantile_probabilities": [0.01, 0.02, ..., 0.99], the probabilities every "quantiles" array is taken at
  *   "features": [                                one entry per model input column, in input order
  *     { "name", "index", "type": "numeric",
  *       "count", "missing",                      rows, and rows with NaN (missing) among them
@@ -53,8 +53,12 @@ import org.apache.spark.sql.functions;
  * Counts rather than fractions, so a consumer can merge buckets and apply its own smoothing.
  */
 final class TrainingProfile {
-    static final double[] PROBABILITIES = {0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9,
-            0.95, 0.99};
+    /**
+     * Every percentile, 0.01 … 0.99: between two of them the reference CDF rises by 0.01, which bounds how far a
+     * KS distance evaluated at these points can be from the exact one (the drift monitor states it).
+     */
+    static final double[] PROBABILITIES = java.util.stream.IntStream.rangeClosed(1, 99).mapToDouble(i -> i / 100.0)
+            .toArray();
     private static final double[] DECILES = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
     private static final String[] SEASONS = {"Q1", "Q2", "Q3", "Q4"};
 
