@@ -376,12 +376,8 @@ public final class ChurnTrainer {
         Preprocessing pre = new Preprocessing(ChurnSchema.COLUMNS.size(), cols);
         byte[] onnx = Exporters.logisticRegression(model, pre, lm.coefficients().toArray(), lm.intercept())
                 .toByteArray();
-        Check check = verify(onnx, scored);
+        Check check = verify(onnx, scored, "Spark");
         double delta = check.maxAbsDelta();
-        if (delta > 1e-4) {
-            throw new IllegalStateException("the ONNX export differs from Spark by " + delta
-                    + " on the holdout (allowed 1e-4); nothing published");
-        }
         return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
                 parquet, spark.version(), train, scored, fit.record(), (ObjectNode) new ObjectMapper().createObjectNode().set("rfm", rfm), check.csv());
     }
@@ -421,12 +417,8 @@ public final class ChurnTrainer {
             trees[t] = flatten(sparkTrees[t].rootNode());
         }
         byte[] onnx = Exporters.gradientBoostedTrees(model, width, impute, trees, gm.treeWeights()).toByteArray();
-        Check check = verify(onnx, scored);
+        Check check = verify(onnx, scored, "Spark");
         double delta = check.maxAbsDelta();
-        if (delta > 1e-4) {
-            throw new IllegalStateException("the ONNX export differs from Spark by " + delta
-                    + " on the holdout (allowed 1e-4); nothing published");
-        }
         return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
                 parquet, spark.version(), train, scored, fit.record(), null, check.csv());
     }
@@ -615,7 +607,24 @@ public final class ChurnTrainer {
     record Check(double maxAbsDelta, String csv) {
     }
 
-    private static Check verify(byte[] onnx, Dataset<Row> scored) throws Exception {
+    /** The largest allowed |ONNX Runtime − trainer| probability difference on the verification rows. */
+    static final double MAX_EXPORT_DELTA = 1e-4;
+
+    /**
+     * Scores up to 2,000 holdout rows with the exported graph in ONNX Runtime and compares with the trainer's own
+     * probabilities ({@code scored.probability}); fails the job, before anything is published, beyond
+     * {@link #MAX_EXPORT_DELTA}.
+     */
+    private static Check verify(byte[] onnx, Dataset<Row> scored, String trainer) throws Exception {
+        Check check = compare(onnx, scored);
+        if (check.maxAbsDelta() > MAX_EXPORT_DELTA) {
+            throw new IllegalStateException("the ONNX export differs from " + trainer + " by " + check.maxAbsDelta()
+                    + " on the holdout (allowed " + MAX_EXPORT_DELTA + "); nothing published");
+        }
+        return check;
+    }
+
+    private static Check compare(byte[] onnx, Dataset<Row> scored) throws Exception {
         List<Row> rows = inputsThen(scored, "probability", 2000);
         float[] onnxP = score(onnx, rows);
         int width = ChurnSchema.COLUMNS.size();
@@ -723,11 +732,7 @@ public final class ChurnTrainer {
                 .cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("probability")
                 .evaluate(scored);
-        Check check = verify(onnx, scored);
-        if (check.maxAbsDelta() > 1e-4) {
-            throw new IllegalStateException("the ONNX export differs from DJL by " + check.maxAbsDelta()
-                    + " on the holdout (allowed 1e-4); nothing published");
-        }
+        Check check = verify(onnx, scored, "DJL");
         ObjectMapper json = new ObjectMapper();
         ObjectNode net = json.createObjectNode().put("framework", "djl " + ai.djl.engine.Engine.getDjlVersion()
                 + " pytorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion()).put("epochs", epochs)

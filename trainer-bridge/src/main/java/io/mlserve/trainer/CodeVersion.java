@@ -10,8 +10,9 @@ import java.util.HexFormat;
 import java.util.Properties;
 
 /**
- * The code that trained a version, for its lineage: mlserve's version (from the build), the git commit of the
- * checkout it was built in (read from .git, when there is one), and the sha256 of the trainer jar that ran.
+ * The code that trained a version, for its lineage: mlserve's version (from the build), the commit HEAD points at
+ * in the git checkout the trainer's code sits in (read from .git when the run starts; null outside a checkout;
+ * uncommitted changes are not detected), and the sha256 of the trainer jar that ran (which does identify them).
  */
 final class CodeVersion {
     private CodeVersion() {
@@ -49,10 +50,18 @@ final class CodeVersion {
     static String gitCommit(Path from) {
         for (Path dir = from.toAbsolutePath(); dir != null; dir = dir.getParent()) {
             Path git = dir.resolve(".git");
-            if (!Files.isDirectory(git)) {
+            if (!Files.exists(git)) {
                 continue;
             }
             try {
+                if (Files.isRegularFile(git)) {
+                    // a worktree or submodule: ".git" names the real git directory
+                    String pointer = Files.readString(git).trim();
+                    if (!pointer.startsWith("gitdir: ")) {
+                        return null;
+                    }
+                    git = dir.resolve(pointer.substring(8)).normalize();
+                }
                 String head = Files.readString(git.resolve("HEAD")).trim();
                 if (!head.startsWith("ref: ")) {
                     return head;

@@ -29,6 +29,10 @@ final class GrpcTrainerService extends TrainerServiceGrpc.TrainerServiceImplBase
         } catch (IllegalStateException e) {
             out.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
             return;
+        } catch (RuntimeException e) {
+            out.onError(Status.INTERNAL.withDescription("the trainer failed to take the job: " + e)
+                    .asRuntimeException());
+            return;
         }
         out.onNext(r);
         out.onCompleted();

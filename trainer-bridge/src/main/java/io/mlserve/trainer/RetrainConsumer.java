@@ -59,20 +59,32 @@ public final class RetrainConsumer implements AutoCloseable {
     private void loop() {
         try {
             while (running.get()) {
-                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
-                for (ConsumerRecord<String, byte[]> r : records) {
-                    submit(r);
-                }
-                if (!records.isEmpty()) {
-                    consumer.commitSync();
+                try {
+                    ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
+                    for (ConsumerRecord<String, byte[]> r : records) {
+                        submit(r);
+                    }
+                    if (!records.isEmpty()) {
+                        consumer.commitSync();
+                    }
+                } catch (WakeupException e) {
+                    throw e;
+                } catch (IllegalStateException e) {
+                    // the trainer is stopping: leave the records uncommitted for the next one
+                    return;
+                } catch (RuntimeException e) {
+                    // a failed commit after a rebalance, a broker timeout: log, wait, go on (records are redelivered,
+                    // and their request ids make them the same jobs)
+                    LOG.warn("retrain consumer: {}; retrying in 1 s", e.toString());
+                    Thread.sleep(1000);
                 }
             }
         } catch (WakeupException e) {
             if (running.get()) {
-                throw e;
+                LOG.error("retrain consumer woken up while running", e);
             }
-        } catch (RuntimeException e) {
-            LOG.error("retrain consumer stopped", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }

@@ -166,10 +166,10 @@ public final class TrainerJobs implements AutoCloseable {
         });
         finished.addLast(id);
         while (finished.size() > history) {
-            Job gone = jobs.remove(finished.removeFirst());
-            if (gone != null) {
-                byRequest.remove(gone.getRequest().getRequestId());
-            }
+            String gone = finished.removeFirst();
+            jobs.remove(gone);
+            // the job's own request id and every id that was matched to it
+            byRequest.values().removeIf(gone::equals);
         }
         notifyAll();
     }

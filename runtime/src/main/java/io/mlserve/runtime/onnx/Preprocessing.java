@@ -133,49 +133,50 @@ public final class Preprocessing {
             b.initializer(col + "_idx", new long[] {c.index()}, 1);
             b.node("Gather", names(input, col + "_idx"), names(col + "_raw"), attr("axis", 1L));
             if (c instanceof Numeric n) {
-                b.initializer(col + "_impute", new float[] {(float) n.imputeWith()}, 1);
+                impute(b, col, n.imputeWith());
                 b.initializer(col + "_mean", new float[] {(float) n.mean()}, 1);
                 b.initializer(col + "_std", new float[] {(float) n.std()}, 1);
-                b.node("IsNaN", names(col + "_raw"), names(col + "_nan"));
-                b.node("Where", names(col + "_nan", col + "_impute", col + "_raw"), names(col + "_filled"));
                 b.node("Sub", names(col + "_filled", col + "_mean"), names(col + "_centered"));
                 b.node("Div", names(col + "_centered", col + "_std"), names(col + "_out"));
             } else if (c instanceof Binned bin) {
                 float[] edges = new float[bin.edges().length];
                 float[] ones = new float[edges.length];
-                float[] codes = new float[bin.bins()];
                 for (int i = 0; i < edges.length; i++) {
                     edges[i] = (float) bin.edges()[i];
                     ones[i] = 1;
                 }
-                for (int i = 0; i < codes.length; i++) {
-                    codes[i] = i;
-                }
-                b.initializer(col + "_impute", new float[] {(float) bin.imputeWith()}, 1);
+                impute(b, col, bin.imputeWith());
                 b.initializer(col + "_edges", edges, 1, edges.length);
                 b.initializer(col + "_ones", ones, edges.length, 1);
-                b.initializer(col + "_codes", codes, 1, codes.length);
-                b.node("IsNaN", names(col + "_raw"), names(col + "_nan"));
-                b.node("Where", names(col + "_nan", col + "_impute", col + "_raw"), names(col + "_filled"));
                 // bin = how many edges are <= x: compare with every edge, then add the hits up with a MatMul
                 b.node("GreaterOrEqual", names(col + "_filled", col + "_edges"), names(col + "_ge"));
                 b.node("Cast", names(col + "_ge"), names(col + "_gef"), attr("to", (long) DataType.FP32.onnxElementType()));
                 b.node("MatMul", names(col + "_gef", col + "_ones"), names(col + "_bin"));
-                b.node("Equal", names(col + "_bin", col + "_codes"), names(col + "_hit"));
-                b.node("Cast", names(col + "_hit"), names(col + "_out"), attr("to", (long) DataType.FP32.onnxElementType()));
+                oneHot(b, col, col + "_bin", bin.bins());
             } else {
-                Categorical cat = (Categorical) c;
-                float[] codes = new float[cat.categories()];
-                for (int i = 0; i < codes.length; i++) {
-                    codes[i] = i;
-                }
-                b.initializer(col + "_codes", codes, 1, codes.length);
-                b.node("Equal", names(col + "_raw", col + "_codes"), names(col + "_hit"));
-                b.node("Cast", names(col + "_hit"), names(col + "_out"), attr("to", (long) DataType.FP32.onnxElementType()));
+                oneHot(b, col, col + "_raw", ((Categorical) c).categories());
             }
             parts.add(col + "_out");
             part++;
         }
         b.node("Concat", parts.toArray(new String[0]), names(output), attr("axis", 1L));
+    }
+
+    /** {col}_filled = the column with NaN replaced by {@code value}. */
+    private static void impute(OnnxModelBuilder b, String col, double value) {
+        b.initializer(col + "_impute", new float[] {(float) value}, 1);
+        b.node("IsNaN", names(col + "_raw"), names(col + "_nan"));
+        b.node("Where", names(col + "_nan", col + "_impute", col + "_raw"), names(col + "_filled"));
+    }
+
+    /** {col}_out = one-hot of {@code codeTensor} over codes 0 … n − 1 (any other value: all zeros). */
+    private static void oneHot(OnnxModelBuilder b, String col, String codeTensor, int n) {
+        float[] codes = new float[n];
+        for (int i = 0; i < n; i++) {
+            codes[i] = i;
+        }
+        b.initializer(col + "_codes", codes, 1, n);
+        b.node("Equal", names(codeTensor, col + "_codes"), names(col + "_hit"));
+        b.node("Cast", names(col + "_hit"), names(col + "_out"), attr("to", (long) DataType.FP32.onnxElementType()));
     }
 }

@@ -78,9 +78,25 @@ final class ServerFlags {
             + "(--drift-topic), for drift detected in another process; needs --trainer.")
     String driftKafka;
 
+    @Option(names = "--instance-name", description = "This server's name, unique among replicas: in the retraining "
+            + "jobs it submits and as its Kafka consumer group for drift events, so every replica reads every event "
+            + "(default: the host name).")
+    String instanceName;
+
     @Option(names = "--drift-topic", defaultValue = "mlserve.drift", description = "Topic of DriftEvent records "
             + "(default: ${DEFAULT-VALUE}).")
     String driftTopic;
+
+    private String instanceName() {
+        if (instanceName != null && !instanceName.isBlank()) {
+            return instanceName;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            return "mlserve";
+        }
+    }
 
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
@@ -102,6 +118,6 @@ final class ServerFlags {
                 file == null ? java.util.List.of() : file.snapshots(),
                 trainer == null ? null : RetrainOptions.defaults(trainer).withCooldown(Duration.ofSeconds(retrainCooldown))
                         .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
-                        .withDriftTopic(driftKafka, driftTopic));
+                        .withDriftTopic(driftKafka, driftTopic).withRequester(instanceName()));
     }
 }

@@ -207,7 +207,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                                 boolean keepAlive) throws IOException {
         HttpMethod m = req.method();
         if (p.length == 2 && p[1].equals("models")) {
-            requireGet(m, path);
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
             java.util.List<ModelEntry> all = new java.util.ArrayList<>(repository.models());
             all.sort(java.util.Comparator.comparing(ModelEntry::name));
             return json(200, g -> {
@@ -221,7 +223,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             });
         }
         if (p.length == 3 && p[1].equals("models")) {
-            requireGet(m, path);
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
             ModelEntry e = repository.model(p[2]);
             if (e == null) {
                 return error(404, "no model '" + p[2] + "'");
@@ -302,6 +306,10 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                         ModelsJson.status(s, g);
                         g.writeEndObject();
                     });
+                } else if (outcome == RetrainBridge.Outcome.REFUSED) {
+                    RetrainStatus s = retrain.status(model);
+                    r = error(422, "the trainer refused the job for '" + model + "': "
+                            + (s == null ? "" : s.lastError()));
                 } else if (outcome == RetrainBridge.Outcome.IN_FLIGHT) {
                     RetrainStatus s = retrain.status(model);
                     r = error(409, "a retraining job for '" + model + "' is already in flight"

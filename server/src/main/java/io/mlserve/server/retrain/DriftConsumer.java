@@ -72,27 +72,46 @@ public final class DriftConsumer implements AutoCloseable {
     private void loop() {
         try {
             while (running.get()) {
-                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
-                for (ConsumerRecord<String, byte[]> r : records) {
-                    try {
-                        bridge.onDrift(DriftEvent.parseFrom(r.value() == null ? new byte[0] : r.value()));
-                    } catch (InvalidProtocolBufferException e) {
-                        LOG.warn("{}-{}-{}: not a drift event, skipped: {}", r.topic(), r.partition(), r.offset(),
-                                e.getMessage());
-                    }
-                }
-                if (!records.isEmpty()) {
-                    consumer.commitSync();
+                try {
+                    pollOnce();
+                } catch (WakeupException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    // a failed commit after a rebalance, a broker timeout: log, wait, go on (records are redelivered)
+                    LOG.warn("drift consumer: {}; retrying in 1 s", e.toString());
+                    Thread.sleep(1000);
                 }
             }
         } catch (WakeupException e) {
             if (running.get()) {
                 LOG.error("drift consumer woken up while running", e);
             }
-        } catch (RuntimeException e) {
-            LOG.error("drift consumer stopped", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             consumer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private void pollOnce() {
+        ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
+        for (ConsumerRecord<String, byte[]> r : records) {
+            try {
+                DriftEvent event = DriftEvent.parseFrom(r.value() == null ? new byte[0] : r.value());
+                if (event.getKind() == io.mlserve.proto.v1.DriftKind.MANUAL) {
+                    // MANUAL skips the cooldown: only an operator (the REST endpoint) may ask for that
+                    LOG.warn("{}-{}-{}: MANUAL events are not taken from Kafka; skipped", r.topic(),
+                            r.partition(), r.offset());
+                    continue;
+                }
+                bridge.onDrift(event);
+            } catch (InvalidProtocolBufferException e) {
+                LOG.warn("{}-{}-{}: not a drift event, skipped: {}", r.topic(), r.partition(), r.offset(),
+                        e.getMessage());
+            }
+        }
+        if (!records.isEmpty()) {
+            consumer.commitSync();
         }
     }
 

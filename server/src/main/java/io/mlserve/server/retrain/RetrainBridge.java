@@ -1,8 +1,10 @@
 package io.mlserve.server.retrain;
 
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.proto.inference.ModelRetrainPolicy;
@@ -44,19 +46,23 @@ import org.slf4j.LoggerFactory;
  * ({@code cooldown}; MANUAL events skip it), its kind or severity is not one the policy triggers on
  * ({@code ignored}), or it reports a version older than the one serving ({@code stale}).
  *
- * <p>Delivery: SubmitJob over gRPC with a request id derived from the event, so a retry after a lost reply is
- * the same job on the trainer. While the trainer is unreachable (UNAVAILABLE, DEADLINE_EXCEEDED, ...) the
- * request is retried with exponential backoff and jitter until it is delivered; a refusal (INVALID_ARGUMENT,
- * ...) ends it. A delivered job is polled until it ends; when it published a version, the model is reloaded
+ * <p>Delivery: SubmitJob over gRPC (asynchronous calls whose answers are handled on the bridge thread) with a
+ * request id derived from the event, so a retry after a lost reply is the same job on the trainer. While the
+ * trainer is unreachable or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED) the request is
+ * retried with exponential backoff and jitter until it is delivered; UNKNOWN and INTERNAL up to
+ * {@link #MAX_ERROR_ATTEMPTS} times; a refusal (INVALID_ARGUMENT, ...) ends it. A delivered job is polled until it ends; when it published a version, the model is reloaded
  * from the repository (unless its policy says no_reload).
  */
 public final class RetrainBridge implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RetrainBridge.class);
-    private static final long SUBMIT_DEADLINE_MS = 10_000;
+    private static final long CALL_DEADLINE_MS = 10_000;
     private static final int SEEN_EVENTS = 1024;
 
     /** What the bridge did with an event. */
-    public enum Outcome { ACCEPTED, DUPLICATE, IN_FLIGHT, COOLDOWN, IGNORED, STALE, NOT_ENABLED, UNKNOWN_MODEL }
+    public enum Outcome { ACCEPTED, REFUSED, DUPLICATE, IN_FLIGHT, COOLDOWN, IGNORED, STALE, NOT_ENABLED, UNKNOWN_MODEL }
+
+    /** Attempts for errors that may be the trainer's own bug (UNKNOWN, INTERNAL) before the request is given up. */
+    static final int MAX_ERROR_ATTEMPTS = 5;
 
     /** Reads the models the server has: the entry (with its config) by name, or null. */
     public interface Models {
@@ -68,7 +74,7 @@ public final class RetrainBridge implements AutoCloseable {
     private final Function<String, CompletableFuture<?>> reload;
     private final RetrainMetrics metrics;
     private final ManagedChannel channel;
-    private final TrainerServiceGrpc.TrainerServiceBlockingStub stub;
+    private final TrainerServiceGrpc.TrainerServiceFutureStub stub;
     private final ScheduledExecutorService thread;
     // touched only on the bridge thread
     private final Map<String, ModelRetrain> state = new HashMap<>();
@@ -83,7 +89,7 @@ public final class RetrainBridge implements AutoCloseable {
         this.reload = reload;
         this.metrics = metrics;
         this.channel = NettyChannelBuilder.forTarget(options.trainer()).usePlaintext().build();
-        this.stub = TrainerServiceGrpc.newBlockingStub(channel);
+        this.stub = TrainerServiceGrpc.newFutureStub(channel);
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mlserve-retrain");
             t.setDaemon(true);
@@ -91,10 +97,15 @@ public final class RetrainBridge implements AutoCloseable {
         });
     }
 
-    /** Hands a drift event to the bridge; completes with what was done with it. Never blocks. */
+    /**
+     * Hands a drift event to the bridge; completes with what was done with it — for an accepted event, once the
+     * first delivery attempt has answered (ACCEPTED: delivered or being retried; REFUSED: the trainer refused it).
+     * Never blocks.
+     */
     public CompletableFuture<Outcome> onDrift(DriftEvent event) {
         try {
-            return CompletableFuture.supplyAsync(() -> handle(event, System.currentTimeMillis()), thread);
+            return CompletableFuture.supplyAsync(() -> handle(event, System.currentTimeMillis()), thread)
+                    .thenCompose(f -> f);
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(new IllegalStateException("the server is stopping"));
         }
@@ -112,6 +123,7 @@ public final class RetrainBridge implements AutoCloseable {
     private static final class ModelRetrain {
         final LinkedHashSet<String> seen = new LinkedHashSet<>();
         JobRequest request;          // the request being delivered or run, or null
+        CompletableFuture<Outcome> firstAttempt; // completed when the accepted event's first delivery answers
         int attempts;
         long nextAttemptMs;
         long eventReceivedMs;
@@ -122,15 +134,17 @@ public final class RetrainBridge implements AutoCloseable {
         String lastOutcome = "";
         Job job;
         long servingVersion;
+        int pollFailures;
     }
 
-    private Outcome handle(DriftEvent event, long now) {
+    private CompletableFuture<Outcome> handle(DriftEvent event, long now) {
         String name = event.getModelName();
         ModelEntry entry = models.model(name);
         if (entry == null) {
-            metrics.event(name.isEmpty() ? "_unknown" : name, label(Outcome.UNKNOWN_MODEL));
+            // one label for every unknown name: event producers must not be able to mint metric series
+            metrics.event("_unknown", label(Outcome.UNKNOWN_MODEL));
             LOG.warn("drift event {} for unknown model '{}' ignored", event.getEventId(), name);
-            return Outcome.UNKNOWN_MODEL;
+            return CompletableFuture.completedFuture(Outcome.UNKNOWN_MODEL);
         }
         ModelRetrain m = state.computeIfAbsent(name, k -> new ModelRetrain());
         m.lastEvent = event;
@@ -156,12 +170,22 @@ public final class RetrainBridge implements AutoCloseable {
             m.job = null;
             m.lastError = "";
             LOG.info("model {}: {} → retraining (request {})", name, reason(event), m.request.getRequestId());
+            m.firstAttempt = new CompletableFuture<>();
+            CompletableFuture<Outcome> answered = m.firstAttempt;
             deliver(name);
-        } else {
-            LOG.info("model {}: drift event {} not acted on: {}", name, event.getEventId(), label(o));
-            publish(name, m);
+            return answered;
         }
-        return o;
+        LOG.info("model {}: drift event {} not acted on: {}", name, event.getEventId(), label(o));
+        publish(name, m);
+        return CompletableFuture.completedFuture(o);
+    }
+
+    /** Completes the accepted event's future (after {@link #publish}, so its caller reads the status it caused). */
+    private static void answer(ModelRetrain m, Outcome o) {
+        if (m.firstAttempt != null) {
+            m.firstAttempt.complete(o);
+            m.firstAttempt = null;
+        }
     }
 
     private Outcome decide(DriftEvent event, ModelEntry entry, ModelRetrain m, long now) {
@@ -225,52 +249,93 @@ public final class RetrainBridge implements AutoCloseable {
         if (m == null || m.request == null) {
             return;
         }
+        JobRequest request = m.request;
         m.attempts++;
         m.nextAttemptMs = 0;
         // a channel that failed to connect backs off by itself (up to minutes): try now, on our schedule
         channel.resetConnectBackoff();
-        try {
-            SubmitJobResponse r = stub.withDeadlineAfter(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS).submitJob(m.request);
-            metrics.attempt(name, "delivered");
-            m.job = r.getJob();
-            m.lastError = "";
-            LOG.info("model {}: job {} {} on the trainer after {} attempt(s){}", name, r.getJob().getJobId(),
-                    r.getJob().getState(), m.attempts, r.getDeduplicated() ? " (the trainer already had it)" : "");
+        onBridge(stub.withDeadlineAfter(CALL_DEADLINE_MS, TimeUnit.MILLISECONDS).submitJob(request),
+                r -> delivered(name, request, r), status -> deliveryFailed(name, request, status));
+    }
+
+    private void delivered(String name, JobRequest request, SubmitJobResponse r) {
+        ModelRetrain m = state.get(name);
+        if (m == null || m.request != request) {
+            return;
+        }
+        metrics.attempt(name, "delivered");
+        m.job = r.getJob();
+        m.lastError = "";
+        LOG.info("model {}: job {} {} on the trainer after {} attempt(s){}", name, r.getJob().getJobId(),
+                r.getJob().getState(), m.attempts, r.getDeduplicated() ? " (the trainer already had it)" : "");
+        publish(name, m);
+        answer(m, Outcome.ACCEPTED);
+        track(name, r.getJob());
+    }
+
+    private void deliveryFailed(String name, JobRequest request, Status status) {
+        ModelRetrain m = state.get(name);
+        if (m == null || m.request != request) {
+            return;
+        }
+        Status.Code code = status.getCode();
+        m.lastError = code + ": " + status.getDescription();
+        if (retryable(code, m.attempts)) {
+            metrics.attempt(name, "retry");
+            long delay = backoffMs(m.attempts);
+            m.nextAttemptMs = System.currentTimeMillis() + delay;
+            LOG.warn("model {}: trainer {} not reached (attempt {}: {}); retrying in {} ms", name,
+                    options.trainer(), m.attempts, m.lastError, delay);
             publish(name, m);
-            track(name, r.getJob());
-        } catch (StatusRuntimeException e) {
-            Status.Code code = e.getStatus().getCode();
-            m.lastError = code + ": " + e.getStatus().getDescription();
-            if (retryable(code)) {
-                metrics.attempt(name, "retry");
-                long delay = backoffMs(m.attempts);
-                m.nextAttemptMs = System.currentTimeMillis() + delay;
-                LOG.warn("model {}: trainer {} not reached (attempt {}: {}); retrying in {} ms", name,
-                        options.trainer(), m.attempts, m.lastError, delay);
-                publish(name, m);
-                schedule(() -> deliver(name), delay);
-            } else {
-                metrics.attempt(name, "refused");
-                LOG.error("model {}: the trainer refused the job: {}", name, m.lastError);
-                m.request = null;
-                startCooldown(name, m);
-                publish(name, m);
-            }
+            answer(m, Outcome.ACCEPTED);
+            schedule(() -> deliver(name), delay);
+        } else {
+            metrics.attempt(name, "refused");
+            LOG.error("model {}: the trainer refused the job (attempt {}): {}", name, m.attempts, m.lastError);
+            m.request = null;
+            startCooldown(name, m);
+            publish(name, m);
+            answer(m, Outcome.REFUSED);
         }
     }
 
-    static boolean retryable(Status.Code code) {
+    /**
+     * Whether a failed call is tried again: while the trainer is unreachable or busy, always; after errors that may
+     * be a bug on its side, up to {@link #MAX_ERROR_ATTEMPTS}; never after a refusal of the request itself.
+     */
+    static boolean retryable(Status.Code code, int attempts) {
         return switch (code) {
-            case UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNKNOWN, INTERNAL -> true;
+            case UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED -> true;
+            case UNKNOWN, INTERNAL -> attempts < MAX_ERROR_ATTEMPTS;
             default -> false;
         };
     }
 
-    /** initial × 2^(attempt-1), at most max, times a jitter in [0.8, 1.2). */
+    /** min(max, initial × 2^(attempt−1) × jitter in [0.8, 1.2)): never longer than the configured maximum. */
     long backoffMs(int attempt) {
         double base = options.initialBackoff().toMillis() * Math.pow(2, Math.min(attempt - 1, 30));
-        double capped = Math.min(base, options.maxBackoff().toMillis());
-        return Math.max(1, Math.round(capped * (0.8 + 0.4 * ThreadLocalRandom.current().nextDouble())));
+        double jittered = base * (0.8 + 0.4 * ThreadLocalRandom.current().nextDouble());
+        return Math.max(1, Math.round(Math.min(jittered, options.maxBackoff().toMillis())));
+    }
+
+    /** Runs the call's outcome on the bridge thread. */
+    private <T> void onBridge(ListenableFuture<T> call, java.util.function.Consumer<T> ok,
+                              java.util.function.Consumer<Status> failed) {
+        try {
+            Futures.addCallback(call, new FutureCallback<T>() {
+                @Override
+                public void onSuccess(T result) {
+                    ok.accept(result);
+                }
+
+                @Override
+                public void onFailure(Throwable t) {
+                    failed.accept(Status.fromThrowable(t));
+                }
+            }, thread);
+        } catch (RejectedExecutionException e) {
+            // the server is stopping
+        }
     }
 
     private void track(String name, Job job) {
@@ -293,26 +358,35 @@ public final class RetrainBridge implements AutoCloseable {
         if (m == null || m.request == null) {
             return;
         }
+        JobRequest request = m.request;
         channel.resetConnectBackoff();
-        try {
-            track(name, stub.withDeadlineAfter(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS)
-                    .getJob(GetJobRequest.newBuilder().setJobId(jobId).build()));
-        } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
-                // the trainer restarted and forgot it: the next event may start a new job at once
-                LOG.error("model {}: the trainer no longer knows job {} ({}); a new drift event will start another",
-                        name, jobId, e.getStatus().getDescription());
-                metrics.jobEnded(name, "lost");
-                m.lastError = "job " + jobId + " lost by the trainer";
-                m.request = null;
-                publish(name, m);
-            } else {
-                m.lastError = e.getStatus().getCode() + ": " + e.getStatus().getDescription();
-                long delay = Math.max(options.poll().toMillis(), backoffMs(2));
-                publish(name, m);
-                schedule(() -> poll(name, jobId), delay);
-            }
-        }
+        onBridge(stub.withDeadlineAfter(CALL_DEADLINE_MS, TimeUnit.MILLISECONDS)
+                        .getJob(GetJobRequest.newBuilder().setJobId(jobId).build()),
+                job -> {
+                    if (m.request == request) {
+                        m.pollFailures = 0;
+                        track(name, job);
+                    }
+                },
+                status -> {
+                    if (m.request != request) {
+                        return;
+                    }
+                    if (status.getCode() == Status.Code.NOT_FOUND) {
+                        // the trainer restarted and forgot it: the next event may start a new job at once
+                        LOG.error("model {}: the trainer no longer knows job {} ({}); a new drift event will start "
+                                + "another", name, jobId, status.getDescription());
+                        metrics.jobEnded(name, "lost");
+                        m.lastError = "job " + jobId + " lost by the trainer";
+                        m.request = null;
+                        publish(name, m);
+                    } else {
+                        m.lastError = status.getCode() + ": " + status.getDescription();
+                        long delay = Math.max(options.poll().toMillis(), backoffMs(++m.pollFailures));
+                        publish(name, m);
+                        schedule(() -> poll(name, jobId), delay);
+                    }
+                });
     }
 
     private void ended(String name, ModelRetrain m, Job job) {
@@ -415,11 +489,13 @@ public final class RetrainBridge implements AutoCloseable {
         return config.hasRetrain() && config.getRetrain().getEnabled();
     }
 
+    /** Stops the bridge thread (waiting for a step in progress, so no reload starts after this returns). */
     @Override
     public void close() {
         thread.shutdownNow();
         channel.shutdownNow();
         try {
+            thread.awaitTermination(5, TimeUnit.SECONDS);
             channel.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -52,6 +52,11 @@ public record RetrainOptions(String trainer, Duration cooldown, Duration initial
         return new RetrainOptions(trainer, d, initialBackoff, maxBackoff, poll, requester, driftKafka, driftTopic);
     }
 
+    /** This server's name: in the jobs it submits, and its Kafka consumer group for drift events. */
+    public RetrainOptions withRequester(String name) {
+        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, poll, name, driftKafka, driftTopic);
+    }
+
     /** Also read drift events from {@code topic} on {@code bootstrap}. */
     public RetrainOptions withDriftTopic(String bootstrap, String topic) {
         return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, poll, requester, bootstrap, topic);

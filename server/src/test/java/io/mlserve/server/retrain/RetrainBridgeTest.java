@@ -115,10 +115,11 @@ class RetrainBridgeTest {
             assertThat(bridge.onDrift(event("e5", "churn", DriftKind.DATA)).get())
                     .as("about version 1, no longer serving").isEqualTo(RetrainBridge.Outcome.STALE);
 
-            // an operator's request for a model the trainer cannot train: accepted here, refused there, not retried
+            // an operator's request for a model the trainer cannot train: refused there (422 here), not retried
             var manual = t.post(t.server.httpPort(), "/v1/models/other/retrain", "{\"reason\": \"test\"}");
-            assertThat(manual.statusCode()).as(manual.body()).isEqualTo(202);
-            await(() -> bridge.status("other").phase().equals("cooldown"), 30);
+            assertThat(manual.statusCode()).as(manual.body()).isEqualTo(422);
+            assertThat(manual.body()).contains("no data.parquet");
+            assertThat(bridge.status("other").phase()).isEqualTo("cooldown");
             assertThat(bridge.status("other").lastError()).startsWith("INVALID_ARGUMENT").contains("no data.parquet");
             assertThat(t.post(t.server.httpPort(), "/v1/models/nosuch/retrain", "").statusCode()).isEqualTo(404);
 
