@@ -1,0 +1,148 @@
+package io.mlserve.drift;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Decisions on synthetic streams: i.i.d. is quiet, shifts are caught, seasonal movement is not drift. */
+class DriftDetectorTest {
+    private static final int WIDTH = 5; // four numbers and one category of three codes
+    private static final List<ProfileBuilder.Column> COLUMNS = List.of(ProfileBuilder.Column.numeric("n0"),
+            ProfileBuilder.Column.numeric("n1"), ProfileBuilder.Column.numeric("n2"), ProfileBuilder.Column.numeric("n3"),
+            new ProfileBuilder.Column("c", List.of("a", "b", "c")));
+
+    /** A row at time t: season (quarter) shifts n0 by {@code seasonal} × quarter index; n1 shifted by {@code shift}. */
+    private static void row(SplittableRandom r, float[] into, int at, long t, double seasonal, double shift) {
+        int quarter = (LocalDate.ofInstant(java.time.Instant.ofEpochMilli(t), ZoneOffset.UTC).getMonthValue() - 1) / 3;
+        into[at] = (float) (StatisticsTest.gaussian(r) + seasonal * quarter);
+        into[at + 1] = (float) (StatisticsTest.gaussian(r) + shift);
+        into[at + 2] = (float) (r.nextDouble() * 10);
+        into[at + 3] = r.nextDouble() < 0.05 ? Float.NaN : (float) StatisticsTest.gaussian(r);
+        double u = r.nextDouble();
+        into[at + 4] = u < 0.5 ? 0 : u < 0.8 ? 1 : 2;
+    }
+
+    private static final long YEAR_START = LocalDate.of(2025, 1, 1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+    private static final long DAY = 86_400_000L;
+
+    private static ReferenceProfile reference(double seasonal) {
+        SplittableRandom r = new SplittableRandom(3);
+        int n = 40_000;
+        float[] rows = new float[n * WIDTH];
+        long[] times = new long[n];
+        for (int i = 0; i < n; i++) {
+            times[i] = YEAR_START + (long) (r.nextDouble() * 365 * DAY);
+            row(r, rows, i * WIDTH, times[i], seasonal, 0);
+        }
+        return ReferenceProfile.parse(ProfileBuilder.build(COLUMNS, rows, times, null), "test");
+    }
+
+    /** Streams {@code windows} windows of {@code rows} rows, each window one day later; shift starts at {@code from}. */
+    private static List<DriftDetector.Report> stream(ReferenceProfile ref, DriftDetector.Config config, int windows,
+                                                     int rows, double seasonal, double shift, int from, int daysPerWindow) {
+        DriftDetector detector = new DriftDetector(config, ref);
+        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        SplittableRandom r = new SplittableRandom(11);
+        float[] buf = new float[WIDTH];
+        WindowRecorder.Rows view = new WindowRecorder.Rows() {
+            @Override
+            public float value(int row, int column) {
+                return buf[column];
+            }
+
+            @Override
+            public float score(int row) {
+                return Float.NaN;
+            }
+        };
+        List<DriftDetector.Report> reports = new java.util.ArrayList<>();
+        for (int w = 0; w < windows; w++) {
+            long t = YEAR_START + (long) w * daysPerWindow * DAY;
+            for (int i = 0; i < rows; i++) {
+                row(r, buf, 0, t, seasonal, w >= from ? shift : 0);
+                rec.record(view, 1, t);
+            }
+            reports.add(detector.evaluate(rec.close(t)));
+        }
+        return reports;
+    }
+
+    @Test
+    void anIidStreamRaisesNoAlertOverManyWindows() {
+        ReferenceProfile ref = reference(0);
+        List<DriftDetector.Report> reports = stream(ref, DriftDetector.Config.defaults(), 100, 2_000, 0, 0, 0, 3);
+        assertThat(reports).noneMatch(DriftDetector.Report::alert);
+        assertThat(reports).allMatch(r -> r.features().values().stream().noneMatch(DriftDetector.FeatureResult::drifted));
+    }
+
+    @Test
+    void aSuddenShiftInOneFeatureIsCaughtInTheFirstWindowAfterIt() {
+        ReferenceProfile ref = reference(0);
+        List<DriftDetector.Report> reports = stream(ref, DriftDetector.Config.defaults(), 20, 2_000, 0, 1.0, 10, 3);
+        for (int w = 0; w < 10; w++) {
+            assertThat(reports.get(w).features().get("n1").drifted()).isFalse();
+        }
+        for (int w = 10; w < 20; w++) {
+            DriftDetector.FeatureResult n1 = reports.get(w).features().get("n1");
+            assertThat(n1.drifted()).as("window %d", w).isTrue();
+            assertThat(n1.psi()).isGreaterThan(0.2);
+            assertThat(n1.ks()).isGreaterThan(0.3);
+            // one feature of five is not dataset drift
+            assertThat(reports.get(w).datasetDrift()).isFalse();
+        }
+    }
+
+    @Test
+    void datasetDriftRaisesTheAlertAfterKWindowsAndClearsAfterMCleanOnes() {
+        ReferenceProfile ref = reference(0);
+        // half the features drifting is dataset drift: lower the share so n1 alone counts
+        DriftDetector.Config c = new DriftDetector.Config("psi", "js", 0.2, 0.1, 0.1, 0.01, 0.2, 2, 3, true, 100);
+        DriftDetector detector = new DriftDetector(c, ref);
+        List<DriftDetector.Report> drifting = stream(ref, c, 6, 2_000, 0, 1.0, 0, 3);
+        assertThat(drifting.get(0).alert()).isFalse();
+        assertThat(drifting.get(1).alertRaised()).isTrue();
+        assertThat(drifting.get(5).alert()).isTrue();
+        // a fresh detector fed drifted windows then clean ones (same order of evaluate calls)
+        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        SplittableRandom r = new SplittableRandom(5);
+        float[] buf = new float[WIDTH];
+        WindowRecorder.Rows view = new WindowRecorder.Rows() {
+            @Override
+            public float value(int row, int column) {
+                return buf[column];
+            }
+
+            @Override
+            public float score(int row) {
+                return Float.NaN;
+            }
+        };
+        // raised by the 2nd drifted window; the 3rd clean one clears it
+        boolean[] expectedAlert = {false, true, true, true, false, false};
+        double[] shifts = {1, 1, 0, 0, 0, 0};
+        for (int w = 0; w < shifts.length; w++) {
+            for (int i = 0; i < 2_000; i++) {
+                row(r, buf, 0, YEAR_START, 0, shifts[w]);
+                rec.record(view, 1, YEAR_START);
+            }
+            assertThat(detector.evaluate(rec.close(w)).alert()).as("window %d", w).isEqualTo(expectedAlert[w]);
+        }
+    }
+
+    @Test
+    void seasonalMovementIsNotDriftAgainstTheSameSeasonsReference() {
+        ReferenceProfile ref = reference(1.5);
+        // two simulated years, a window every 7 days: n0 moves by 1.5 per quarter, as in the reference
+        List<DriftDetector.Report> seasonal = stream(ref, DriftDetector.Config.defaults(), 104, 1_000, 1.5, 0, 0, 7);
+        assertThat(seasonal).noneMatch(r -> r.features().get("n0").drifted());
+        assertThat(seasonal.get(30).features().get("n0").reference()).startsWith("Q");
+        // the same stream judged against the whole-year reference does drift: the season bucket is what helps
+        DriftDetector.Config yearly = new DriftDetector.Config("psi", "js", 0.2, 0.1, 0.1, 0.01, 0.5, 2, 3, false, 100);
+        List<DriftDetector.Report> flat = stream(ref, yearly, 104, 1_000, 1.5, 0, 0, 7);
+        assertThat(flat).anyMatch(r -> r.features().get("n0").drifted());
+    }
+}
