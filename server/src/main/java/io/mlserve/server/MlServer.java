@@ -23,6 +23,7 @@ import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.drift.DriftMonitor;
 import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -60,6 +61,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class MlServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MlServer.class);
+    /** How often the drift monitor looks for windows that are due. */
+    private static final long DRIFT_CHECK_MS = 1000;
 
     private final ServerOptions options;
     private final ServerMetrics metrics;
@@ -74,6 +77,7 @@ public final class MlServer implements AutoCloseable {
     private FeatureIngester ingester;
     private RetrainBridge retrain;
     private DriftConsumer driftConsumer;
+    private DriftMonitor driftMonitor;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -141,6 +145,9 @@ public final class MlServer implements AutoCloseable {
                         options.retrain().driftKafka());
             }
         }
+        RetrainBridge bridge = retrain;
+        driftMonitor = new DriftMonitor(repository, metrics.drift(), bridge == null ? null : bridge::onDrift,
+                DRIFT_CHECK_MS);
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
@@ -225,6 +232,11 @@ public final class MlServer implements AutoCloseable {
         return metrics;
     }
 
+    /** The agent that closes and judges drift windows. */
+    public DriftMonitor driftMonitor() {
+        return driftMonitor;
+    }
+
     /** The consumer of drift events from Kafka, or null. */
     public DriftConsumer driftConsumer() {
         return driftConsumer;
@@ -260,6 +272,9 @@ public final class MlServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 grpc.shutdownNow();
             }
+        }
+        if (driftMonitor != null) {
+            driftMonitor.close();
         }
         if (driftConsumer != null) {
             driftConsumer.close();

@@ -232,6 +232,12 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             }
             return json(200, g -> ModelsJson.write(e, retrain, g));
         }
+        if (p.length == 3 && p[1].equals("drift")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            return drift(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
+        }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
             return retrain(ctx, req, p[2], path, keepAlive);
         }
@@ -273,6 +279,36 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             return error(405, path + ": PUT /v1/features/{view} writes, GET /v1/features/{view}/{entity_id} reads");
         }
         return error(404, "no endpoint " + path);
+    }
+
+    /** GET /v1/drift/{model}[?version=V]: the last closed window of the latest (or the given) serving version. */
+    private FullHttpResponse drift(String model, java.util.List<String> versionParam) throws IOException {
+        ModelEntry e = repository.model(model);
+        if (e == null || e.latest() == null) {
+            return error(404, "no serving model '" + model + "'");
+        }
+        io.mlserve.server.repository.ServedVersion v = e.latest();
+        if (versionParam != null && !versionParam.isEmpty()) {
+            try {
+                v = e.version(Long.parseLong(versionParam.get(0)));
+            } catch (NumberFormatException ex) {
+                return error(400, "version: expected a number, got '" + versionParam.get(0) + "'");
+            }
+            if (v == null) {
+                return error(404, "model '" + model + "' does not serve version " + versionParam.get(0));
+            }
+        }
+        io.mlserve.server.drift.VersionDrift d = v.drift();
+        if (d == null) {
+            return error(404, "model '" + model + "' version " + v.versionLabel() + " has no drift monitoring ("
+                    + "no profile.json beside its model.onnx, or drift.disabled in config.json)");
+        }
+        io.mlserve.drift.DriftDetector.Report r = d.last();
+        if (r == null) {
+            return error(404, "model '" + model + "' version " + v.versionLabel() + ": no drift window closed yet");
+        }
+        String version = v.versionLabel();
+        return json(200, g -> DriftJson.write(model, version, r, g));
     }
 
     /** POST /v1/models/{name}/retrain: an operator's retraining request, through the bridge's policy. */

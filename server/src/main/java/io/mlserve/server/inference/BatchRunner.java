@@ -9,6 +9,7 @@ import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.runtime.ModelSignature;
 import io.mlserve.runtime.RunOutputs;
 import io.mlserve.runtime.TensorBatch;
+import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -29,12 +30,15 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
     private final ModelSignature signature;
     private final boolean batched;
     private final TensorBatch[] batches;
+    private final VersionDrift.Rows[] driftViews;
+    private volatile long lastDriftError;
 
     private BatchRunner(ServedVersion version, int instances) {
         this.version = version;
         this.signature = version.signature();
         this.batched = version.maxBatchSize() > 0;
         this.batches = new TensorBatch[instances];
+        this.driftViews = new VersionDrift.Rows[instances];
     }
 
     /** Starts the scheduler of {@code version}: its dispatcher and instance threads. */
@@ -65,13 +69,17 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
             }
             long inferStart = System.nanoTime();
             long inferEnd;
-            try (RunOutputs out = version.session().run(batch, outputsOf(requests), batched ? rows : -1)) {
+            Set<String> wanted = outputsOf(requests);
+            try (RunOutputs out = version.session().run(batch, wanted, batched ? rows : -1)) {
                 inferEnd = System.nanoTime();
                 offset = 0;
                 for (int k = 0; k < n; k++) {
                     PendingInference p = requests.get(k);
                     responses[k] = encode(p, out, offset, rows);
                     offset += p.rows();
+                }
+                if (version.drift() != null) {
+                    recordDrift(version.drift(), batch, out, rows, instance, wanted);
                 }
             }
             long end = System.nanoTime();
@@ -99,6 +107,36 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
                 }
             }
         };
+    }
+
+    /** The whole batch into the version's drift window, once; never fails or delays the requests. */
+    private void recordDrift(VersionDrift drift, TensorBatch batch, RunOutputs out, int rows, int instance,
+                             Set<String> computed) {
+        try {
+            VersionDrift.Rows view = driftViews[instance];
+            if (view == null) {
+                view = new VersionDrift.Rows();
+                driftViews[instance] = view;
+            }
+            java.nio.ByteBuffer scores = null;
+            int outWidth = 1;
+            if (drift.output() >= 0
+                    && (computed == null || computed.contains(signature.outputs().get(drift.output()).name()))) {
+                scores = out.bytes(drift.output());
+                long[] shape = out.shape(drift.output());
+                for (int d = 1; d < shape.length; d++) {
+                    outWidth *= (int) shape[d];
+                }
+            }
+            drift.record(view.set(batch.bufferOf(drift.input()), drift.width(), scores, outWidth), rows,
+                    System.currentTimeMillis());
+        } catch (RuntimeException e) {
+            long now = System.nanoTime();
+            if (now - lastDriftError > 60_000_000_000L) {
+                lastDriftError = now;
+                LOG.error("{}: drift recording failed (requests unaffected; logged once a minute)", version, e);
+            }
+        }
     }
 
     private ModelInferResponse encode(PendingInference p, RunOutputs out, int offset, int totalRows)

@@ -44,6 +44,7 @@ public final class ServerMetrics {
     private final Counter ingested;
     private final Gauge ingestLag;
     private final RetrainMetrics retrainMetrics;
+    private final DriftMetrics driftMetrics;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -103,7 +104,13 @@ public final class ServerMetrics {
                 .help("Kafka records not yet ingested (end offset minus position), per topic")
                 .labelNames("topic").register(registry);
         retrainMetrics = new RetrainMetrics(registry);
+        driftMetrics = new DriftMetrics(registry);
         JvmMetrics.builder().register(registry);
+    }
+
+    /** The drift monitor's metrics. */
+    public DriftMetrics drift() {
+        return driftMetrics;
     }
 
     /** The retrain bridge's metrics. */

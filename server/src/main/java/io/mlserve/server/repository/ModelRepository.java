@@ -7,6 +7,7 @@ import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.runtime.Warmup;
 import io.mlserve.runtime.WarmupSample;
+import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -211,8 +212,15 @@ public final class ModelRepository implements AutoCloseable {
                     }
                 }
             }
+            VersionDrift drift = null;
+            try {
+                drift = VersionDrift.create(name, version, config, file.getParent(), session.signature());
+            } catch (IOException | IllegalArgumentException e) {
+                // a broken reference must not keep a good model from serving: serve it unmonitored, say so
+                LOG.error("{}: drift monitoring off: {}", session.label(), e.getMessage());
+            }
             return new ServedVersion(name, version, config, session,
-                    metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling);
+                    metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift);
         } catch (ModelLoadException | RuntimeException e) {
             session.close();
             throw e;

@@ -5,6 +5,7 @@ import io.mlserve.batching.DynamicBatcher;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.ModelSignature;
+import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.inference.BatchRunner;
 import io.mlserve.server.inference.PendingInference;
 import io.mlserve.server.metrics.ModelMetrics;
@@ -22,16 +23,18 @@ public final class ServedVersion {
     private final ModelSession session;
     private final ModelMetrics metrics;
     private final DynamicBatcher<PendingInference> batcher;
+    private final VersionDrift drift;
 
     /** Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads). */
     ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
-                  BatchingConfig scheduling) {
+                  BatchingConfig scheduling, VersionDrift drift) {
         this.model = model;
         this.version = version;
         this.versionLabel = Long.toString(version);
         this.config = config;
         this.session = session;
         this.metrics = metrics;
+        this.drift = drift;
         this.batcher = BatchRunner.start(this, scheduling);
     }
 
@@ -67,6 +70,11 @@ public final class ServedVersion {
     /** Largest batch a request may carry; 0 = the model does not batch (no limit beyond message size). */
     public int maxBatchSize() {
         return config.getMaxBatchSize();
+    }
+
+    /** The version's drift monitoring, or null (no profile.json, or drift disabled). */
+    public VersionDrift drift() {
+        return drift;
     }
 
     /** The version's scheduler: where requests queue and batch. */

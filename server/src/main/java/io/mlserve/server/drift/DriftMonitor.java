@@ -1,0 +1,109 @@
+package io.mlserve.server.drift;
+
+import io.mlserve.drift.DriftDetector;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.server.metrics.DriftMetrics;
+import io.mlserve.server.repository.ModelEntry;
+import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.repository.ServedVersion;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The background agent that closes drift windows: every {@code checkMs} it looks at each serving version with a
+ * drift monitor, closes the windows that are due (by rows or by time), judges them, sets the metrics, and hands
+ * a {@link DriftEvent} to the listener (the retrain bridge) when a version's alert is raised. Nothing here runs on
+ * the request path.
+ */
+public final class DriftMonitor implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DriftMonitor.class);
+
+    private final ModelRepository repository;
+    private final DriftMetrics metrics;
+    private final Consumer<DriftEvent> listener;
+    private final ScheduledExecutorService thread;
+
+    public DriftMonitor(ModelRepository repository, DriftMetrics metrics, Consumer<DriftEvent> listener, long checkMs) {
+        this.repository = repository;
+        this.metrics = metrics;
+        this.listener = listener;
+        this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "mlserve-drift");
+            t.setDaemon(true);
+            return t;
+        });
+        thread.scheduleWithFixedDelay(this::check, checkMs, checkMs, TimeUnit.MILLISECONDS);
+    }
+
+    private void check() {
+        try {
+            long now = System.currentTimeMillis();
+            for (ModelEntry e : repository.models()) {
+                for (ServedVersion v : e.versions()) {
+                    VersionDrift d = v.drift();
+                    if (d != null && d.due(now)) {
+                        judge(d, now);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.error("drift check failed", e);
+        }
+    }
+
+    private void judge(VersionDrift d, long now) {
+        DriftDetector.Report r = d.closeAndJudge(now);
+        metrics.window(d.model(), d.version(), r);
+        if (r.alertRaised() || r.alertCleared()) {
+            LOG.warn("{}:{}: drift alert {} — {} of {} features drifted (share {}), score drifted: {}", d.model(),
+                    d.version(), r.alertRaised() ? "RAISED" : "cleared",
+                    r.features().values().stream().filter(DriftDetector.FeatureResult::drifted).count(),
+                    r.features().size(), String.format(java.util.Locale.ROOT, "%.2f", r.driftedShare()),
+                    r.score() != null && r.score().drifted());
+        }
+        if (r.alertRaised() && listener != null) {
+            listener.accept(event(d, r));
+        }
+    }
+
+    static DriftEvent event(VersionDrift d, DriftDetector.Report r) {
+        DriftEvent.Builder b = DriftEvent.newBuilder()
+                .setEventId(d.model() + ":" + d.version() + ":" + r.endMs())
+                .setModelName(d.model()).setModelVersion(d.version())
+                .setKind(r.datasetDrift() ? DriftKind.DATA : DriftKind.PREDICTION)
+                .setDetectedMs(System.currentTimeMillis()).setWindowStartMs(r.startMs()).setWindowEndMs(r.endMs())
+                .setWindowRows(r.rows()).setSeverity(r.datasetDrift() ? r.driftedShare()
+                        : r.score() == null ? 0 : r.score().psi());
+        for (Map.Entry<String, DriftDetector.FeatureResult> f : r.features().entrySet()) {
+            if (f.getValue().drifted()) {
+                b.addFeatures(f.getKey());
+            }
+        }
+        return b.build();
+    }
+
+    /** Closes every due window now (tests, shutdown reports). */
+    public void checkNow() throws InterruptedException {
+        try {
+            thread.submit(this::check).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        thread.shutdownNow();
+        try {
+            thread.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package io.mlserve.server.drift;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mlserve.drift.ProfileBuilder;
+import io.mlserve.proto.inference.ModelInferRequest;
+import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.runtime.onnx.Exporters;
+import io.mlserve.runtime.onnx.Preprocessing;
+import io.mlserve.server.ServerOptions;
+import io.mlserve.server.Tensors;
+import io.mlserve.server.TestServer;
+import io.mlserve.server.retrain.RetrainOptions;
+import io.mlserve.server.retrain.RetrainStatus;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Drift monitoring inside the server: every executed row is recorded against the version's profile.json, windows
+ * close in the background, the report is served, the metrics set, and a raised alert reaches the retrain bridge.
+ */
+class DriftServingTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int WIDTH = 3;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void servedRowsAreMonitoredAndARaisedAlertReachesTheRetrainBridge() throws Exception {
+        Path repo = dir.resolve("models");
+        List<Preprocessing.Column> cols = List.of(new Preprocessing.Numeric(0, 0, 0, 1),
+                new Preprocessing.Numeric(1, 0, 0, 1), new Preprocessing.Numeric(2, 0, 0, 1));
+        Exporters.logisticRegression("m", new Preprocessing(WIDTH, cols), new double[] {0.8, -0.5, 0.3}, -0.2)
+                .writeTo(repo.resolve("m/1/model.onnx"));
+        SplittableRandom r = new SplittableRandom(1);
+        float[] reference = rows(r, 20_000, 0);
+        Files.writeString(repo.resolve("m/1/profile.json"), ProfileBuilder.build(List.of(
+                ProfileBuilder.Column.numeric("x0"), ProfileBuilder.Column.numeric("x1"),
+                ProfileBuilder.Column.numeric("x2")), reference, null, null).toString());
+        Files.writeString(repo.resolve("m/config.json"), """
+                {"max_batch_size": 64, "drift": {"window_rows": 1000, "window_seconds": 3600},
+                 "retrain": {"enabled": true}}""");
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // no trainer: the bridge accepts and keeps retrying, which is all we look at
+        }
+        try (TestServer t = new TestServer(repo).start(ServerOptions.ephemeral(repo)
+                .withRetrain(RetrainOptions.defaults("127.0.0.1:" + port)))) {
+            assertThat(t.get(t.server.httpPort(), "/v1/drift/m").statusCode()).as("no window yet").isEqualTo(404);
+            send(t, rows(r, 1000, 0));
+            t.server.driftMonitor().checkNow();
+            JsonNode clean = JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m").body());
+            assertThat(clean.at("/window/rows").asLong()).isEqualTo(1000);
+            assertThat(clean.at("/dataset_drift").asBoolean()).isFalse();
+            assertThat(clean.at("/features/x1/drifted").asBoolean()).isFalse();
+            assertThat(clean.at("/features/x1/ks").asDouble()).isLessThan(clean.at("/features/x1/ks_error_bound")
+                    .asDouble() + 0.06);
+
+            // two of three features move: dataset drift in two windows in a row raises the alert
+            for (int w = 0; w < 2; w++) {
+                send(t, rows(r, 1000, 1.5));
+                t.server.driftMonitor().checkNow();
+            }
+            JsonNode drifted = JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m").body());
+            assertThat(drifted.at("/features/x0/drifted").asBoolean()).isTrue();
+            assertThat(drifted.at("/features/x1/drifted").asBoolean()).isTrue();
+            assertThat(drifted.at("/features/x2/drifted").asBoolean()).isFalse();
+            assertThat(drifted.at("/dataset_drift").asBoolean()).isTrue();
+            assertThat(drifted.at("/alert/active").asBoolean()).isTrue();
+            assertThat(drifted.at("/alert/raised").asBoolean()).isTrue();
+
+            // the alert went to the retrain bridge as a DATA drift event naming the drifted features
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            RetrainStatus s;
+            while ((s = t.server.retrain().status("m")) == null && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(s).isNotNull();
+            assertThat(s.lastEvent().getKind()).isEqualTo(DriftKind.DATA);
+            assertThat(s.lastEvent().getFeaturesList()).containsExactly("x0", "x1");
+            assertThat(s.lastOutcome()).isEqualTo("accepted");
+
+            String metrics = t.get(t.server.metricsPort(), "/metrics").body();
+            assertThat(metrics).contains("mlserve_drift_alert{model=\"m\",version=\"1\"} 1.0")
+                    .contains("mlserve_drift_windows_total{model=\"m\",version=\"1\"} 3.0")
+                    .contains("mlserve_drift_rows_total{model=\"m\",version=\"1\"} 3000.0")
+                    .contains("mlserve_drift_feature_drifted{feature=\"x0\",model=\"m\",version=\"1\"} 1.0");
+        }
+    }
+
+    private static float[] rows(SplittableRandom r, int n, double shift) {
+        float[] x = new float[n * WIDTH];
+        for (int i = 0; i < n; i++) {
+            x[i * WIDTH] = (float) (gaussian(r) + shift);
+            x[i * WIDTH + 1] = (float) (gaussian(r) * 2 + shift);
+            x[i * WIDTH + 2] = (float) r.nextDouble();
+        }
+        return x;
+    }
+
+    private static void send(TestServer t, float[] x) {
+        int n = x.length / WIDTH;
+        for (int from = 0; from < n; from += 50) {
+            int k = Math.min(50, n - from);
+            float[] chunk = new float[k * WIDTH];
+            System.arraycopy(x, from * WIDTH, chunk, 0, chunk.length);
+            t.stub().modelInfer(ModelInferRequest.newBuilder().setModelName("m")
+                    .addInputs(Tensors.input("features", "FP32", k, WIDTH))
+                    .addRawInputContents(Tensors.rawFp32(chunk)).build());
+        }
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        return Math.sqrt(-2 * Math.log(1 - r.nextDouble())) * Math.cos(2 * Math.PI * r.nextDouble());
+    }
+}
