@@ -97,6 +97,39 @@ class DriftDetectorTest {
     }
 
     @Test
+    void aGradualDriftIsCaughtBeforeItIsComplete() {
+        ReferenceProfile ref = reference(0);
+        DriftDetector detector = new DriftDetector(DriftDetector.Config.defaults(), ref);
+        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        SplittableRandom r = new SplittableRandom(9);
+        float[] buf = new float[WIDTH];
+        WindowRecorder.Rows view = new WindowRecorder.Rows() {
+            @Override
+            public float value(int row, int column) {
+                return buf[column];
+            }
+
+            @Override
+            public float score(int row) {
+                return Float.NaN;
+            }
+        };
+        // n1's mean moves from 0 to 1.5 standard deviations linearly over 30 windows
+        int caught = -1;
+        for (int w = 0; w < 30 && caught < 0; w++) {
+            for (int i = 0; i < 2_000; i++) {
+                row(r, buf, 0, YEAR_START, 0, 1.5 * w / 29.0);
+                rec.record(view, 1, YEAR_START);
+            }
+            if (detector.evaluate(rec.close(w)).features().get("n1").drifted()) {
+                caught = w;
+            }
+        }
+        // PSI 0.2 is reached near a 0.45σ shift for a normal feature: about window 9 of 30
+        assertThat(caught).as("first drifted window").isBetween(5, 15);
+    }
+
+    @Test
     void datasetDriftRaisesTheAlertAfterKWindowsAndClearsAfterMCleanOnes() {
         ReferenceProfile ref = reference(0);
         // half the features drifting is dataset drift: lower the share so n1 alone counts
