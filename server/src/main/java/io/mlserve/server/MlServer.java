@@ -23,7 +23,9 @@ import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
+import io.mlserve.server.drift.GrpcDriftService;
 import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -78,6 +80,7 @@ public final class MlServer implements AutoCloseable {
     private RetrainBridge retrain;
     private DriftConsumer driftConsumer;
     private DriftMonitor driftMonitor;
+    private DriftEventPublisher driftPublisher;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -138,16 +141,25 @@ public final class MlServer implements AutoCloseable {
             retrain = new RetrainBridge(options.retrain(), repository::model, m -> admin.load("", m),
                     metrics.retrain());
             LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
-            if (options.retrain().driftKafka() != null) {
-                driftConsumer = new DriftConsumer(options.retrain().driftKafka(), options.retrain().driftTopic(),
+            if (options.driftKafka() != null) {
+                driftConsumer = new DriftConsumer(options.driftKafka(), options.driftTopic(),
                         "mlserve-drift-" + options.retrain().requester(), retrain).start();
-                LOG.info("reading drift events from {} on {}", options.retrain().driftTopic(),
-                        options.retrain().driftKafka());
+                LOG.info("reading drift events from {} on {}", options.driftTopic(), options.driftKafka());
             }
         }
+        if (options.driftKafka() != null) {
+            driftPublisher = new DriftEventPublisher(options.driftKafka(), options.driftTopic());
+        }
         RetrainBridge bridge = retrain;
-        driftMonitor = new DriftMonitor(repository, metrics.drift(), bridge == null ? null : bridge::onDrift,
-                DRIFT_CHECK_MS);
+        DriftEventPublisher publisher = driftPublisher;
+        driftMonitor = new DriftMonitor(repository, metrics.drift(), event -> {
+            if (bridge != null) {
+                bridge.onDrift(event);
+            }
+            if (publisher != null) {
+                publisher.publish(event);
+            }
+        }, DRIFT_CHECK_MS);
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
@@ -157,6 +169,7 @@ public final class MlServer implements AutoCloseable {
                 .maxInboundMessageSize(options.maxMessageBytes())
                 .addService(new GrpcInferenceService(handler, admin))
                 .addService(new GrpcPredictionService(predict))
+                .addService(new GrpcDriftService(repository))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 // handlers never block (inference is queued to the model's batcher), so no executor hop here
@@ -278,6 +291,9 @@ public final class MlServer implements AutoCloseable {
         }
         if (driftConsumer != null) {
             driftConsumer.close();
+        }
+        if (driftPublisher != null) {
+            driftPublisher.close();
         }
         if (retrain != null) {
             retrain.close();

@@ -74,8 +74,8 @@ final class ServerFlags {
             + "to reach an unreachable trainer; waits start at 1 s and double (default: ${DEFAULT-VALUE}).")
     long retrainMaxBackoff;
 
-    @Option(names = "--drift-kafka", description = "Kafka bootstrap servers to read drift events from "
-            + "(--drift-topic), for drift detected in another process; needs --trainer.")
+    @Option(names = "--drift-kafka", description = "Kafka bootstrap servers for drift events (--drift-topic): this "
+            + "server's raised alerts are published there, and with --trainer other servers' events are read.")
     String driftKafka;
 
     @Option(names = "--instance-name", description = "This server's name, unique among replicas: in the retraining "
@@ -106,10 +106,6 @@ final class ServerFlags {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "a model repository is needed: --model-repository DIR, or model_repository in --config");
         }
-        if (driftKafka != null && trainer == null) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--drift-kafka needs --trainer: drift events are read to start retraining jobs");
-        }
         Path data = dataDir != null ? dataDir : file != null && file.dataDir() != null ? file.dataDir() : Path.of("data");
         SessionConfig session = SessionConfig.DEFAULT.withDevice(Device.parse(device)).withIntraOpThreads(intraOpThreads);
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, repo, session, maxMessageBytes,
@@ -118,6 +114,6 @@ final class ServerFlags {
                 file == null ? java.util.List.of() : file.snapshots(),
                 trainer == null ? null : RetrainOptions.defaults(trainer).withCooldown(Duration.ofSeconds(retrainCooldown))
                         .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
-                        .withDriftTopic(driftKafka, driftTopic).withRequester(instanceName()));
+                        .withRequester(instanceName()), driftKafka, driftTopic);
     }
 }

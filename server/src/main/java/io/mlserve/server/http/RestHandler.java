@@ -20,6 +20,7 @@ import io.mlserve.server.features.PredictHandler;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.server.drift.DriftReports;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.retrain.RetrainBridge;
@@ -283,32 +284,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
 
     /** GET /v1/drift/{model}[?version=V]: the last closed window of the latest (or the given) serving version. */
     private FullHttpResponse drift(String model, java.util.List<String> versionParam) throws IOException {
-        ModelEntry e = repository.model(model);
-        if (e == null || e.latest() == null) {
-            return error(404, "no serving model '" + model + "'");
-        }
-        io.mlserve.server.repository.ServedVersion v = e.latest();
-        if (versionParam != null && !versionParam.isEmpty()) {
-            try {
-                v = e.version(Long.parseLong(versionParam.get(0)));
-            } catch (NumberFormatException ex) {
-                return error(400, "version: expected a number, got '" + versionParam.get(0) + "'");
-            }
-            if (v == null) {
-                return error(404, "model '" + model + "' does not serve version " + versionParam.get(0));
-            }
-        }
-        io.mlserve.server.drift.VersionDrift d = v.drift();
-        if (d == null) {
-            return error(404, "model '" + model + "' version " + v.versionLabel() + " has no drift monitoring ("
-                    + "no profile.json beside its model.onnx, or drift.disabled in config.json)");
-        }
-        io.mlserve.drift.DriftDetector.Report r = d.last();
-        if (r == null) {
-            return error(404, "model '" + model + "' version " + v.versionLabel() + ": no drift window closed yet");
-        }
-        String version = v.versionLabel();
-        return json(200, g -> DriftJson.write(model, version, r, g));
+        DriftReports.Found f = DriftReports.find(repository, model,
+                versionParam == null || versionParam.isEmpty() ? null : versionParam.get(0));
+        return json(200, g -> DriftJson.write(f.drift().model(), f.drift().version(), f.report(), g));
     }
 
     /** POST /v1/models/{name}/retrain: an operator's retraining request, through the bridge's policy. */

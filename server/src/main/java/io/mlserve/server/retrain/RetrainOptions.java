@@ -12,11 +12,9 @@ import java.time.Duration;
  * @param maxBackoff      the longest wait between deliveries
  * @param poll            how often a delivered job's state is asked for
  * @param requester       this server's name in the jobs it submits
- * @param driftKafka      Kafka bootstrap servers to read drift events from, or null (in-process events only)
- * @param driftTopic      the topic of drift events
  */
 public record RetrainOptions(String trainer, Duration cooldown, Duration initialBackoff, Duration maxBackoff,
-                             Duration poll, String requester, String driftKafka, String driftTopic) {
+                             Duration poll, String requester) {
     public RetrainOptions {
         if (trainer == null || trainer.isBlank()) {
             throw new IllegalArgumentException("--trainer: expected host:port of ./mlserve trainer");
@@ -36,29 +34,23 @@ public record RetrainOptions(String trainer, Duration cooldown, Duration initial
     /** Defaults: one hour cooldown, backoff 1 s doubling to 60 s, state polled every 2 s. */
     public static RetrainOptions defaults(String trainer) {
         return new RetrainOptions(trainer, Duration.ofHours(1), Duration.ofSeconds(1), Duration.ofSeconds(60),
-                Duration.ofSeconds(2), "mlserve", null, "mlserve.drift");
+                Duration.ofSeconds(2), "mlserve");
     }
 
     public RetrainOptions withBackoff(Duration initial, Duration max) {
-        return new RetrainOptions(trainer, cooldown, initial, max, poll, requester, driftKafka, driftTopic);
+        return new RetrainOptions(trainer, cooldown, initial, max, poll, requester);
     }
 
     public RetrainOptions withPoll(Duration every) {
-        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, every, requester, driftKafka,
-                driftTopic);
+        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, every, requester);
     }
 
     public RetrainOptions withCooldown(Duration d) {
-        return new RetrainOptions(trainer, d, initialBackoff, maxBackoff, poll, requester, driftKafka, driftTopic);
+        return new RetrainOptions(trainer, d, initialBackoff, maxBackoff, poll, requester);
     }
 
     /** This server's name: in the jobs it submits, and its Kafka consumer group for drift events. */
     public RetrainOptions withRequester(String name) {
-        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, poll, name, driftKafka, driftTopic);
-    }
-
-    /** Also read drift events from {@code topic} on {@code bootstrap}. */
-    public RetrainOptions withDriftTopic(String bootstrap, String topic) {
-        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, poll, requester, bootstrap, topic);
+        return new RetrainOptions(trainer, cooldown, initialBackoff, maxBackoff, poll, name);
     }
 }

@@ -1,12 +1,16 @@
 package io.mlserve.server.drift;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mlserve.drift.ProfileBuilder;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.proto.v1.DriftReport;
+import io.mlserve.proto.v1.DriftServiceGrpc;
+import io.mlserve.proto.v1.GetReportRequest;
 import io.mlserve.runtime.onnx.Exporters;
 import io.mlserve.runtime.onnx.Preprocessing;
 import io.mlserve.server.ServerOptions;
@@ -76,6 +80,21 @@ class DriftServingTest {
             assertThat(drifted.at("/dataset_drift").asBoolean()).isTrue();
             assertThat(drifted.at("/alert/active").asBoolean()).isTrue();
             assertThat(drifted.at("/alert/raised").asBoolean()).isTrue();
+
+            // the same report over gRPC
+            DriftReport report = DriftServiceGrpc.newBlockingStub(t.channel()).getReport(
+                    GetReportRequest.newBuilder().setModelName("m").build());
+            assertThat(report.getModelVersion()).isEqualTo("1");
+            assertThat(report.getAlert()).isTrue();
+            assertThat(report.getFeaturesMap().get("x0").getPsi()).isEqualTo(drifted.at("/features/x0/psi").asDouble());
+            assertThat(report.getFeaturesMap().get("x1").getKsErrorBound()).isPositive();
+            assertThatThrownBy(() -> DriftServiceGrpc.newBlockingStub(t.channel()).getReport(
+                    GetReportRequest.newBuilder().setModelName("m").setModelVersion("7").build()))
+                    .hasMessageStartingWith("NOT_FOUND");
+            assertThatThrownBy(() -> DriftServiceGrpc.newBlockingStub(t.channel()).getReport(
+                    GetReportRequest.newBuilder().setModelName("m").setModelVersion("x").build()))
+                    .hasMessageStartingWith("INVALID_ARGUMENT");
+            assertThat(t.get(t.server.httpPort(), "/v1/drift/nosuch").statusCode()).isEqualTo(404);
 
             // the alert went to the retrain bridge as a DATA drift event naming the drifted features
             long deadline = System.nanoTime() + 10_000_000_000L;

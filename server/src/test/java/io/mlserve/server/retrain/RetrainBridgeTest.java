@@ -14,6 +14,7 @@ import io.mlserve.server.TestServer;
 import io.mlserve.server.TrainerJvm;
 import io.mlserve.server.Tensors;
 import io.mlserve.featurecache.kafka.KafkaBroker;
+import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.runtime.onnx.ExampleModels;
 import java.net.ServerSocket;
 import java.util.Properties;
@@ -162,8 +163,8 @@ class RetrainBridgeTest {
                      .model("watched", 1, ExampleModels.addMul())
                      .config("watched", "{\"retrain\": {\"enabled\": true}}")) {
             t.start(ServerOptions.ephemeral(registry).withRetrain(RetrainOptions.defaults("127.0.0.1:" + port)
-                    .withBackoff(Duration.ofMillis(100), Duration.ofMillis(200))
-                    .withDriftTopic(kafka.bootstrap(), "mlserve.drift")));
+                    .withBackoff(Duration.ofMillis(100), Duration.ofMillis(200)))
+                    .withDriftKafka(kafka.bootstrap(), "mlserve.drift"));
             await(() -> t.server.driftConsumer().assigned(), 60);
             Properties p = new Properties();
             p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());
@@ -187,6 +188,18 @@ class RetrainBridgeTest {
             assertThat(t.post(t.server.httpPort(), "/v1/models/watched/retrain", "").statusCode()).isEqualTo(409);
             assertThat(metrics(t)).contains("mlserve_retrain_events_total{model=\"plain\",outcome=\"not_enabled\"} 2.0")
                     .contains("mlserve_retrain_phase{model=\"watched\",phase=\"delivering\"} 1.0");
+            // what a server's drift monitor publishes is what servers read (here: this one)
+            try (DriftEventPublisher publisher = new DriftEventPublisher(kafka.bootstrap(), "mlserve.drift")) {
+                publisher.publish(event("k3", "plain", DriftKind.DATA));
+            }
+            await(() -> {
+                try {
+                    return metrics(t).contains(
+                            "mlserve_retrain_events_total{model=\"plain\",outcome=\"not_enabled\"} 3.0");
+                } catch (Exception e) {
+                    return false;
+                }
+            }, 30);
         }
     }
 
