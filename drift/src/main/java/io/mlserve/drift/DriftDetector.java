@@ -5,8 +5,6 @@ import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.datasketches.kll.KllFloatsSketch;
-import org.apache.datasketches.quantilescommon.QuantileSearchCriteria;
 
 /**
  * Judges closed windows against a reference, one model version at a time: per feature the statistics of
@@ -21,6 +19,10 @@ import org.apache.datasketches.quantilescommon.QuantileSearchCriteria;
 public final class DriftDetector {
     /** The reference quantiles' own rank error (the trainer's Spark approxQuantile relative error). */
     public static final double REFERENCE_RANK_ERROR = 0.001;
+
+    /** Per numeric feature (reference order) the fine edges the recorder bins at; the score's last. */
+    private final double[][] fineEdges;
+    private final double[] scoreFineEdges;
 
     /**
      * @param numericMethod     psi, ks or js for numeric features and the score
@@ -75,6 +77,11 @@ public final class DriftDetector {
     public DriftDetector(Config config, ReferenceProfile reference) {
         this.config = config;
         this.reference = reference;
+        this.fineEdges = reference.features().stream().filter(f -> f instanceof ReferenceProfile.Numeric)
+                .map(f -> WindowRecorder.fineEdges(f.overall().quantiles(), ((ReferenceProfile.Numeric) f).edges()))
+                .toArray(double[][]::new);
+        this.scoreFineEdges = reference.score() == null ? new double[0]
+                : WindowRecorder.fineEdges(reference.score().overall().quantiles(), reference.score().edges());
     }
 
     public Config config() {
@@ -93,9 +100,11 @@ public final class DriftDetector {
             ReferenceProfile.Bucket ref = bucket(f, season);
             String refName = ref == f.overall() ? "overall" : season;
             FeatureResult r;
-            if (f instanceof ReferenceProfile.Numeric) {
+            if (f instanceof ReferenceProfile.Numeric num) {
                 int i = numeric++;
-                r = numeric(f.name(), ref, refName, w.bins()[i], w.numericMissing()[i], w.sketches()[i], p);
+                long[] fine = w.bins()[i];
+                r = numeric(f.name(), ref, refName, coarse(fine, fineEdges[i], num.edges()), fine, fineEdges[i],
+                        w.numericMissing()[i], p);
             } else {
                 int i = categorical++;
                 long[] window = w.codes()[i];
@@ -108,7 +117,8 @@ public final class DriftDetector {
         }
         FeatureResult score = null;
         if (reference.score() != null) {
-            score = numeric("score", reference.score().overall(), "overall", w.scoreBins(), 0, w.scoreSketch(), p);
+            score = numeric("score", reference.score().overall(), "overall", w.scoreBins(), w.scoreFine(),
+                    scoreFineEdges, 0, p);
         }
         double share = results.isEmpty() ? 0 : drifted / (double) results.size();
         boolean judged = w.rows() >= config.minRows();
@@ -157,17 +167,17 @@ public final class DriftDetector {
         return "Q" + ((month - 1) / 3 + 1);
     }
 
-    private FeatureResult numeric(String name, ReferenceProfile.Bucket ref, String refName, long[] bins, long missing,
-                                  KllFloatsSketch sketch, double[] p) {
+    private FeatureResult numeric(String name, ReferenceProfile.Bucket ref, String refName, long[] bins, long[] fine,
+                                  double[] edges, long missing, double[] p) {
         long rows = sum(bins);
         double psi = Statistics.psi(ref.counts(), bins);
         double js = Statistics.jensenShannon(ref.counts(), bins);
         double ks = Double.NaN;
         double bound = Double.NaN;
-        if (!sketch.isEmpty() && ref.quantiles().length == p.length) {
-            ks = Statistics.ks(p, ref.quantiles(), x -> sketch.getRank((float) x, QuantileSearchCriteria.INCLUSIVE));
-            bound = Statistics.ksResolution(p) + REFERENCE_RANK_ERROR
-                    + (sketch.isEstimationMode() ? sketch.getNormalizedRankError(false) : 0);
+        if (rows > 0 && ref.quantiles().length == p.length && edges.length > 0) {
+            double[] ksRange = ksRange(fine, edges, p, ref.quantiles());
+            ks = ksRange[0];
+            bound = ksRange[1] - ksRange[0];
         }
         boolean drifted = switch (config.numericMethod()) {
             case "ks" -> ks > config.ksThreshold();
@@ -176,6 +186,59 @@ public final class DriftDetector {
         };
         return new FeatureResult(name, config.numericMethod(), rows + missing, missing, psi, js, ks, bound, Double.NaN,
                 Double.NaN, rows > 0 && drifted, refName);
+    }
+
+    /**
+     * The KS distance between the window (exact counts in bins at {@code edges}) and the reference (quantile
+     * {@code q[j]} at probability {@code p[j]}), as the range [lower, upper] it must lie in. At each edge f the
+     * window's P(X &lt; f) is exact and the reference's lies between the probabilities of the quantiles around f
+     * (± the reference's own rank error); between edges both CDFs are monotone, which bounds the difference there.
+     */
+    static double[] ksRange(long[] fine, double[] edges, double[] p, double[] q) {
+        double n = 0;
+        for (long c : fine) {
+            n += c;
+        }
+        double eps = REFERENCE_RANK_ERROR;
+        int m = edges.length;
+        double[] g = new double[m];   // window P(X < edge k)
+        double[] lo = new double[m];  // reference P(X < edge k) is within [lo, hi]
+        double[] hi = new double[m];
+        double below = 0;
+        for (int k = 0; k < m; k++) {
+            below += fine[k];
+            g[k] = below / n;
+            double l = 0;
+            double h = 1;
+            for (int j = 0; j < p.length; j++) {
+                if (q[j] < edges[k]) {
+                    l = Math.max(l, p[j]);
+                } else {
+                    h = Math.min(h, p[j]);
+                }
+            }
+            lo[k] = Math.max(0, l - eps);
+            hi[k] = Math.min(1, h + eps);
+        }
+        double lower = 0;
+        double upper = Math.max(g[0], hi[0]); // below the first edge both CDFs lie in [0, their value there]
+        for (int k = 0; k < m; k++) {
+            lower = Math.max(lower, Math.max(lo[k] - g[k], g[k] - hi[k]));
+            double gNext = k + 1 < m ? g[k + 1] : 1;
+            double hiNext = k + 1 < m ? hi[k + 1] : 1;
+            upper = Math.max(upper, Math.max(gNext - lo[k], hiNext - g[k]));
+        }
+        return new double[] {lower, Math.max(lower, upper)};
+    }
+
+    /** Fine-bin counts summed into the coarse bins (exact when the coarse edges are among the fine ones). */
+    static long[] coarse(long[] fine, double[] fineEdges, double[] coarseEdges) {
+        long[] c = new long[coarseEdges.length + 1];
+        for (int k = 0; k < fine.length; k++) {
+            int bin = k == 0 ? 0 : WindowRecorder.bin(coarseEdges, fineEdges[k - 1]);
+            c[bin] += fine[k];
+        }
+        return c;
     }
 
     private FeatureResult categorical(String name, long[] ref, long[] window, String refName) {

@@ -1,16 +1,19 @@
 package io.mlserve.drift;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.apache.datasketches.kll.KllFloatsSketch;
 
 /**
  * Records model inputs and scores into the current window without a lock: each recording thread owns a stripe
- * with two buffers (bin counts at the reference's edges, category counts, a KLL sketch per numeric feature and for
- * the score); {@link #close} flips the window epoch, waits for writers still inside the old buffers, merges them
- * into a {@link Window} and clears them. Counts are conserved exactly: every recorded row lands in exactly one
- * closed window. Only {@link #close} (one background thread) blocks; {@link #record} never does, and allocates
- * nothing after a thread's first call.
+ * with two buffers of counts — numeric features in fixed bins at the reference's percentiles (100 bins: exact
+ * counts from which PSI, Jensen–Shannon and a bounded KS follow), categorical features per code, the score in
+ * bins at its percentiles and at its histogram edges; {@link #close} flips the window epoch, waits for writers
+ * still inside the old buffers, merges them into a {@link Window} and clears them. Counts are conserved exactly:
+ * every recorded row lands in exactly one closed window. With {@code sampleEvery} n &gt; 1 each thread records one
+ * row in n (for batch-heavy traffic), and the window says how many rows it saw and how many it recorded. Only
+ * {@link #close} (one background thread) blocks; {@link #record} never does, and allocates nothing after a
+ * thread's first call.
  */
 public final class WindowRecorder {
     /** The rows to record: row-major values by model input column, and the score per row. */
@@ -21,21 +24,28 @@ public final class WindowRecorder {
     }
 
     private final ReferenceProfile reference;
-    private final int k;
+    private final int sampleEvery;
     private final int[] numericIndex;
     private final double[][] numericEdges;
     private final int[] categoricalIndex;
     private final int[] categories;
     private final double[] scoreEdges;
+    private final double[] scoreFineEdges;
+    private final BinLookup[] numericLookup;
+    private final BinLookup scoreLookup;
+    private final BinLookup scoreFineLookup;
     private final List<Stripe> stripes = new CopyOnWriteArrayList<>();
     private final ThreadLocal<Stripe> local;
     private volatile int epoch;
     private long windowStartMs;
 
-    /** @param k KLL accuracy parameter (200: about 1.3 % normalized rank error at 99 % confidence) */
-    public WindowRecorder(ReferenceProfile reference, int k, long nowMs) {
+    /** @param sampleEvery record one row in this many, per thread (1 = every row) */
+    public WindowRecorder(ReferenceProfile reference, int sampleEvery, long nowMs) {
+        if (sampleEvery < 1) {
+            throw new IllegalArgumentException("sample_every must be at least 1, got " + sampleEvery);
+        }
         this.reference = reference;
-        this.k = k;
+        this.sampleEvery = sampleEvery;
         List<ReferenceProfile.Feature> fs = reference.features();
         int n = (int) fs.stream().filter(f -> f instanceof ReferenceProfile.Numeric).count();
         numericIndex = new int[n];
@@ -47,7 +57,7 @@ public final class WindowRecorder {
         for (ReferenceProfile.Feature f : fs) {
             if (f instanceof ReferenceProfile.Numeric num) {
                 numericIndex[a] = num.index();
-                numericEdges[a++] = num.edges();
+                numericEdges[a++] = fineEdges(num.overall().quantiles(), num.edges());
             } else {
                 ReferenceProfile.Categorical cat = (ReferenceProfile.Categorical) f;
                 categoricalIndex[c] = cat.index();
@@ -55,6 +65,14 @@ public final class WindowRecorder {
             }
         }
         scoreEdges = reference.score() == null ? new double[0] : reference.score().edges();
+        scoreFineEdges = reference.score() == null ? new double[0]
+                : fineEdges(reference.score().overall().quantiles(), scoreEdges);
+        numericLookup = new BinLookup[numericEdges.length];
+        for (int i = 0; i < numericEdges.length; i++) {
+            numericLookup[i] = new BinLookup(numericEdges[i]);
+        }
+        scoreLookup = new BinLookup(scoreEdges);
+        scoreFineLookup = new BinLookup(scoreFineEdges);
         local = ThreadLocal.withInitial(() -> {
             Stripe s = new Stripe();
             stripes.add(s);
@@ -63,8 +81,27 @@ public final class WindowRecorder {
         windowStartMs = nowMs;
     }
 
+    /**
+     * The fine bin edges of a numeric feature: the distinct reference quantiles (every percentile), or the coarse
+     * histogram edges when the reference has no quantiles.
+     */
+    static double[] fineEdges(double[] quantiles, double[] coarse) {
+        double[] q = Arrays.stream(quantiles).filter(Double::isFinite).distinct().sorted().toArray();
+        return q.length > 0 ? q : coarse.clone();
+    }
+
     public ReferenceProfile reference() {
         return reference;
+    }
+
+    /** The fine edges of the i-th numeric feature (reference order). */
+    public double[] numericEdges(int i) {
+        return numericEdges[i].clone();
+    }
+
+    /** The fine edges of the score. */
+    public double[] scoreFineEdges() {
+        return scoreFineEdges.clone();
     }
 
     /** Records {@code count} rows seen at {@code timeMs} (the request's time, or a simulated event time). */
@@ -80,7 +117,7 @@ public final class WindowRecorder {
             s.active = -1;
         }
         try {
-            s.buffers[e & 1].add(rows, count, timeMs);
+            s.buffers[e & 1].add(s, rows, count, timeMs);
         } finally {
             s.active = -1;
         }
@@ -121,39 +158,43 @@ public final class WindowRecorder {
     private final class Stripe {
         final Buffers[] buffers = {new Buffers(), new Buffers()};
         volatile int active = -1;
+        long sampleCounter;
     }
 
     /** One stripe's counts for one epoch (or the merged total). */
     private final class Buffers {
+        long seen;
         long rows;
         long minTime = Long.MAX_VALUE;
         long maxTime = Long.MIN_VALUE;
         final long[][] bins = new long[numericIndex.length][];
         final long[] numericMissing = new long[numericIndex.length];
-        final KllFloatsSketch[] sketches = new KllFloatsSketch[numericIndex.length];
         final long[][] codes = new long[categoricalIndex.length][];
         final long[] scoreBins = new long[scoreEdges.length + 1];
-        final KllFloatsSketch scoreSketch = KllFloatsSketch.newHeapInstance(k);
+        final long[] scoreFine = new long[scoreFineEdges.length + 1];
 
         Buffers() {
             for (int i = 0; i < numericIndex.length; i++) {
                 bins[i] = new long[numericEdges[i].length + 1];
-                sketches[i] = KllFloatsSketch.newHeapInstance(k);
             }
             for (int i = 0; i < categoricalIndex.length; i++) {
                 codes[i] = new long[categories[i] + 1]; // the last counts missing or unknown codes
             }
         }
 
-        void add(Rows r, int count, long timeMs) {
+        void add(Stripe s, Rows r, int count, long timeMs) {
+            seen += count;
             for (int row = 0; row < count; row++) {
+                if (sampleEvery > 1 && s.sampleCounter++ % sampleEvery != 0) {
+                    continue;
+                }
+                rows++;
                 for (int i = 0; i < numericIndex.length; i++) {
                     float v = r.value(row, numericIndex[i]);
                     if (Float.isNaN(v)) {
                         numericMissing[i]++;
                     } else {
-                        bins[i][bin(numericEdges[i], v)]++;
-                        sketches[i].update(v);
+                        bins[i][numericLookup[i].bin(v)]++;
                     }
                 }
                 for (int i = 0; i < categoricalIndex.length; i++) {
@@ -163,59 +204,69 @@ public final class WindowRecorder {
                 }
                 float score = r.score(row);
                 if (!Float.isNaN(score)) {
-                    scoreBins[bin(scoreEdges, score)]++;
-                    scoreSketch.update(score);
+                    scoreBins[scoreLookup.bin(score)]++;
+                    scoreFine[scoreFineLookup.bin(score)]++;
                 }
             }
-            rows += count;
             minTime = Math.min(minTime, timeMs);
             maxTime = Math.max(maxTime, timeMs);
         }
 
         void merge(Buffers o) {
+            seen += o.seen;
             rows += o.rows;
             minTime = Math.min(minTime, o.minTime);
             maxTime = Math.max(maxTime, o.maxTime);
             for (int i = 0; i < bins.length; i++) {
                 addAll(bins[i], o.bins[i]);
                 numericMissing[i] += o.numericMissing[i];
-                if (!o.sketches[i].isEmpty()) {
-                    sketches[i].merge(o.sketches[i]);
-                }
             }
             for (int i = 0; i < codes.length; i++) {
                 addAll(codes[i], o.codes[i]);
             }
             addAll(scoreBins, o.scoreBins);
-            if (!o.scoreSketch.isEmpty()) {
-                scoreSketch.merge(o.scoreSketch);
-            }
+            addAll(scoreFine, o.scoreFine);
         }
 
         void clear() {
+            seen = 0;
             rows = 0;
             minTime = Long.MAX_VALUE;
             maxTime = Long.MIN_VALUE;
             for (int i = 0; i < bins.length; i++) {
-                java.util.Arrays.fill(bins[i], 0);
+                Arrays.fill(bins[i], 0);
                 numericMissing[i] = 0;
-                sketches[i].reset();
             }
             for (long[] c : codes) {
-                java.util.Arrays.fill(c, 0);
+                Arrays.fill(c, 0);
             }
-            java.util.Arrays.fill(scoreBins, 0);
-            scoreSketch.reset();
+            Arrays.fill(scoreBins, 0);
+            Arrays.fill(scoreFine, 0);
         }
 
         Window toWindow(long startMs, long endMs) {
-            return new Window(rows, startMs, endMs, rows == 0 ? startMs : minTime, rows == 0 ? endMs : maxTime, bins,
-                    numericMissing, sketches, codes, scoreBins, scoreSketch);
+            return new Window(seen, rows, startMs, endMs, rows == 0 ? startMs : minTime, rows == 0 ? endMs : maxTime,
+                    bins, numericMissing, codes, scoreBins, scoreFine);
         }
     }
 
     /** Bin of v among the inner edges: the number of edges ≤ v (0 … edges.length). */
     static int bin(double[] edges, float v) {
+        int lo = 0;
+        int hi = edges.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (edges[mid] <= v) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** Bin of v among the inner edges, for double values (a coarse edge's place among fine ones). */
+    static int bin(double[] edges, double v) {
         int lo = 0;
         int hi = edges.length;
         while (lo < hi) {
@@ -236,11 +287,12 @@ public final class WindowRecorder {
     }
 
     /**
-     * A closed window: rows, its wall-clock span and the span of the recorded times, and per feature (in the
-     * reference's numeric / categorical order) the counts and sketches.
+     * A closed window: rows seen and recorded (they differ when sampling), its wall-clock span and the span of the
+     * recorded times, and per feature (in the reference's numeric / categorical order) the counts: numeric in the
+     * fine bins ({@link #numericEdges}), categorical per code (last: missing or unknown), the score in its histogram
+     * bins and in its fine bins.
      */
-    public record Window(long rows, long startMs, long endMs, long firstTimeMs, long lastTimeMs, long[][] bins,
-                         long[] numericMissing, KllFloatsSketch[] sketches, long[][] codes, long[] scoreBins,
-                         KllFloatsSketch scoreSketch) {
+    public record Window(long seen, long rows, long startMs, long endMs, long firstTimeMs, long lastTimeMs,
+                         long[][] bins, long[] numericMissing, long[][] codes, long[] scoreBins, long[] scoreFine) {
     }
 }

@@ -45,7 +45,7 @@ class DriftDetectorTest {
     private static List<DriftDetector.Report> stream(ReferenceProfile ref, DriftDetector.Config config, int windows,
                                                      int rows, double seasonal, double shift, int from, int daysPerWindow) {
         DriftDetector detector = new DriftDetector(config, ref);
-        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(11);
         float[] buf = new float[WIDTH];
         WindowRecorder.Rows view = new WindowRecorder.Rows() {
@@ -100,7 +100,7 @@ class DriftDetectorTest {
     void aGradualDriftIsCaughtBeforeItIsComplete() {
         ReferenceProfile ref = reference(0);
         DriftDetector detector = new DriftDetector(DriftDetector.Config.defaults(), ref);
-        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(9);
         float[] buf = new float[WIDTH];
         WindowRecorder.Rows view = new WindowRecorder.Rows() {
@@ -140,7 +140,7 @@ class DriftDetectorTest {
         assertThat(drifting.get(1).alertRaised()).isTrue();
         assertThat(drifting.get(5).alert()).isTrue();
         // a fresh detector fed drifted windows then clean ones (same order of evaluate calls)
-        WindowRecorder rec = new WindowRecorder(ref, 200, 0);
+        WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(5);
         float[] buf = new float[WIDTH];
         WindowRecorder.Rows view = new WindowRecorder.Rows() {

@@ -12,6 +12,14 @@ import org.junit.jupiter.api.Test;
 
 /** Recording from many threads while windows close: every row lands in exactly one window. */
 class WindowRecorderTest {
+    private static float[] scores(SplittableRandom r, int n) {
+        float[] s = new float[n];
+        for (int i = 0; i < n; i++) {
+            s[i] = (float) r.nextDouble();
+        }
+        return s;
+    }
+
     @Test
     void eightThreadsRecordingWhileWindowsCloseLoseNoCount() throws Exception {
         int width = 3;
@@ -22,8 +30,8 @@ class WindowRecorderTest {
         }
         ReferenceProfile profile = ReferenceProfile.parse(ProfileBuilder.build(List.of(
                 ProfileBuilder.Column.numeric("a"), ProfileBuilder.Column.numeric("b"),
-                new ProfileBuilder.Column("c", List.of("w", "x", "y", "z"))), ref, null, null), "test");
-        WindowRecorder rec = new WindowRecorder(profile, 200, 0);
+                new ProfileBuilder.Column("c", List.of("w", "x", "y", "z"))), ref, null, scores(r, 10_000)), "test");
+        WindowRecorder rec = new WindowRecorder(profile, 1, 0);
         int threads = 8;
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong recorded = new AtomicLong();
@@ -79,7 +87,12 @@ class WindowRecorderTest {
             }
             assertThat(a).isEqualTo(w.rows());
             assertThat(c).isEqualTo(w.rows());
-            assertThat(w.sketches()[1].getN()).isEqualTo(w.rows());
+            long scores = 0;
+            for (long x : w.scoreFine()) {
+                scores += x;
+            }
+            assertThat(scores).isEqualTo(w.rows());
+            assertThat(w.seen()).isEqualTo(w.rows());
         }
         assertThat(windows.size()).isGreaterThan(20);
         assertThat(rows).as("rows recorded = rows in closed windows").isEqualTo(recorded.get()).isPositive();

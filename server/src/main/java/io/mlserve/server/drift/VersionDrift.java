@@ -43,7 +43,7 @@ public final class VersionDrift {
         this.input = input;
         this.width = width;
         this.output = output;
-        this.recorder = new WindowRecorder(reference, c.getSketchK() > 0 ? c.getSketchK() : 200,
+        this.recorder = new WindowRecorder(reference, c.getSampleEvery() > 0 ? c.getSampleEvery() : 1,
                 System.currentTimeMillis());
         DriftDetector.Config d = DriftDetector.Config.defaults();
         this.detector = new DriftDetector(new DriftDetector.Config(
