@@ -252,20 +252,10 @@ public final class WindowRecorder {
 
     /** Bin of v among the inner edges: the number of edges ≤ v (0 … edges.length). */
     static int bin(double[] edges, float v) {
-        int lo = 0;
-        int hi = edges.length;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (edges[mid] <= v) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+        return bin(edges, (double) v);
     }
 
-    /** Bin of v among the inner edges, for double values (a coarse edge's place among fine ones). */
+    /** Bin of v among the inner edges, by binary search (a coarse edge's place among fine ones; the reference). */
     static int bin(double[] edges, double v) {
         int lo = 0;
         int hi = edges.length;
