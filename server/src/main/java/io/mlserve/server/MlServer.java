@@ -26,6 +26,7 @@ import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
 import io.mlserve.server.drift.GrpcDriftService;
+import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -81,6 +82,7 @@ public final class MlServer implements AutoCloseable {
     private DriftConsumer driftConsumer;
     private DriftMonitor driftMonitor;
     private DriftEventPublisher driftPublisher;
+    private PredictionLog predictionLog;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -134,7 +136,12 @@ public final class MlServer implements AutoCloseable {
         repository.loadAll();
         InferenceHandler handler = new InferenceHandler(repository, metrics);
         FeatureApi featureApi = features == null ? null : new FeatureApi(features);
-        PredictHandler predict = new PredictHandler(handler, features);
+        if (options.predictionLog() != null) {
+            predictionLog = new PredictionLog(options.predictionLog(), metrics.predictionLogRecords());
+            LOG.info("logging predictions ({} sampled) to {} on {}", options.predictionLog().sample(),
+                    options.predictionLog().topic(), options.predictionLog().bootstrapServers());
+        }
+        PredictHandler predict = new PredictHandler(handler, features, predictionLog);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
@@ -294,6 +301,9 @@ public final class MlServer implements AutoCloseable {
         }
         if (driftPublisher != null) {
             driftPublisher.close();
+        }
+        if (predictionLog != null) {
+            predictionLog.close();
         }
         if (retrain != null) {
             retrain.close();

@@ -4,6 +4,7 @@ import io.mlserve.runtime.Device;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.retrain.RetrainOptions;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -98,6 +99,22 @@ final class ServerFlags {
         }
     }
 
+    @Option(names = "--prediction-log-kafka", description = "Kafka bootstrap servers: log Predict's predictions "
+            + "(features as served, score, version) to --prediction-log-topic.")
+    String predictionLogKafka;
+
+    @Option(names = "--prediction-log-topic", defaultValue = "mlserve.predictions", description = "Default: "
+            + "${DEFAULT-VALUE}.")
+    String predictionLogTopic;
+
+    @Option(names = "--prediction-log-sample", defaultValue = "1.0", description = "Share of predictions logged, "
+            + "(0, 1] (default: ${DEFAULT-VALUE}).")
+    double predictionLogSample;
+
+    @Option(names = "--prediction-log-buffer", defaultValue = "65536", description = "Records held for the log's "
+            + "thread; beyond it records are dropped and counted, never waited for (default: ${DEFAULT-VALUE}).")
+    int predictionLogBuffer;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -114,6 +131,8 @@ final class ServerFlags {
                 file == null ? java.util.List.of() : file.snapshots(),
                 trainer == null ? null : RetrainOptions.defaults(trainer).withCooldown(Duration.ofSeconds(retrainCooldown))
                         .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
-                        .withRequester(instanceName()), driftKafka, driftTopic);
+                        .withRequester(instanceName()), driftKafka, driftTopic,
+                predictionLogKafka == null ? null : new PredictionLog.Options(predictionLogKafka, predictionLogTopic,
+                        predictionLogSample, predictionLogBuffer));
     }
 }

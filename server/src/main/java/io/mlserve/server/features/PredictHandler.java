@@ -10,6 +10,8 @@ import io.mlserve.featurecache.FeatureTable;
 import io.mlserve.featurecache.FeatureView;
 import io.mlserve.proto.inference.ModelFeatureBinding;
 import io.mlserve.proto.inference.ModelInferRequest;
+import io.mlserve.proto.v1.PredictionRecord;
+import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.v1.FeatureColumn;
 import io.mlserve.proto.v1.FeatureStatus;
@@ -34,11 +36,18 @@ import java.util.function.BiConsumer;
 public final class PredictHandler {
     private final InferenceHandler inference;
     private final FeatureStore store;
+    private final PredictionLog log;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
+        this(inference, store, null);
+    }
+
+    /** @param log the prediction log, or null for none */
+    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log) {
         this.inference = inference;
         this.store = store;
+        this.log = log;
     }
 
     /** Answers {@code request} through {@code done}, exactly once: (response, null) or (null, error). */
@@ -168,7 +177,7 @@ public final class PredictHandler {
         return out;
     }
 
-    private static PredictResponse answer(PredictRequest request, Assembled a, ModelInferResponse response) {
+    private PredictResponse answer(PredictRequest request, Assembled a, ModelInferResponse response) {
         int n = request.getEntityIdsCount();
         int k = a.names().size();
         String type = response.getOutputs(0).getDatatype();
@@ -206,6 +215,16 @@ public final class PredictHandler {
                 }
             }
             b.addPredictions(p);
+            if (log != null && log.sampled()) {
+                PredictionRecord.Builder r = PredictionRecord.newBuilder().setRequestId(request.getId())
+                        .setEntityId(request.getEntityIds(i)).setModelName(response.getModelName())
+                        .setModelVersion(response.getModelVersion()).setTimeMs(System.currentTimeMillis())
+                        .addAllFeatureNames(a.names()).setScore(p.getScore());
+                for (int j = 0; j < k; j++) {
+                    r.addFeatures(a.values()[i * k + j]);
+                }
+                log.log(r.build());
+            }
         }
         return b.build();
     }

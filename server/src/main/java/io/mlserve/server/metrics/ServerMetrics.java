@@ -45,6 +45,7 @@ public final class ServerMetrics {
     private final Gauge ingestLag;
     private final RetrainMetrics retrainMetrics;
     private final DriftMetrics driftMetrics;
+    private final Counter predictionLogRecords;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -105,7 +106,15 @@ public final class ServerMetrics {
                 .labelNames("topic").register(registry);
         retrainMetrics = new RetrainMetrics(registry);
         driftMetrics = new DriftMetrics(registry);
+        predictionLogRecords = Counter.builder().name("mlserve_prediction_log_records_total")
+                .help("Prediction log records by outcome: queued, dropped (buffer full), sent, failed")
+                .labelNames("outcome").register(registry);
         JvmMetrics.builder().register(registry);
+    }
+
+    /** The prediction log's record counter (label outcome). */
+    public Counter predictionLogRecords() {
+        return predictionLogRecords;
     }
 
     /** The drift monitor's metrics. */
