@@ -571,32 +571,9 @@ public final class ChurnTrainer {
                 positives == 0 ? Double.NaN : truePositives / positives, threshold);
     }
 
-    /** Area under the ROC curve (Mann-Whitney U, ties counted half). */
+    /** Area under the ROC curve (Mann-Whitney U, ties counted half): the drift module's, which live quality uses too. */
     static double auc(float[] score, double[] label) {
-        Integer[] order = new Integer[score.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> Float.compare(score[a], score[b]));
-        double rankSum = 0;
-        long pos = 0;
-        int i = 0;
-        while (i < order.length) {
-            int j = i;
-            while (j + 1 < order.length && score[order[j + 1]] == score[order[i]]) {
-                j++;
-            }
-            double rank = (i + j) / 2.0 + 1;
-            for (int k = i; k <= j; k++) {
-                if (label[order[k]] == 1.0) {
-                    rankSum += rank;
-                    pos++;
-                }
-            }
-            i = j + 1;
-        }
-        long neg = score.length - pos;
-        return pos == 0 || neg == 0 ? Double.NaN : (rankSum - pos * (pos + 1) / 2.0) / ((double) pos * neg);
+        return io.mlserve.drift.Quality.auc(score, label);
     }
 
     /**

@@ -1,0 +1,72 @@
+package io.mlserve.drift;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Quality metrics against hand counts; the outcome join with late, missing and repeated outcomes. */
+class QualityTest {
+    @Test
+    void aucCountsOrderedPairsAndHalvesTies() {
+        double[] label = {0, 1, 0, 1};
+        assertThat(Quality.auc(new float[] {0.1f, 0.9f, 0.2f, 0.8f}, label)).isEqualTo(1.0);
+        assertThat(Quality.auc(new float[] {0.9f, 0.1f, 0.8f, 0.2f}, label)).isEqualTo(0.0);
+        // pairs (pos, neg): (0.5,0.5) tie, (0.5,0.3) win, (0.2,0.5) loss, (0.2,0.3) loss → 1.5 / 4
+        assertThat(Quality.auc(new float[] {0.5f, 0.5f, 0.3f, 0.2f}, label)).isCloseTo(0.375, within(1e-12));
+        assertThat(Quality.auc(new float[] {0.5f, 0.5f}, new double[] {1, 1})).isNaN();
+        Quality.Metrics m = Quality.of(new float[] {0.9f, 0.2f}, new double[] {1, 0}, 2, 0.5);
+        assertThat(m.logLoss()).isCloseTo(-(Math.log(0.9f) + Math.log(0.8f)) / 2, within(1e-6));
+        assertThat(m.accuracy()).isEqualTo(1.0);
+    }
+
+    @Test
+    void joinsByRequestIdOrByEntityAndTimeWithLateAndMissingOutcomes() {
+        QualityJoin j = new QualityJoin(3, 1_000, 2, 0.5, 0.6, 1, 1);
+        j.prediction(new QualityJoin.Pending("m", "1", "a", "r1", 10_000, 0.9f));
+        j.prediction(new QualityJoin.Pending("m", "1", "a", "", 20_000, 0.2f));
+        j.prediction(new QualityJoin.Pending("m", "1", "b", "", 30_000, 0.7f));
+        // by request id: the 10 s prediction of entity a, whatever the time says
+        assertThat(j.outcome("r1", "a", 0, 1)).isNull();
+        // by entity and time: nearest within the tolerance (20 s); a second outcome for it finds nothing left
+        QualityJoin.Report r = j.outcome("", "a", 20_400, 0);
+        assertThat(r).as("two pairs close a window").isNotNull();
+        assertThat(r.metrics().auc()).isEqualTo(1.0);
+        assertThat(j.outcome("", "a", 20_400, 0)).isNull();
+        assertThat(j.unmatched()).isEqualTo(1);
+        // outside the tolerance: unmatched; the prediction stays for a timely outcome
+        assertThat(j.outcome("", "b", 35_000, 1)).isNull();
+        assertThat(j.unmatched()).isEqualTo(2);
+        // the buffer holds 3: older predictions leave unanswered (their outcomes come too late, or never)
+        for (int i = 0; i < 5; i++) {
+            j.prediction(new QualityJoin.Pending("m", "1", "c" + i, "", 40_000 + i, 0.5f));
+        }
+        assertThat(j.buffered()).isEqualTo(3);
+        assertThat(j.expired()).isEqualTo(3); // b and c0, c1
+        assertThat(j.outcome("", "b", 30_000, 1)).as("b expired").isNull();
+        assertThat(j.matched()).isEqualTo(2);
+    }
+
+    @Test
+    void lowQualityRaisesAndGoodQualityClearsTheAlert() {
+        QualityJoin j = new QualityJoin(10_000, 0, 500, 0.5, 0.7, 2, 2);
+        SplittableRandom r = new SplittableRandom(4);
+        boolean[] informative = {true, false, false, false, true, true};
+        boolean[] expectAlert = {false, false, true, true, true, false};
+        int id = 0;
+        for (int w = 0; w < informative.length; w++) {
+            QualityJoin.Report last = null;
+            for (int i = 0; i < 500; i++) {
+                int label = r.nextDouble() < 0.3 ? 1 : 0;
+                float score = informative[w] ? (float) (0.5 * label + 0.5 * r.nextDouble()) : (float) r.nextDouble();
+                String e = "e" + id++;
+                j.prediction(new QualityJoin.Pending("m", "1", e, "", 0, score));
+                last = j.outcome("", e, 0, label);
+            }
+            assertThat(last).isNotNull();
+            assertThat(last.low()).as("window %d auc %s", w, last.metrics().auc()).isEqualTo(!informative[w]);
+            assertThat(last.alert()).as("window %d", w).isEqualTo(expectAlert[w]);
+        }
+    }
+}
