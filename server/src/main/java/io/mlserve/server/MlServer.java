@@ -27,6 +27,8 @@ import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
 import io.mlserve.server.drift.GrpcDriftService;
 import io.mlserve.server.drift.PredictionLog;
+import io.mlserve.server.drift.QualityMonitor;
+import io.mlserve.server.drift.GrpcOutcomeService;
 import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -83,6 +85,7 @@ public final class MlServer implements AutoCloseable {
     private DriftMonitor driftMonitor;
     private DriftEventPublisher driftPublisher;
     private PredictionLog predictionLog;
+    private QualityMonitor quality;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -141,7 +144,16 @@ public final class MlServer implements AutoCloseable {
             LOG.info("logging predictions ({} sampled) to {} on {}", options.predictionLog().sample(),
                     options.predictionLog().topic(), options.predictionLog().bootstrapServers());
         }
-        PredictHandler predict = new PredictHandler(handler, features, predictionLog);
+        RetrainBridge qualityBridge = retrain;
+        quality = new QualityMonitor(QualityMonitor.Options.defaults(), metrics.registry(), event -> {
+            if (qualityBridge != null) {
+                qualityBridge.onDrift(event);
+            }
+            if (driftPublisher != null) {
+                driftPublisher.publish(event);
+            }
+        });
+        PredictHandler predict = new PredictHandler(handler, features, predictionLog, quality);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
@@ -177,6 +189,7 @@ public final class MlServer implements AutoCloseable {
                 .addService(new GrpcInferenceService(handler, admin))
                 .addService(new GrpcPredictionService(predict))
                 .addService(new GrpcDriftService(repository))
+                .addService(new GrpcOutcomeService(quality))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 // handlers never block (inference is queued to the model's batcher), so no executor hop here
@@ -185,7 +198,7 @@ public final class MlServer implements AutoCloseable {
             b.addService(new GrpcFeatureService(featureApi));
         }
         grpc = b.build().start();
-        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain);
+        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
@@ -252,6 +265,11 @@ public final class MlServer implements AutoCloseable {
         return metrics;
     }
 
+    /** Live quality: predictions joined with their outcomes. */
+    public QualityMonitor quality() {
+        return quality;
+    }
+
     /** The agent that closes and judges drift windows. */
     public DriftMonitor driftMonitor() {
         return driftMonitor;
@@ -304,6 +322,9 @@ public final class MlServer implements AutoCloseable {
         }
         if (predictionLog != null) {
             predictionLog.close();
+        }
+        if (quality != null) {
+            quality.close();
         }
         if (retrain != null) {
             retrain.close();

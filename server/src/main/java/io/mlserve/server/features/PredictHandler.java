@@ -12,6 +12,7 @@ import io.mlserve.proto.inference.ModelFeatureBinding;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.v1.PredictionRecord;
 import io.mlserve.server.drift.PredictionLog;
+import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.v1.FeatureColumn;
 import io.mlserve.proto.v1.FeatureStatus;
@@ -37,17 +38,22 @@ public final class PredictHandler {
     private final InferenceHandler inference;
     private final FeatureStore store;
     private final PredictionLog log;
+    private final QualityMonitor quality;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
-        this(inference, store, null);
+        this(inference, store, null, null);
     }
 
-    /** @param log the prediction log, or null for none */
-    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log) {
+    /**
+     * @param log     the prediction log, or null for none
+     * @param quality live quality (predictions wait there for their outcomes), or null for none
+     */
+    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log, QualityMonitor quality) {
         this.inference = inference;
         this.store = store;
         this.log = log;
+        this.quality = quality;
     }
 
     /** Answers {@code request} through {@code done}, exactly once: (response, null) or (null, error). */
@@ -215,6 +221,10 @@ public final class PredictHandler {
                 }
             }
             b.addPredictions(p);
+            if (quality != null) {
+                quality.prediction(response.getModelName(), response.getModelVersion(), request.getEntityIds(i),
+                        request.getId(), System.currentTimeMillis(), (float) p.getScore());
+            }
             if (log != null && log.sampled()) {
                 PredictionRecord.Builder r = PredictionRecord.newBuilder().setRequestId(request.getId())
                         .setEntityId(request.getEntityIds(i)).setModelName(response.getModelName())

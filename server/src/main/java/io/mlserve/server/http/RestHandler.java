@@ -21,6 +21,11 @@ import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.proto.v1.PredictRequest;
 import io.mlserve.server.drift.DriftReports;
+import io.mlserve.server.drift.GrpcOutcomeService;
+import io.mlserve.server.drift.QualityMonitor;
+import io.mlserve.drift.QualityJoin;
+import io.mlserve.proto.v1.Outcome;
+import io.mlserve.proto.v1.ReportOutcomesRequest;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.retrain.RetrainBridge;
@@ -69,19 +74,21 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final PredictHandler predict;
     private final ModelRepository repository;
     private final RetrainBridge retrain;
+    private final QualityMonitor quality;
 
     /**
      * @param features the feature API, or null when the server has no feature store
      * @param retrain  the retrain bridge, or null when the server has no trainer
      */
     public RestHandler(InferenceHandler handler, ModelAdmin admin, FeatureApi features, PredictHandler predict,
-                       ModelRepository repository, RetrainBridge retrain) {
+                       ModelRepository repository, RetrainBridge retrain, QualityMonitor quality) {
         this.handler = handler;
         this.admin = admin;
         this.features = features;
         this.predict = predict;
         this.repository = repository;
         this.retrain = retrain;
+        this.quality = quality;
     }
 
     @Override
@@ -232,6 +239,56 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 return error(404, "no model '" + p[2] + "'");
             }
             return json(200, g -> ModelsJson.write(e, retrain, g));
+        }
+        if (p.length == 2 && p[1].equals("outcomes")) {
+            if (m != HttpMethod.POST) {
+                return error(405, path + " takes POST");
+            }
+            ReportOutcomesRequest outcomes = V1Json.outcomes(body(req));
+            String bad = GrpcOutcomeService.check(outcomes);
+            if (bad != null) {
+                return error(400, bad);
+            }
+            long accepted = 0;
+            for (Outcome o : outcomes.getOutcomesList()) {
+                accepted += quality.outcome(o) ? 1 : 0;
+            }
+            long taken = accepted;
+            return json(200, g -> {
+                g.writeStartObject();
+                g.writeNumberField("accepted", taken);
+                g.writeNumberField("dropped", outcomes.getOutcomesCount() - taken);
+                g.writeEndObject();
+            });
+        }
+        if (p.length == 3 && p[1].equals("quality")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            ModelEntry e = repository.model(p[2]);
+            if (e == null || e.latest() == null) {
+                return error(404, "no serving model '" + p[2] + "'");
+            }
+            String version = e.latest().versionLabel();
+            QualityJoin.Report r = quality.last(p[2], version);
+            if (r == null) {
+                return error(404, "model '" + p[2] + "' version " + version + ": no quality window closed yet (Predict "
+                        + "calls joined with reported outcomes)");
+            }
+            return json(200, g -> {
+                g.writeStartObject();
+                g.writeStringField("model", r.model());
+                g.writeStringField("version", r.version());
+                g.writeNumberField("pairs", r.metrics().pairs());
+                g.writeNumberField("positives", r.metrics().positives());
+                g.writeNumberField("auc", r.metrics().auc());
+                g.writeNumberField("log_loss", r.metrics().logLoss());
+                g.writeNumberField("accuracy", r.metrics().accuracy());
+                g.writeNumberField("threshold", r.metrics().threshold());
+                g.writeBooleanField("low", r.low());
+                g.writeBooleanField("alert", r.alert());
+                g.writeEndObject();
+            });
         }
         if (p.length == 3 && p[1].equals("drift")) {
             if (m != HttpMethod.GET && m != HttpMethod.HEAD) {

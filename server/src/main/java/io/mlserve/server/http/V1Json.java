@@ -78,6 +78,37 @@ final class V1Json {
         return b.build();
     }
 
+    /** {"outcomes": [{"entity_id", "label", "request_id"?, "observed_event_time_ms"?, "event_time_ms"?}]} */
+    static io.mlserve.proto.v1.ReportOutcomesRequest outcomes(JsonNode body) {
+        JsonNode list = body == null ? null : body.get("outcomes");
+        if (list == null || !list.isArray()) {
+            throw InferenceError.invalid("outcomes: expected an array of {entity_id, label, request_id?, "
+                    + "observed_event_time_ms?}");
+        }
+        io.mlserve.proto.v1.ReportOutcomesRequest.Builder b = io.mlserve.proto.v1.ReportOutcomesRequest.newBuilder();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode o = list.get(i);
+            String at = "outcomes[" + i + "]";
+            if (o == null || !o.isObject()) {
+                throw InferenceError.invalid(at + ": expected an object");
+            }
+            JsonNode label = o.get("label");
+            if (label == null || !label.isNumber()) {
+                throw InferenceError.invalid(at + ".label: expected 0 or 1");
+            }
+            io.mlserve.proto.v1.Outcome.Builder ob = io.mlserve.proto.v1.Outcome.newBuilder()
+                    .setEntityId(entityId(o.get("entity_id"), at + ".entity_id")).setLabel(label.asDouble());
+            JsonNode rid = o.get("request_id");
+            if (rid != null && rid.isTextual()) {
+                ob.setRequestId(rid.asText());
+            }
+            ob.setObservedEventTimeMs(o.path("observed_event_time_ms").asLong(0))
+                    .setEventTimeMs(o.path("event_time_ms").asLong(System.currentTimeMillis()));
+            b.addOutcomes(ob);
+        }
+        return b.build();
+    }
+
     private static String entityId(JsonNode id, String field) {
         return FeatureJson.entityId(id, field);
     }

@@ -112,6 +112,11 @@ public final class ServerMetrics {
         JvmMetrics.builder().register(registry);
     }
 
+    /** The registry, for components that register their own metrics. */
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+
     /** The prediction log's record counter (label outcome). */
     public Counter predictionLogRecords() {
         return predictionLogRecords;

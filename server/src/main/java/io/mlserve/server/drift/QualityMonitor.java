@@ -1,0 +1,164 @@
+package io.mlserve.server.drift;
+
+import io.mlserve.drift.QualityJoin;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.proto.v1.Outcome;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Live quality in the server: served predictions (from Predict) and outcomes (REST, gRPC) go through a bounded
+ * lock-free queue to one agent thread that joins them ({@link QualityJoin}), closes quality windows, sets the
+ * metrics, and hands a QUALITY drift event to the listener when a model version's quality alert is raised. A full
+ * queue drops and counts; requests never wait.
+ */
+public final class QualityMonitor implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QualityMonitor.class);
+
+    /**
+     * @param windowPairs joined pairs per quality window
+     * @param minAuc      a window whose AUC is below this is low quality
+     * @param threshold   P(1) at or above which accuracy counts a positive prediction
+     * @param buffer      predictions kept waiting for their outcomes
+     * @param toleranceMs how far an outcome's observed time may be from the prediction's (entity joins)
+     */
+    public record Options(int windowPairs, double minAuc, double threshold, int buffer, long toleranceMs) {
+        public static Options defaults() {
+            return new Options(1000, 0.65, 0.5, 100_000, 3_600_000);
+        }
+    }
+
+    private final QualityJoin join;
+    private final ManyToOneConcurrentArrayQueue<Object> queue = new ManyToOneConcurrentArrayQueue<>(65_536);
+    private final Consumer<DriftEvent> listener;
+    private final Map<String, QualityJoin.Report> last = new ConcurrentHashMap<>();
+    private final Counter events;
+    private final Gauge auc;
+    private final Gauge logLoss;
+    private final Gauge accuracy;
+    private final Gauge alert;
+    private final Thread thread;
+    private final AtomicBoolean running = new AtomicBoolean(true);
+
+    public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener) {
+        this.join = new QualityJoin(o.buffer(), o.toleranceMs(), o.windowPairs(), o.threshold(), o.minAuc(), 2, 3);
+        this.listener = listener;
+        events = Counter.builder().name("mlserve_quality_events_total")
+                .help("Live-quality inputs by kind and outcome: prediction/outcome queued or dropped; outcome "
+                        + "matched, unmatched; prediction expired (no outcome in time)")
+                .labelNames("kind", "outcome").register(registry);
+        auc = gauge(registry, "mlserve_quality_auc", "AUC of the last closed quality window (predictions joined with outcomes)");
+        logLoss = gauge(registry, "mlserve_quality_log_loss", "Log-loss of the last closed quality window");
+        accuracy = gauge(registry, "mlserve_quality_accuracy", "Accuracy at the threshold in the last closed quality window");
+        alert = gauge(registry, "mlserve_quality_alert", "1 while the quality alert is raised (AUC below the minimum)");
+        this.thread = new Thread(this::run, "mlserve-quality");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private static Gauge gauge(PrometheusRegistry registry, String name, String help) {
+        return Gauge.builder().name(name).help(help).labelNames("model", "version").register(registry);
+    }
+
+    /** A served prediction (never blocks; dropped and counted when the queue is full). */
+    public void prediction(String model, String version, String entity, String requestId, long timeMs, float score) {
+        offer(new QualityJoin.Pending(model, version, entity, requestId, timeMs, score), "prediction");
+    }
+
+    /** An outcome; false when the queue was full (dropped, counted). */
+    public boolean outcome(Outcome o) {
+        return offer(o, "outcome");
+    }
+
+    private boolean offer(Object item, String kind) {
+        boolean ok = queue.offer(item);
+        events.labelValues(kind, ok ? "queued" : "dropped").inc();
+        return ok;
+    }
+
+    private void run() {
+        long expiredSeen = 0;
+        while (running.get() || !queue.isEmpty()) {
+            Object item = queue.poll();
+            if (item == null) {
+                LockSupport.parkNanos(1_000_000);
+                continue;
+            }
+            try {
+                if (item instanceof QualityJoin.Pending p) {
+                    join.prediction(p);
+                    if (join.expired() > expiredSeen) {
+                        events.labelValues("prediction", "expired").inc(join.expired() - expiredSeen);
+                        expiredSeen = join.expired();
+                    }
+                } else {
+                    Outcome o = (Outcome) item;
+                    long unmatched = join.unmatched();
+                    QualityJoin.Report r = join.outcome(o.getRequestId(), o.getEntityId(), o.getObservedEventTimeMs(),
+                            o.getLabel());
+                    events.labelValues("outcome", join.unmatched() > unmatched ? "unmatched" : "matched").inc();
+                    if (r != null) {
+                        window(r);
+                    }
+                }
+            } catch (RuntimeException e) {
+                LOG.error("live quality: {}", e.toString());
+            }
+        }
+    }
+
+    private void window(QualityJoin.Report r) {
+        last.put(r.model() + "\u0000" + r.version(), r);
+        auc.labelValues(r.model(), r.version()).set(r.metrics().auc());
+        logLoss.labelValues(r.model(), r.version()).set(r.metrics().logLoss());
+        accuracy.labelValues(r.model(), r.version()).set(r.metrics().accuracy());
+        alert.labelValues(r.model(), r.version()).set(r.alert() ? 1 : 0);
+        if (r.alertRaised()) {
+            LOG.warn("{}:{}: quality alert RAISED — AUC {} over {} joined predictions", r.model(), r.version(),
+                    String.format(java.util.Locale.ROOT, "%.3f", r.metrics().auc()), r.metrics().pairs());
+            if (listener != null) {
+                listener.accept(DriftEvent.newBuilder().setEventId(r.model() + ":" + r.version() + ":quality:"
+                                + System.currentTimeMillis()).setModelName(r.model()).setModelVersion(r.version())
+                        .setKind(DriftKind.QUALITY).setDetectedMs(System.currentTimeMillis())
+                        .setWindowRows(r.metrics().pairs()).setSeverity(Math.max(0, 0.5 - (r.metrics().auc() - 0.5)))
+                        .setDetail(String.format(java.util.Locale.ROOT, "AUC %.3f, log-loss %.3f", r.metrics().auc(),
+                                r.metrics().logLoss())).build());
+            }
+        }
+    }
+
+    /** The last closed quality window of a model version, or null. */
+    public QualityJoin.Report last(String model, String version) {
+        return last.get(model + "\u0000" + version);
+    }
+
+    /** Waits until everything queued so far is processed (tests). */
+    public void drain() throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!queue.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        Thread.sleep(20);
+    }
+
+    @Override
+    public void close() {
+        if (running.compareAndSet(true, false)) {
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

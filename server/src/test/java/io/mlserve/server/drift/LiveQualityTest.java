@@ -1,0 +1,101 @@
+package io.mlserve.server.drift;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mlserve.proto.v1.FeatureColumn;
+import io.mlserve.proto.v1.FeatureValue;
+import io.mlserve.proto.v1.Outcome;
+import io.mlserve.proto.v1.OutcomeServiceGrpc;
+import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.proto.v1.PredictResponse;
+import io.mlserve.proto.v1.Prediction;
+import io.mlserve.proto.v1.PredictionServiceGrpc;
+import io.mlserve.proto.v1.ReportOutcomesRequest;
+import io.mlserve.server.ServerOptions;
+import io.mlserve.server.TestServer;
+import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.examples.ChurnExample;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Predictions served by Predict, outcomes reported later over REST (by request id) and gRPC (by entity): joined,
+ * judged per window of 1000 pairs, and a quality alert raised when the scores stop ranking the outcomes.
+ */
+class LiveQualityTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void outcomesJoinedToPredictionsGiveWindowQualityAndAnAlert() throws Exception {
+        Path config = ChurnExample.writeTo(dir);
+        ServerConfigFile file = ServerConfigFile.read(config);
+        try (TestServer t = new TestServer(file.modelRepository()).start(ServerOptions.ephemeral(file.modelRepository())
+                .withFeatureViews(dir.resolve("tables"), file.featureViews()))) {
+            int http = t.server.httpPort();
+            // window 1: outcomes agree with the scores (AUC 1); windows 2 and 3: they disagree (AUC 0)
+            for (int window = 0; window < 3; window++) {
+                List<Prediction> served = new ArrayList<>();
+                List<String> requestIds = new ArrayList<>();
+                for (int call = 0; call < 10; call++) {
+                    String id = "w" + window + "-c" + call;
+                    PredictRequest.Builder r = PredictRequest.newBuilder().setModelName("churn").setId(id);
+                    FeatureColumn.Builder tenure = FeatureColumn.newBuilder();
+                    for (int i = 0; i < 100; i++) {
+                        r.addEntityIds("e" + window + "-" + call + "-" + i);
+                        tenure.addValues(FeatureValue.newBuilder().setNumber((call * 100 + i) % 72));
+                    }
+                    PredictResponse resp = PredictionServiceGrpc.newBlockingStub(t.channel())
+                            .predict(r.putFeatures("tenure_months", tenure.build()).build());
+                    for (Prediction p : resp.getPredictionsList()) {
+                        served.add(p);
+                        requestIds.add(id);
+                    }
+                }
+                double[] scores = served.stream().mapToDouble(Prediction::getScore).sorted().toArray();
+                double median = scores[scores.length / 2];
+                StringBuilder rest = new StringBuilder("{\"outcomes\": [");
+                ReportOutcomesRequest.Builder grpc = ReportOutcomesRequest.newBuilder();
+                for (int i = 0; i < served.size(); i++) {
+                    Prediction p = served.get(i);
+                    boolean high = p.getScore() >= median;
+                    int label = window == 0 ? (high ? 1 : 0) : (high ? 0 : 1);
+                    if (i % 2 == 0) {
+                        rest.append(rest.charAt(rest.length() - 1) == '[' ? "" : ",").append("{\"entity_id\": \"")
+                                .append(p.getEntityId()).append("\", \"request_id\": \"").append(requestIds.get(i))
+                                .append("\", \"label\": ").append(label).append('}');
+                    } else {
+                        grpc.addOutcomes(Outcome.newBuilder().setEntityId(p.getEntityId()).setLabel(label));
+                    }
+                }
+                grpc.addOutcomes(Outcome.newBuilder().setEntityId("never-served").setLabel(1));
+                assertThat(t.post(http, "/v1/outcomes", rest.append("]}").toString()).statusCode()).isEqualTo(200);
+                assertThat(OutcomeServiceGrpc.newBlockingStub(t.channel()).reportOutcomes(grpc.build()).getAccepted())
+                        .isEqualTo(501);
+                t.server.quality().drain();
+                JsonNode q = JSON.readTree(t.get(http, "/v1/quality/churn").body());
+                assertThat(q.get("pairs").asLong()).isEqualTo(1000);
+                assertThat(q.get("auc").asDouble()).as("window %d", window).isEqualTo(window == 0 ? 1.0 : 0.0);
+                assertThat(q.get("alert").asBoolean()).as("window %d", window).isEqualTo(window == 2);
+            }
+            String metrics = t.get(t.server.metricsPort(), "/metrics").body();
+            assertThat(metrics).contains("mlserve_quality_alert{model=\"churn\",version=\"1\"} 1.0")
+                    .contains("mlserve_quality_events_total{kind=\"outcome\",outcome=\"matched\"} 3000.0")
+                    .contains("mlserve_quality_events_total{kind=\"outcome\",outcome=\"unmatched\"} 3.0");
+            // bad outcomes are refused whole
+            assertThat(t.post(http, "/v1/outcomes", "{\"outcomes\": [{\"entity_id\": \"x\", \"label\": 2}]}")
+                    .statusCode()).isEqualTo(400);
+            assertThatThrownBy(() -> OutcomeServiceGrpc.newBlockingStub(t.channel()).reportOutcomes(
+                    ReportOutcomesRequest.newBuilder().addOutcomes(Outcome.newBuilder().setLabel(1)).build()))
+                    .hasMessageStartingWith("INVALID_ARGUMENT");
+        }
+    }
+}
