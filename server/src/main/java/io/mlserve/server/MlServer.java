@@ -25,11 +25,13 @@ import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
+import io.mlserve.server.drift.TopicConsumer;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.server.drift.GrpcDriftService;
 import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.server.drift.GrpcOutcomeService;
-import io.mlserve.server.retrain.DriftConsumer;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -81,7 +83,8 @@ public final class MlServer implements AutoCloseable {
     private FeatureStore features;
     private FeatureIngester ingester;
     private RetrainBridge retrain;
-    private DriftConsumer driftConsumer;
+    private TopicConsumer driftConsumer;
+    private TopicConsumer outcomeConsumer;
     private DriftMonitor driftMonitor;
     private DriftEventPublisher driftPublisher;
     private PredictionLog predictionLog;
@@ -153,6 +156,13 @@ public final class MlServer implements AutoCloseable {
                 driftPublisher.publish(event);
             }
         });
+        if (options.outcomesKafka() != null) {
+            QualityMonitor q = quality;
+            outcomeConsumer = new TopicConsumer(options.outcomesKafka(), options.outcomesTopic(),
+                    "mlserve-outcomes-" + options.instanceName(),
+                    (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
+            LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
+        }
         PredictHandler predict = new PredictHandler(handler, features, predictionLog, quality);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
@@ -161,8 +171,17 @@ public final class MlServer implements AutoCloseable {
                     metrics.retrain());
             LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
             if (options.driftKafka() != null) {
-                driftConsumer = new DriftConsumer(options.driftKafka(), options.driftTopic(),
-                        "mlserve-drift-" + options.retrain().requester(), retrain).start();
+                RetrainBridge bridge = retrain;
+                driftConsumer = new TopicConsumer(options.driftKafka(), options.driftTopic(),
+                        "mlserve-drift-" + options.instanceName(), (value, where) -> {
+                            DriftEvent event = DriftEvent.parseFrom(value);
+                            if (event.getKind() == DriftKind.MANUAL) {
+                                // MANUAL skips the cooldown: only an operator (the REST endpoint) may ask for that
+                                LOG.warn("{}: MANUAL events are not taken from Kafka; skipped", where);
+                            } else {
+                                bridge.onDrift(event);
+                            }
+                        }).start();
                 LOG.info("reading drift events from {} on {}", options.driftTopic(), options.driftKafka());
             }
         }
@@ -270,13 +289,18 @@ public final class MlServer implements AutoCloseable {
         return quality;
     }
 
+    /** The consumer of outcomes from Kafka, or null. */
+    public TopicConsumer outcomeConsumer() {
+        return outcomeConsumer;
+    }
+
     /** The agent that closes and judges drift windows. */
     public DriftMonitor driftMonitor() {
         return driftMonitor;
     }
 
     /** The consumer of drift events from Kafka, or null. */
-    public DriftConsumer driftConsumer() {
+    public TopicConsumer driftConsumer() {
         return driftConsumer;
     }
 
@@ -316,6 +340,9 @@ public final class MlServer implements AutoCloseable {
         }
         if (driftConsumer != null) {
             driftConsumer.close();
+        }
+        if (outcomeConsumer != null) {
+            outcomeConsumer.close();
         }
         if (driftPublisher != null) {
             driftPublisher.close();

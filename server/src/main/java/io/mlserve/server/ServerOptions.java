@@ -31,13 +31,17 @@ import java.util.List;
  * @param driftKafka       Kafka bootstrap servers for drift events (alerts published; read too with a trainer), or null
  * @param driftTopic       the drift events' topic
  * @param predictionLog    where and how much of each Predict to log to mlserve.predictions, or null
+ * @param outcomesKafka    Kafka bootstrap servers to read outcomes (labels) from, for live quality, or null
+ * @param outcomesTopic    the outcomes' topic
+ * @param instanceName     this server's name among replicas (its consumer groups)
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
                             int eventLoopThreads, int shutdownGraceSeconds, Path dataDir,
                             List<FeatureView> featureViews, IngestConfig kafka,
                             List<ServerConfigFile.Snapshot> snapshots, RetrainOptions retrain, String driftKafka,
-                            String driftTopic, PredictionLog.Options predictionLog) {
+                            String driftTopic, PredictionLog.Options predictionLog, String outcomesKafka,
+                            String outcomesTopic, String instanceName) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -67,54 +71,61 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
-                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null);
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null, null, "mlserve.outcomes", "mlserve");
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     public ServerOptions withKafka(IngestConfig ingest) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     public ServerOptions withSnapshots(List<ServerConfigFile.Snapshot> load) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                load, retrain, driftKafka, driftTopic, predictionLog);
+                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     public ServerOptions withRetrain(RetrainOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, r, driftKafka, driftTopic, predictionLog);
+                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     /** Publish drift alerts to {@code topic} on {@code bootstrap} (and, with a trainer, read other servers' events). */
     public ServerOptions withDriftKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, bootstrap, topic, predictionLog);
+                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
     }
 
     /** Log Predict's predictions to Kafka. */
     public ServerOptions withPredictionLog(PredictionLog.Options log) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, log);
+                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName);
+    }
+
+    /** Read outcomes for live quality from {@code topic} on {@code bootstrap}. */
+    public ServerOptions withOutcomesKafka(String bootstrap, String topic) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

@@ -115,6 +115,13 @@ final class ServerFlags {
             + "thread; beyond it records are dropped and counted, never waited for (default: ${DEFAULT-VALUE}).")
     int predictionLogBuffer;
 
+    @Option(names = "--outcomes-kafka", description = "Kafka bootstrap servers to read outcomes (mlserve.v1.Outcome "
+            + "labels) from, for live quality.")
+    String outcomesKafka;
+
+    @Option(names = "--outcomes-topic", defaultValue = "mlserve.outcomes", description = "Default: ${DEFAULT-VALUE}.")
+    String outcomesTopic;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -133,6 +140,6 @@ final class ServerFlags {
                         .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
                         .withRequester(instanceName()), driftKafka, driftTopic,
                 predictionLogKafka == null ? null : new PredictionLog.Options(predictionLogKafka, predictionLogTopic,
-                        predictionLogSample, predictionLogBuffer));
+                        predictionLogSample, predictionLogBuffer), outcomesKafka, outcomesTopic, instanceName());
     }
 }

@@ -18,7 +18,14 @@ import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.featurecache.kafka.KafkaBroker;
 import java.nio.file.Path;
+import java.util.Properties;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -96,6 +103,42 @@ class LiveQualityTest {
             assertThatThrownBy(() -> OutcomeServiceGrpc.newBlockingStub(t.channel()).reportOutcomes(
                     ReportOutcomesRequest.newBuilder().addOutcomes(Outcome.newBuilder().setLabel(1)).build()))
                     .hasMessageStartingWith("INVALID_ARGUMENT");
+        }
+    }
+
+    @Test
+    void outcomesArriveFromKafkaToo() throws Exception {
+        Path config = ChurnExample.writeTo(dir);
+        ServerConfigFile file = ServerConfigFile.read(config);
+        try (KafkaBroker kafka = new KafkaBroker(dir.resolve("kafka")).start();
+             TestServer t = new TestServer(file.modelRepository()).start(ServerOptions.ephemeral(file.modelRepository())
+                     .withFeatureViews(dir.resolve("tables"), file.featureViews())
+                     .withOutcomesKafka(kafka.bootstrap(), "mlserve.outcomes"))) {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!t.server.outcomeConsumer().assigned() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            PredictRequest.Builder r = PredictRequest.newBuilder().setModelName("churn");
+            for (int i = 0; i < 10; i++) {
+                r.addEntityIds("k-" + i);
+            }
+            PredictionServiceGrpc.newBlockingStub(t.channel()).predict(r.build());
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());
+            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+                    new ByteArraySerializer())) {
+                for (int i = 0; i < 10; i++) {
+                    producer.send(new ProducerRecord<>("mlserve.outcomes", "k-" + i, Outcome.newBuilder()
+                            .setEntityId("k-" + i).setLabel(i % 2).setObservedEventTimeMs(System.currentTimeMillis())
+                            .build().toByteArray())).get();
+                }
+                producer.send(new ProducerRecord<>("mlserve.outcomes", "x", new byte[] {(byte) 0xff})).get();
+            }
+            String want = "mlserve_quality_events_total{kind=\"outcome\",outcome=\"matched\"} 10.0";
+            while (!t.get(t.server.metricsPort(), "/metrics").body().contains(want) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(t.get(t.server.metricsPort(), "/metrics").body()).contains(want);
         }
     }
 }

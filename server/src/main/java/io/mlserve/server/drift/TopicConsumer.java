@@ -1,7 +1,6 @@
-package io.mlserve.server.retrain;
+package io.mlserve.server.drift;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.mlserve.proto.v1.DriftEvent;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -20,23 +19,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drift events from Kafka ({@code mlserve.drift}, value: a serialized {@code DriftEvent}) handed to the
- * retrain bridge, for drift detected in another process. A new consumer group starts at the end of the
- * topic: events from before this server first ran are history, not a reason to retrain now. Offsets are
- * committed once the events are handed over; the bridge drops a redelivered event as a duplicate (same event
- * id) and the trainer deduplicates by request id across servers.
+ * A Kafka topic of protobuf records handed to a handler on one background thread: drift events
+ * ({@code mlserve.drift}) for the retrain bridge, outcomes ({@code mlserve.outcomes}) for live quality. A new
+ * consumer group starts at the end of the topic (older records are history); offsets are committed once a poll's
+ * records are handed over; a record the handler cannot parse is logged and skipped; transient Kafka errors are
+ * logged and retried.
  */
-public final class DriftConsumer implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(DriftConsumer.class);
+public final class TopicConsumer implements AutoCloseable {
+    /** Takes one record's value. */
+    public interface Handler {
+        void handle(byte[] value, String where) throws InvalidProtocolBufferException;
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(TopicConsumer.class);
 
     private final KafkaConsumer<String, byte[]> consumer;
-    private final RetrainBridge bridge;
+    private final Handler handler;
     private final String topic;
     private final Thread thread;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private volatile boolean assigned;
 
-    public DriftConsumer(String bootstrapServers, String topic, String groupId, RetrainBridge bridge) {
+    public TopicConsumer(String bootstrapServers, String topic, String groupId, Handler handler) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
@@ -44,13 +48,13 @@ public final class DriftConsumer implements AutoCloseable {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.put(ConsumerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "2000");
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
-        this.bridge = bridge;
+        this.handler = handler;
         this.topic = topic;
-        this.thread = new Thread(this::loop, "mlserve-drift-consumer");
+        this.thread = new Thread(this::loop, "mlserve-consumer-" + topic);
         thread.setDaemon(true);
     }
 
-    public DriftConsumer start() {
+    public TopicConsumer start() {
         consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
@@ -78,13 +82,13 @@ public final class DriftConsumer implements AutoCloseable {
                     throw e;
                 } catch (RuntimeException e) {
                     // a failed commit after a rebalance, a broker timeout: log, wait, go on (records are redelivered)
-                    LOG.warn("drift consumer: {}; retrying in 1 s", e.toString());
+                    LOG.warn("{} consumer: {}; retrying in 1 s", topic, e.toString());
                     Thread.sleep(1000);
                 }
             }
         } catch (WakeupException e) {
             if (running.get()) {
-                LOG.error("drift consumer woken up while running", e);
+                LOG.error("{} consumer woken up while running", topic, e);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -96,18 +100,11 @@ public final class DriftConsumer implements AutoCloseable {
     private void pollOnce() {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
         for (ConsumerRecord<String, byte[]> r : records) {
+            String where = r.topic() + "-" + r.partition() + "-" + r.offset();
             try {
-                DriftEvent event = DriftEvent.parseFrom(r.value() == null ? new byte[0] : r.value());
-                if (event.getKind() == io.mlserve.proto.v1.DriftKind.MANUAL) {
-                    // MANUAL skips the cooldown: only an operator (the REST endpoint) may ask for that
-                    LOG.warn("{}-{}-{}: MANUAL events are not taken from Kafka; skipped", r.topic(),
-                            r.partition(), r.offset());
-                    continue;
-                }
-                bridge.onDrift(event);
+                handler.handle(r.value() == null ? new byte[0] : r.value(), where);
             } catch (InvalidProtocolBufferException e) {
-                LOG.warn("{}-{}-{}: not a drift event, skipped: {}", r.topic(), r.partition(), r.offset(),
-                        e.getMessage());
+                LOG.warn("{}: not a valid record, skipped: {}", where, e.getMessage());
             }
         }
         if (!records.isEmpty()) {
