@@ -12,8 +12,8 @@ import java.util.Map;
  * drifted features reaches {@code datasetShare}; score drift; and an alert with hysteresis — raised after
  * {@code alertAfter} consecutive drifted windows, cleared after {@code clearAfter} consecutive clean ones.
  *
- * <p>Seasonality: with {@code seasonal} on and a profile bucketed by quarter, a window is compared with the
- * reference of its own quarter (of the middle of its recorded times, UTC), so movement that recurs every year
+ * <p>Seasonality: with {@code seasonal} on and a profile bucketed by quarter or month, a window is compared with the
+ * reference of its own quarter or month (of the middle of its recorded times, UTC), so movement that recurs every year
  * at the same season is not drift.
  */
 public final class DriftDetector {
@@ -157,14 +157,15 @@ public final class DriftDetector {
         return f.overall();
     }
 
-    /** The window's season bucket: the quarter (UTC) of the middle of its recorded times, or null. */
+    /** The window's season bucket: the quarter (Q1..) or month (M01..) of the middle of its recorded times, or null. */
     String seasonOf(WindowRecorder.Window w) {
-        if (!"quarter".equals(reference.season()) || w.rows() == 0) {
+        boolean quarter = "quarter".equals(reference.season());
+        if (!(quarter || "month".equals(reference.season())) || w.rows() == 0) {
             return null;
         }
         long mid = w.firstTimeMs() / 2 + w.lastTimeMs() / 2;
         int month = Instant.ofEpochMilli(mid).atZone(ZoneOffset.UTC).getMonthValue();
-        return "Q" + ((month - 1) / 3 + 1);
+        return quarter ? "Q" + ((month - 1) / 3 + 1) : String.format(java.util.Locale.ROOT, "M%02d", month);
     }
 
     private FeatureResult numeric(String name, ReferenceProfile.Bucket ref, String refName, long[] bins, long[] fine,

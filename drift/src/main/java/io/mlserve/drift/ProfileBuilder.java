@@ -18,7 +18,27 @@ public final class ProfileBuilder {
     public static final double[] PROBABILITIES = java.util.stream.IntStream.rangeClosed(1, 99)
             .mapToDouble(i -> i / 100.0).toArray();
     private static final double[] DECILES = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
-    private static final String[] SEASONS = {"Q1", "Q2", "Q3", "Q4"};
+    /** Season buckets: calendar quarters (Q1..Q4) or months (M01..M12) of the event time, UTC. */
+    public enum Seasons {
+        QUARTER("quarter", 4), MONTH("month", 12);
+
+        final String name;
+        final int buckets;
+
+        Seasons(String name, int buckets) {
+            this.name = name;
+            this.buckets = buckets;
+        }
+
+        int of(long timeMs) {
+            int month = Instant.ofEpochMilli(timeMs).atZone(ZoneOffset.UTC).getMonthValue();
+            return this == QUARTER ? (month - 1) / 3 : month - 1;
+        }
+
+        String label(int bucket) {
+            return this == QUARTER ? "Q" + (bucket + 1) : String.format(java.util.Locale.ROOT, "M%02d", bucket + 1);
+        }
+    }
 
     /** A column: numeric when {@code vocabulary} is null, else categorical codes 0 … size − 1 (−1/NaN missing). */
     public record Column(String name, List<String> vocabulary) {
@@ -36,15 +56,21 @@ public final class ProfileBuilder {
      * @param scores the model's score per row, or null
      */
     public static ObjectNode build(List<Column> columns, float[] rows, long[] timesMs, float[] scores) {
+        return build(columns, rows, timesMs, scores, Seasons.QUARTER);
+    }
+
+    /** As {@link #build(List, float[], long[], float[])}, with the season buckets chosen. */
+    public static ObjectNode build(List<Column> columns, float[] rows, long[] timesMs, float[] scores,
+                                   Seasons seasons) {
         int width = columns.size();
         int n = rows.length / width;
         ObjectMapper json = new ObjectMapper();
         ObjectNode profile = json.createObjectNode().put("format", ReferenceProfile.FORMAT).put("rows", n);
         int[] season = new int[n];
         if (timesMs != null) {
-            profile.put("season", "quarter");
+            profile.put("season", seasons.name);
             for (int i = 0; i < n; i++) {
-                season[i] = (Instant.ofEpochMilli(timesMs[i]).atZone(ZoneOffset.UTC).getMonthValue() - 1) / 3;
+                season[i] = seasons.of(timesMs[i]);
             }
         }
         ArrayNode probs = profile.putArray("quantile_probabilities");
@@ -68,9 +94,9 @@ public final class ProfileBuilder {
                 Arrays.stream(binCounts(values, null, -1, edges)).forEach(counts::add);
                 f.remove("counts");
                 if (timesMs != null) {
-                    ObjectNode seasons = f.putObject("seasons");
-                    for (int s = 0; s < 4; s++) {
-                        numericBucket(seasons.putObject(SEASONS[s]), values, season, s, edges,
+                    ObjectNode buckets = f.putObject("seasons");
+                    for (int s = 0; s < seasons.buckets; s++) {
+                        numericBucket(buckets.putObject(seasons.label(s)), values, season, s, edges,
                                 quantiles(values, season, s));
                     }
                 }
@@ -80,9 +106,10 @@ public final class ProfileBuilder {
                 c.vocabulary().forEach(vocab::add);
                 categoricalBucket(f, values, null, -1, c.vocabulary().size());
                 if (timesMs != null) {
-                    ObjectNode seasons = f.putObject("seasons");
-                    for (int s = 0; s < 4; s++) {
-                        categoricalBucket(seasons.putObject(SEASONS[s]), values, season, s, c.vocabulary().size());
+                    ObjectNode buckets = f.putObject("seasons");
+                    for (int s = 0; s < seasons.buckets; s++) {
+                        categoricalBucket(buckets.putObject(seasons.label(s)), values, season, s,
+                                c.vocabulary().size());
                     }
                 }
             }

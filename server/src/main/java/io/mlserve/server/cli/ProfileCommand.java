@@ -50,6 +50,10 @@ public final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--score-column", description = "The model's score, for the score reference.")
     String scoreColumn;
 
+    @Option(names = "--seasons", defaultValue = "QUARTER", description = "Season buckets with --time-column: QUARTER "
+            + "or MONTH (a month-long pattern needs MONTH) (default: ${DEFAULT-VALUE}).")
+    ProfileBuilder.Seasons seasons;
+
     @Override
     public Integer call() throws Exception {
         List<String[]> rows = new ArrayList<>();
@@ -111,7 +115,7 @@ public final class ProfileCommand implements Callable<Integer> {
                 scores[i] = Float.parseFloat(rows.get(i)[at].trim());
             }
         }
-        ObjectNode profile = ProfileBuilder.build(schema, values, times, scores);
+        ObjectNode profile = ProfileBuilder.build(schema, values, times, scores, seasons);
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(out.toFile(), profile);
         long categorical = schema.stream().filter(c -> c.vocabulary() != null).count();
         System.out.printf(Locale.ROOT, "wrote %s: %d rows, %d columns (%d categorical)%s%s%n", out, n, width,
