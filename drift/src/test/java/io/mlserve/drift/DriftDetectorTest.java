@@ -178,4 +178,55 @@ class DriftDetectorTest {
         List<DriftDetector.Report> flat = stream(ref, yearly, 104, 1_000, 1.5, 0, 0, 7);
         assertThat(flat).anyMatch(r -> r.features().get("n0").drifted());
     }
+
+    @Test
+    void aTwoMonthCampaignNeedsMonthBuckets() {
+        // n0 moves by 2σ in November and December only (a holiday campaign), every year
+        SplittableRandom r = new SplittableRandom(8);
+        int n = 60_000;
+        float[] rows = new float[n * WIDTH];
+        long[] times = new long[n];
+        for (int i = 0; i < n; i++) {
+            times[i] = YEAR_START + (long) (r.nextDouble() * 365 * DAY);
+            campaignRow(r, rows, i * WIDTH, times[i]);
+        }
+        for (ProfileBuilder.Seasons seasons : ProfileBuilder.Seasons.values()) {
+            ReferenceProfile ref = ReferenceProfile.parse(ProfileBuilder.build(COLUMNS, rows, times, null, seasons), "t");
+            assertThat(ref.season()).isEqualTo(seasons == ProfileBuilder.Seasons.MONTH ? "month" : "quarter");
+            DriftDetector detector = new DriftDetector(DriftDetector.Config.defaults(), ref);
+            WindowRecorder rec = new WindowRecorder(ref, 1, 0);
+            float[] buf = new float[WIDTH];
+            WindowRecorder.Rows view = new WindowRecorder.Rows() {
+                @Override
+                public float value(int row, int column) {
+                    return buf[column];
+                }
+
+                @Override
+                public float score(int row) {
+                    return Float.NaN;
+                }
+            };
+            int flagged = 0;
+            for (int w = 0; w < 52; w++) { // a year, weekly windows
+                long t = YEAR_START + 365 * DAY + w * 7 * DAY;
+                for (int i = 0; i < 1_000; i++) {
+                    campaignRow(r, buf, 0, t);
+                    rec.record(view, 1, t);
+                }
+                flagged += detector.evaluate(rec.close(t)).features().get("n0").drifted() ? 1 : 0;
+            }
+            if (seasons == ProfileBuilder.Seasons.MONTH) {
+                assertThat(flagged).as("against the same month").isZero();
+            } else {
+                assertThat(flagged).as("against a quarter that mixes October in").isGreaterThan(4);
+            }
+        }
+    }
+
+    private static void campaignRow(SplittableRandom r, float[] into, int at, long t) {
+        int month = LocalDate.ofInstant(java.time.Instant.ofEpochMilli(t), ZoneOffset.UTC).getMonthValue();
+        row(r, into, at, t, 0, 0);
+        into[at] += month >= 11 ? 2 : 0;
+    }
 }
