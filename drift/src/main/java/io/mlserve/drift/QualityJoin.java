@@ -15,13 +15,22 @@ import java.util.Map;
  * time is nearest the outcome's observed time, within {@code toleranceMs} (or the entity's latest prediction when
  * the outcome gives no time). Each prediction is used once. The buffer holds at most {@code capacity}
  * predictions; the oldest leave first ({@code expired}: their outcomes came too late or never). Outcomes that
- * match nothing are {@code unmatched}. A window closes every {@code windowPairs} joined pairs per model version;
- * quality is low when its AUC is below {@code minAuc}; the alert is raised after {@code alertAfter} low windows
+ * match nothing are {@code unmatched}. A window closes every {@code windowPairs} joined pairs per model version
+ * (each model's own settings); quality is low when its AUC is below {@code minAuc}; the alert is raised after {@code alertAfter} low windows
  * in a row and cleared after {@code clearAfter} good ones.
  */
 public final class QualityJoin {
     /** A served prediction waiting for its outcome. */
     public record Pending(String model, String version, String entity, String requestId, long timeMs, float score) {
+    }
+
+    /** A model's quality window: joined pairs per window, the AUC below which it is low, the accuracy threshold. */
+    public record Settings(int windowPairs, double minAuc, double threshold) {
+        public Settings {
+            if (windowPairs < 2) {
+                throw new IllegalArgumentException("a quality window needs at least 2 pairs, got " + windowPairs);
+            }
+        }
     }
 
     /** One closed quality window of a model version. */
@@ -31,9 +40,7 @@ public final class QualityJoin {
 
     private final int capacity;
     private final long toleranceMs;
-    private final int windowPairs;
-    private final double threshold;
-    private final double minAuc;
+    private final java.util.function.Function<String, Settings> settingsFor;
     private final int alertAfter;
     private final int clearAfter;
     private final Deque<Pending> order = new ArrayDeque<>();
@@ -45,25 +52,37 @@ public final class QualityJoin {
     private long unmatched;
     private long expired;
 
-    private final class Window {
-        final float[] scores = new float[windowPairs];
-        final double[] labels = new double[windowPairs];
+    private static final class Window {
+        final Settings settings;
+        final float[] scores;
+        final double[] labels;
         int n;
         int lowRun;
         int goodRun;
         boolean alert;
+
+        Window(Settings settings) {
+            this.settings = settings;
+            this.scores = new float[settings.windowPairs()];
+            this.labels = new double[settings.windowPairs()];
+        }
     }
 
+    /** The same window settings for every model. */
     public QualityJoin(int capacity, long toleranceMs, int windowPairs, double threshold, double minAuc, int alertAfter,
                        int clearAfter) {
-        if (capacity < 1 || windowPairs < 2 || alertAfter < 1 || clearAfter < 1 || toleranceMs < 0) {
-            throw new IllegalArgumentException("capacity >= 1, window >= 2 pairs, alert/clear >= 1, tolerance >= 0");
+        this(capacity, toleranceMs, alertAfter, clearAfter, model -> new Settings(windowPairs, minAuc, threshold));
+    }
+
+    /** @param settingsFor each model's window settings (asked once per model version, at its first joined pair) */
+    public QualityJoin(int capacity, long toleranceMs, int alertAfter, int clearAfter,
+                       java.util.function.Function<String, Settings> settingsFor) {
+        if (capacity < 1 || alertAfter < 1 || clearAfter < 1 || toleranceMs < 0) {
+            throw new IllegalArgumentException("capacity >= 1, alert/clear >= 1, tolerance >= 0");
         }
         this.capacity = capacity;
         this.toleranceMs = toleranceMs;
-        this.windowPairs = windowPairs;
-        this.threshold = threshold;
-        this.minAuc = minAuc;
+        this.settingsFor = settingsFor;
         this.alertAfter = alertAfter;
         this.clearAfter = clearAfter;
     }
@@ -104,15 +123,16 @@ public final class QualityJoin {
         live--;
         matched++;
         String key = p.model() + "\u0000" + p.version();
-        Window w = windows.computeIfAbsent(key, k -> new Window());
+        String model = p.model();
+        Window w = windows.computeIfAbsent(key, k -> new Window(settingsFor.apply(model)));
         w.scores[w.n] = p.score();
         w.labels[w.n] = label;
-        if (++w.n < windowPairs) {
+        if (++w.n < w.settings.windowPairs()) {
             return null;
         }
-        Quality.Metrics m = Quality.of(w.scores, w.labels, w.n, threshold);
+        Quality.Metrics m = Quality.of(w.scores, w.labels, w.n, w.settings.threshold());
         w.n = 0;
-        boolean low = m.auc() < minAuc;
+        boolean low = m.auc() < w.settings.minAuc();
         boolean raised = false;
         boolean cleared = false;
         if (low) {

@@ -22,6 +22,7 @@ import io.mlserve.server.inference.GrpcInferenceService;
 import io.mlserve.server.inference.InferenceHandler;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
+import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
@@ -155,6 +156,9 @@ public final class MlServer implements AutoCloseable {
             if (driftPublisher != null) {
                 driftPublisher.publish(event);
             }
+        }, model -> {
+            ModelEntry entry = repository.model(model);
+            return entry == null ? null : entry.config().getDrift();
         });
         if (options.outcomesKafka() != null) {
             QualityMonitor q = quality;

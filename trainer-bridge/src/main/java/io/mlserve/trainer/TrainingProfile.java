@@ -31,7 +31,7 @@ import org.apache.spark.sql.functions;
  * {
  *   "format": "mlserve.profile/1",
  *   "rows": N,                                   training rows profiled
- *   "season": "quarter",                         season bucket: calendar quarter of event_time (UTC), "Q1".."Q4"
+ *   "season": "month",                           season bucket: calendar month of event_time (UTC), "M01".."M12"
  *   "quantile_probabilities": [0.01, 0.02, ..., 0.99], the probabilities every "quantiles" array is taken at
  *   "features": [                                one entry per model input column, in input order
  *     { "name", "index", "type": "numeric",
@@ -40,11 +40,11 @@ import org.apache.spark.sql.functions;
  *       "histogram": { "edges": [e1..ek], "counts": [c0..ck] },
  *                                                k strictly increasing inner edges (the distinct deciles);
  *                                                c0 counts x &lt; e1, cj counts ej &lt;= x &lt; ej+1, ck counts x &gt;= ek
- *       "seasons": { "Q1": { "count", "missing", "quantiles", "counts" }, ... }   same edges per season },
+ *       "seasons": { "M01": { "count", "missing", "quantiles", "counts" }, ... }   same edges per season },
  *     { "name", "index", "type": "categorical",
  *       "vocabulary": [...], "count", "missing",  missing = code -1
  *       "counts": [...],                          rows per code 0..vocabulary-1
- *       "seasons": { "Q1": { "count", "missing", "counts" }, ... } }
+ *       "seasons": { "M01": { "count", "missing", "counts" }, ... } }
  *   ],
  *   "score": { "on": "holdout", "count", "quantiles", "histogram": { "edges": [0.05 .. 0.95], "counts": [20] } }
  * }
@@ -60,7 +60,12 @@ final class TrainingProfile {
     static final double[] PROBABILITIES = java.util.stream.IntStream.rangeClosed(1, 99).mapToDouble(i -> i / 100.0)
             .toArray();
     private static final double[] DECILES = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
-    private static final String[] SEASONS = {"Q1", "Q2", "Q3", "Q4"};
+    /**
+     * Months, not quarters: a pattern shorter than a quarter (a two-month holiday campaign) only cancels against the
+     * reference of the same month (bench/RESULTS.md §11).
+     */
+    private static final String[] SEASONS = java.util.stream.IntStream.rangeClosed(1, 12)
+            .mapToObj(m -> String.format(java.util.Locale.ROOT, "M%02d", m)).toArray(String[]::new);
 
     private TrainingProfile() {
     }
@@ -72,7 +77,7 @@ final class TrainingProfile {
     static ObjectNode build(Dataset<Row> train, Dataset<Row> scored) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode profile = json.createObjectNode();
-        Dataset<Row> seasoned = train.withColumn("season", expr("quarter(timestamp_millis(event_time))"));
+        Dataset<Row> seasoned = train.withColumn("season", expr("month(timestamp_millis(event_time))"));
         List<ChurnSchema.Column> numeric = ChurnSchema.COLUMNS.stream().filter(c -> !c.categorical()).toList();
         String[] numericNames = numeric.stream().map(ChurnSchema.Column::name).toArray(String[]::new);
 
@@ -135,7 +140,7 @@ final class TrainingProfile {
             }
         }
 
-        profile.put("format", "mlserve.profile/1").put("rows", total[0]).put("season", "quarter");
+        profile.put("format", "mlserve.profile/1").put("rows", total[0]).put("season", "month");
         ArrayNode probs = profile.putArray("quantile_probabilities");
         Arrays.stream(PROBABILITIES).forEach(probs::add);
         ArrayNode features = profile.putArray("features");

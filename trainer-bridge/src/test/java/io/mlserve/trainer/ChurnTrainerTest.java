@@ -100,6 +100,7 @@ class ChurnTrainerTest {
             }
             assertThat(binned).as(f.get("name").asText()).isEqualTo(rows);
             long seasonRows = 0;
+            assertThat(f.get("seasons").size()).as("month buckets").isEqualTo(12);
             for (JsonNode season : f.get("seasons")) {
                 seasonRows += season.get("count").asLong();
             }

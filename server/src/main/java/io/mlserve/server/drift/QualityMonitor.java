@@ -50,8 +50,18 @@ public final class QualityMonitor implements AutoCloseable {
     private final Thread thread;
     private final AtomicBoolean running = new AtomicBoolean(true);
 
-    public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener) {
-        this.join = new QualityJoin(o.buffer(), o.toleranceMs(), o.windowPairs(), o.threshold(), o.minAuc(), 2, 3);
+    /**
+     * @param configOf a model's config.json drift block (its quality_* settings override {@code o}'s), or null
+     */
+    public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
+                          java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf) {
+        this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, model -> {
+            io.mlserve.proto.inference.ModelDriftConfig c = configOf == null ? null : configOf.apply(model);
+            return new QualityJoin.Settings(
+                    c != null && c.getQualityWindowPairs() > 1 ? c.getQualityWindowPairs() : o.windowPairs(),
+                    c != null && c.getQualityMinAuc() > 0 ? c.getQualityMinAuc() : o.minAuc(),
+                    c != null && c.getQualityThreshold() > 0 ? c.getQualityThreshold() : o.threshold());
+        });
         this.listener = listener;
         events = Counter.builder().name("mlserve_quality_events_total")
                 .help("Live-quality inputs by kind and outcome: prediction/outcome queued or dropped; outcome "

@@ -110,6 +110,12 @@ class LiveQualityTest {
     void outcomesArriveFromKafkaToo() throws Exception {
         Path config = ChurnExample.writeTo(dir);
         ServerConfigFile file = ServerConfigFile.read(config);
+        // a window of 10 pairs for this model (config.json drift.quality_window_pairs)
+        Path modelConfig = file.modelRepository().resolve("churn/config.json");
+        com.fasterxml.jackson.databind.node.ObjectNode c = (com.fasterxml.jackson.databind.node.ObjectNode)
+                JSON.readTree(modelConfig.toFile());
+        c.putObject("drift").put("quality_window_pairs", 10);
+        java.nio.file.Files.writeString(modelConfig, c.toString());
         try (KafkaBroker kafka = new KafkaBroker(dir.resolve("kafka")).start();
              TestServer t = new TestServer(file.modelRepository()).start(ServerOptions.ephemeral(file.modelRepository())
                      .withFeatureViews(dir.resolve("tables"), file.featureViews())
@@ -139,6 +145,9 @@ class LiveQualityTest {
                 Thread.sleep(50);
             }
             assertThat(t.get(t.server.metricsPort(), "/metrics").body()).contains(want);
+            t.server.quality().drain();
+            JsonNode q = JSON.readTree(t.get(t.server.httpPort(), "/v1/quality/churn").body());
+            assertThat(q.get("pairs").asLong()).as("the model's own window size").isEqualTo(10);
         }
     }
 }
