@@ -83,6 +83,9 @@ final class ModelConfigs {
         if (b.hasRetrain()) {
             checkRetrain(b.getRetrain(), file);
         }
+        if (b.hasDrift()) {
+            checkDrift(b.getDrift(), file);
+        }
         if (b.getDefaultModelFilename().isEmpty()) {
             b.setDefaultModelFilename(DEFAULT_MODEL_FILE);
         } else if (b.getDefaultModelFilename().contains("/") || b.getDefaultModelFilename().contains("..")) {
@@ -92,6 +95,32 @@ final class ModelConfigs {
     }
 
     private static final java.util.Set<String> RETRAIN_ON = java.util.Set.of("data", "prediction", "quality");
+
+    /** The drift block's methods and ranges (0 and "" mean the default). */
+    static void checkDrift(io.mlserve.proto.inference.ModelDriftConfig d, Path file) throws ModelLoadException {
+        if (!d.getNumericMethod().isEmpty() && !java.util.Set.of("psi", "ks", "js").contains(d.getNumericMethod())) {
+            throw new ModelLoadException(file + ": drift.numeric_method: expected psi, ks or js, got '"
+                    + d.getNumericMethod() + "'");
+        }
+        if (!d.getCategoricalMethod().isEmpty()
+                && !java.util.Set.of("chi2", "js", "psi").contains(d.getCategoricalMethod())) {
+            throw new ModelLoadException(file + ": drift.categorical_method: expected chi2, js or psi, got '"
+                    + d.getCategoricalMethod() + "'");
+        }
+        if (d.getDatasetShare() < 0 || d.getDatasetShare() > 1) {
+            throw new ModelLoadException(file + ": drift.dataset_share: expected a share in (0, 1], got "
+                    + d.getDatasetShare());
+        }
+        if (d.getPsiThreshold() < 0 || d.getKsThreshold() < 0 || d.getJsThreshold() < 0 || d.getChi2PValue() < 0
+                || d.getChi2PValue() >= 1 || d.getQualityMinAuc() < 0 || d.getQualityMinAuc() > 1
+                || d.getQualityThreshold() < 0 || d.getQualityThreshold() >= 1) {
+            throw new ModelLoadException(file + ": drift: thresholds must not be negative, chi2_p_value and "
+                    + "quality_threshold below 1, quality_min_auc at most 1");
+        }
+        if (d.getQualityWindowPairs() == 1) {
+            throw new ModelLoadException(file + ": drift.quality_window_pairs: at least 2 (0 = 1000)");
+        }
+    }
 
     /** What the server can check of a retrain policy; the trainer checks the rest when the job is submitted. */
     private static void checkRetrain(io.mlserve.proto.inference.ModelRetrainPolicy r, Path file)

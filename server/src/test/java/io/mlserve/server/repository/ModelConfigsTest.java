@@ -95,4 +95,16 @@ class ModelConfigsTest {
                 + "{\"priority_levels\": 2, \"default_priority_level\": 1, \"priority_queue_policy\": {\"5\": {}}}}"), 1, FILE))
                 .hasMessageContaining("priority_queue_policy has level 5");
     }
+
+    @Test
+    void driftAndRetrainMistakesNameTheFileAndKey() throws Exception {
+        assertThatThrownBy(() -> ModelConfigs.checkDrift(parse("{\"drift\": {\"numeric_method\": \"wasserstein\"}}")
+                .getDrift(), FILE)).hasMessageContaining("config.json").hasMessageContaining("drift.numeric_method");
+        assertThatThrownBy(() -> ModelConfigs.checkDrift(parse("{\"drift\": {\"dataset_share\": 2}}").getDrift(),
+                FILE)).hasMessageContaining("drift.dataset_share");
+        assertThatThrownBy(() -> ModelConfigs.checkDrift(parse("{\"drift\": {\"quality_window_pairs\": 1}}")
+                .getDrift(), FILE)).hasMessageContaining("quality_window_pairs");
+        ModelConfigs.checkDrift(parse("{\"drift\": {\"numeric_method\": \"ks\", \"window_rows\": 500}}").getDrift(),
+                FILE);
+    }
 }
