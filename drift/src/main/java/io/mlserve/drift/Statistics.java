@@ -10,7 +10,7 @@ package io.mlserve.drift;
  *   <li>Jensen–Shannon distance = √JSD with base-2 logarithms, in [0, 1];</li>
  *   <li>Pearson's chi-squared of the window's counts against the reference shares, with its p-value from the
  *       chi-squared distribution (k − 1 degrees of freedom, k = bins with a non-zero expected count);</li>
- *   <li>the KS distance sup |F_ref − F_win| evaluated at the reference's quantiles (see {@link #ks}).</li>
+ *   <li>(the KS distance, with its bound, is computed from the window's bins: {@link DriftDetector#ksRange}).</li>
  * </ul>
  */
 public final class Statistics {
@@ -82,37 +82,6 @@ public final class Statistics {
         }
         int dof = Math.max(1, bins - 1);
         return new ChiSquared(x2, dof, bins < 2 ? 1 : upperRegularizedGamma(dof / 2.0, x2 / 2));
-    }
-
-    /**
-     * KS distance between the reference (its quantile {@code q[j]} at probability {@code p[j]}) and a window
-     * whose CDF is {@code windowCdf} (P(X ≤ x)): max_j |p_j − F_win(q_j)|. Between consecutive reference quantiles
-     * F_ref rises by at most the step between their probabilities, so the exact KS distance is at most this value
-     * plus {@link #ksResolution}(p); add the window CDF's own error (a sketch's rank error) for the full bound.
-     */
-    public static double ks(double[] p, double[] q, java.util.function.DoubleUnaryOperator windowCdf) {
-        if (p.length != q.length) {
-            throw new IllegalArgumentException("probabilities and quantiles differ in length");
-        }
-        double d = 0;
-        for (int j = 0; j < p.length; j++) {
-            if (!Double.isNaN(q[j])) {
-                d = Math.max(d, Math.abs(p[j] - windowCdf.applyAsDouble(q[j])));
-            }
-        }
-        return d;
-    }
-
-    /** The largest probability step between consecutive reference quantiles, including the tails below and above. */
-    public static double ksResolution(double[] p) {
-        if (p.length == 0) {
-            return 1;
-        }
-        double step = Math.max(p[0], 1 - p[p.length - 1]);
-        for (int j = 1; j < p.length; j++) {
-            step = Math.max(step, p[j] - p[j - 1]);
-        }
-        return step;
     }
 
     /** Q(a, x) = Γ(a, x) / Γ(a): series for x &lt; a + 1, continued fraction (Lentz) otherwise. */

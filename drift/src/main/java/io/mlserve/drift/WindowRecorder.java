@@ -94,15 +94,6 @@ public final class WindowRecorder {
         return reference;
     }
 
-    /** The fine edges of the i-th numeric feature (reference order). */
-    public double[] numericEdges(int i) {
-        return numericEdges[i].clone();
-    }
-
-    /** The fine edges of the score. */
-    public double[] scoreFineEdges() {
-        return scoreFineEdges.clone();
-    }
 
     /** Records {@code count} rows seen at {@code timeMs} (the request's time, or a simulated event time). */
     public void record(Rows rows, int count, long timeMs) {
@@ -279,7 +270,7 @@ public final class WindowRecorder {
     /**
      * A closed window: rows seen and recorded (they differ when sampling), its wall-clock span and the span of the
      * recorded times, and per feature (in the reference's numeric / categorical order) the counts: numeric in the
-     * fine bins ({@link #numericEdges}), categorical per code (last: missing or unknown), the score in its histogram
+     * fine bins ({@link #fineEdges}), categorical per code (last: missing or unknown), the score in its histogram
      * bins and in its fine bins.
      */
     public record Window(long seen, long rows, long startMs, long endMs, long firstTimeMs, long lastTimeMs,

@@ -26,6 +26,21 @@ class DriftDetectorTest {
         into[at + 4] = u < 0.5 ? 0 : u < 0.8 ? 1 : 2;
     }
 
+    /** A view of one row held in {@code buf}, without a score. */
+    private static WindowRecorder.Rows oneRow(float[] buf) {
+        return new WindowRecorder.Rows() {
+            @Override
+            public float value(int row, int column) {
+                return buf[column];
+            }
+
+            @Override
+            public float score(int row) {
+                return Float.NaN;
+            }
+        };
+    }
+
     private static final long YEAR_START = LocalDate.of(2025, 1, 1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
     private static final long DAY = 86_400_000L;
 
@@ -48,17 +63,7 @@ class DriftDetectorTest {
         WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(11);
         float[] buf = new float[WIDTH];
-        WindowRecorder.Rows view = new WindowRecorder.Rows() {
-            @Override
-            public float value(int row, int column) {
-                return buf[column];
-            }
-
-            @Override
-            public float score(int row) {
-                return Float.NaN;
-            }
-        };
+        WindowRecorder.Rows view = oneRow(buf);
         List<DriftDetector.Report> reports = new java.util.ArrayList<>();
         for (int w = 0; w < windows; w++) {
             long t = YEAR_START + (long) w * daysPerWindow * DAY;
@@ -103,17 +108,7 @@ class DriftDetectorTest {
         WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(9);
         float[] buf = new float[WIDTH];
-        WindowRecorder.Rows view = new WindowRecorder.Rows() {
-            @Override
-            public float value(int row, int column) {
-                return buf[column];
-            }
-
-            @Override
-            public float score(int row) {
-                return Float.NaN;
-            }
-        };
+        WindowRecorder.Rows view = oneRow(buf);
         // n1's mean moves from 0 to 1.5 standard deviations linearly over 30 windows
         int caught = -1;
         for (int w = 0; w < 30 && caught < 0; w++) {
@@ -143,17 +138,7 @@ class DriftDetectorTest {
         WindowRecorder rec = new WindowRecorder(ref, 1, 0);
         SplittableRandom r = new SplittableRandom(5);
         float[] buf = new float[WIDTH];
-        WindowRecorder.Rows view = new WindowRecorder.Rows() {
-            @Override
-            public float value(int row, int column) {
-                return buf[column];
-            }
-
-            @Override
-            public float score(int row) {
-                return Float.NaN;
-            }
-        };
+        WindowRecorder.Rows view = oneRow(buf);
         // raised by the 2nd drifted window; the 3rd clean one clears it
         boolean[] expectedAlert = {false, true, true, true, false, false};
         double[] shifts = {1, 1, 0, 0, 0, 0};
@@ -196,17 +181,7 @@ class DriftDetectorTest {
             DriftDetector detector = new DriftDetector(DriftDetector.Config.defaults(), ref);
             WindowRecorder rec = new WindowRecorder(ref, 1, 0);
             float[] buf = new float[WIDTH];
-            WindowRecorder.Rows view = new WindowRecorder.Rows() {
-                @Override
-                public float value(int row, int column) {
-                    return buf[column];
-                }
-
-                @Override
-                public float score(int row) {
-                    return Float.NaN;
-                }
-            };
+            WindowRecorder.Rows view = oneRow(buf);
             int flagged = 0;
             for (int w = 0; w < 52; w++) { // a year, weekly windows
                 long t = YEAR_START + 365 * DAY + w * 7 * DAY;

@@ -54,32 +54,18 @@ class ExportersTest {
                 }
             }
         }
-        try (ModelSession s = ModelSession.open("lr", file, SessionConfig.DEFAULT)) {
-            TensorBatch batch = new TensorBatch(s.signature());
-            long[] shape = batch.shape(0, 2);
-            shape[0] = rows;
-            shape[1] = width;
-            ByteBuffer in = batch.buffer(0, rows * width * 4);
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < width; j++) {
-                    in.putFloat((i * width + j) * 4, x[i][j]);
-                }
+        float[] p = run(file, x);
+        double worst = 0;
+        for (int i = 0; i < rows; i++) {
+            double[] design = pre.apply(x[i]);
+            double z = b;
+            for (int k = 0; k < design.length; k++) {
+                z += design[k] * w[k];
             }
-            try (RunOutputs out = s.run(batch, null)) {
-                ByteBuffer p = out.bytes(0);
-                double worst = 0;
-                for (int i = 0; i < rows; i++) {
-                    double[] design = pre.apply(x[i]);
-                    double z = b;
-                    for (int k = 0; k < design.length; k++) {
-                        z += design[k] * w[k];
-                    }
-                    double expected = 1 / (1 + Math.exp(-z));
-                    worst = Math.max(worst, Math.abs(expected - p.getFloat(i * 4)));
-                }
-                assertThat(worst).isLessThan(1e-5);
-            }
+            double expected = 1 / (1 + Math.exp(-z));
+            worst = Math.max(worst, Math.abs(expected - p[i]));
         }
+        assertThat(worst).isLessThan(1e-5);
         // the bins themselves: every bin of column 0 is reached, an edge value falls in the bin above it
         assertThat(pre.apply(row(width, 2f)).length).isEqualTo(pre.outputWidth());
         int first = pre.outputWidth() - 4 - 3;
@@ -94,6 +80,32 @@ class ExportersTest {
         float[] row = new float[width];
         row[0] = first;
         return row;
+    }
+
+    /** The first output's value for each row of {@code x}, from the model in {@code file} on ONNX Runtime. */
+    private static float[] run(Path file, float[][] x) throws Exception {
+        int rows = x.length;
+        int width = x[0].length;
+        try (ModelSession s = ModelSession.open(file.getFileName().toString(), file, SessionConfig.DEFAULT)) {
+            TensorBatch batch = new TensorBatch(s.signature());
+            long[] shape = batch.shape(0, 2);
+            shape[0] = rows;
+            shape[1] = width;
+            ByteBuffer in = batch.buffer(0, rows * width * 4);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < width; j++) {
+                    in.putFloat((i * width + j) * 4, x[i][j]);
+                }
+            }
+            try (RunOutputs out = s.run(batch, null)) {
+                ByteBuffer p = out.bytes(0);
+                float[] scores = new float[rows];
+                for (int i = 0; i < rows; i++) {
+                    scores[i] = p.getFloat(i * 4);
+                }
+                return scores;
+            }
+        }
     }
 
     /** A random full tree of {@code depth} over {@code width} features. */
@@ -141,36 +153,22 @@ class ExportersTest {
                 row[j] = r.nextDouble() < 0.1 ? Float.NaN : (float) (r.nextDouble() * 12 - 3);
             }
         }
-        try (ModelSession s = ModelSession.open("gbt", file, SessionConfig.DEFAULT)) {
-            TensorBatch batch = new TensorBatch(s.signature());
-            long[] shape = batch.shape(0, 2);
-            shape[0] = rows;
-            shape[1] = width;
-            ByteBuffer in = batch.buffer(0, rows * width * 4);
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < width; j++) {
-                    in.putFloat((i * width + j) * 4, x[i][j]);
+        float[] p = run(file, x);
+        double worst = 0;
+        for (int i = 0; i < rows; i++) {
+            float[] filled = x[i].clone();
+            for (int j = 0; j < width; j++) {
+                if (Float.isNaN(filled[j])) {
+                    filled[j] = (float) impute[j];
                 }
             }
-            try (RunOutputs out = s.run(batch, null)) {
-                ByteBuffer p = out.bytes(0);
-                double worst = 0;
-                for (int i = 0; i < rows; i++) {
-                    float[] filled = x[i].clone();
-                    for (int j = 0; j < width; j++) {
-                        if (Float.isNaN(filled[j])) {
-                            filled[j] = (float) impute[j];
-                        }
-                    }
-                    double m = 0;
-                    for (int t = 0; t < trees.length; t++) {
-                        m += weights[t] * trees[t].predict(filled);
-                    }
-                    double expected = 1 / (1 + Math.exp(-2 * m));
-                    worst = Math.max(worst, Math.abs(expected - p.getFloat(i * 4)));
-                }
-                assertThat(worst).isLessThan(1e-5);
+            double m = 0;
+            for (int t = 0; t < trees.length; t++) {
+                m += weights[t] * trees[t].predict(filled);
             }
+            double expected = 1 / (1 + Math.exp(-2 * m));
+            worst = Math.max(worst, Math.abs(expected - p[i]));
         }
+        assertThat(worst).isLessThan(1e-5);
     }
 }

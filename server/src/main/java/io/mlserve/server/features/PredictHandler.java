@@ -202,6 +202,7 @@ public final class PredictHandler {
         }
         PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
                 .setModelVersion(response.getModelVersion()).setId(request.getId());
+        long now = quality != null || log != null ? System.currentTimeMillis() : 0;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {
@@ -223,12 +224,12 @@ public final class PredictHandler {
             b.addPredictions(p);
             if (quality != null) {
                 quality.prediction(response.getModelName(), response.getModelVersion(), request.getEntityIds(i),
-                        request.getId(), System.currentTimeMillis(), (float) p.getScore());
+                        request.getId(), now, (float) p.getScore());
             }
             if (log != null && log.sampled()) {
                 PredictionRecord.Builder r = PredictionRecord.newBuilder().setRequestId(request.getId())
                         .setEntityId(request.getEntityIds(i)).setModelName(response.getModelName())
-                        .setModelVersion(response.getModelVersion()).setTimeMs(System.currentTimeMillis())
+                        .setModelVersion(response.getModelVersion()).setTimeMs(now)
                         .addAllFeatureNames(a.names()).setScore(p.getScore());
                 for (int j = 0; j < k; j++) {
                     r.addFeatures(a.values()[i * k + j]);
