@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "profile", mixinStandardHelpOptions = true,
         description = "Build a drift reference (profile.json, format mlserve.profile/1) from a CSV file with a header: "
-                + "per column bins, every percentile and category counts, per quarter when a time column is given, "
+                + "per column bins, every percentile and category counts, per quarter or month (--seasons) when a time "
+                + "column is given, "
                 + "and the score's distribution when a score column is given.")
 public final class ProfileCommand implements Callable<Integer> {
     @CommandLine.Spec
