@@ -55,6 +55,10 @@ final class DriftEvalBench implements Callable<Integer> {
             + "reference (default: ${DEFAULT-VALUE}).")
     int refreshDays;
 
+    @Option(names = "--no-trend", description = "Do not fit the reference's linear trends (compare values as they "
+            + "come).")
+    boolean noTrend;
+
     @Option(names = "--seasons", defaultValue = "MONTH", description = "Season buckets of the reference: QUARTER or "
             + "MONTH (default: ${DEFAULT-VALUE}).")
     ProfileBuilder.Seasons seasons;
@@ -101,13 +105,19 @@ final class DriftEvalBench implements Callable<Integer> {
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             schema.add(new ProfileBuilder.Column(c.name(), c.categorical() ? c.vocabulary() : null));
         }
-        ReferenceProfile profile = ReferenceProfile.parse(ProfileBuilder.build(schema, ref, refTimes, null, seasons),
+        ReferenceProfile profile = ReferenceProfile.parse(ProfileBuilder.build(schema, ref, refTimes, null, seasons,
+                !noTrend),
                 "eval");
         DriftDetector.Config d = DriftDetector.Config.defaults();
         DriftDetector.Config config = new DriftDetector.Config(d.numericMethod(), d.categoricalMethod(),
                 d.psiThreshold(), d.ksThreshold(), d.jsThreshold(), d.chi2PValue(), datasetShare, d.alertAfter(),
                 d.clearAfter(), !noSeasonal, d.minRows());
         DriftDetector detector = new DriftDetector(config, profile);
+        profile.features().forEach(f -> {
+            if (f instanceof ReferenceProfile.Numeric n && n.trendPerDay() != 0) {
+                System.out.printf(Locale.ROOT, "reference trend: %s %+.5f per day%n", n.name(), n.trendPerDay());
+            }
+        });
         WindowRecorder recorder = new WindowRecorder(profile, 1, 0);
         List<String> alerts = new ArrayList<>();
         int refreshes = 0;
@@ -249,7 +259,7 @@ final class DriftEvalBench implements Callable<Integer> {
                         recentTimes[k] = times.get(from + k);
                     }
                     ReferenceProfile next = ReferenceProfile.parse(ProfileBuilder.build(schema, recent, recentTimes,
-                            null, seasons), "refresh");
+                            null, seasons, !noTrend), "refresh");
                     detector = new DriftDetector(config, next);
                     recorder = new WindowRecorder(next, 1, 0);
                     refreshes++;
@@ -261,7 +271,8 @@ final class DriftEvalBench implements Callable<Integer> {
                         + "simulated years); dataset drift at %.2f of features; seasonal %s%n", refCount,
                 LocalDate.ofInstant(Instant.ofEpochMilli(start), ZoneOffset.UTC),
                 LocalDate.ofInstant(Instant.ofEpochMilli(cut), ZoneOffset.UTC), streamed, windows, window, years,
-                datasetShare, noSeasonal ? "off" : "by " + seasons.name().toLowerCase(Locale.ROOT));
+                datasetShare, (noSeasonal ? "off" : "by " + seasons.name().toLowerCase(Locale.ROOT))
+                        + (noTrend ? ", trends off" : ", trends projected"));
         int detected = 0;
         double delayDays = 0;
         for (int k = 0; k < truth.size(); k++) {

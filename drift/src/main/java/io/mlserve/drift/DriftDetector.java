@@ -57,9 +57,13 @@ public final class DriftDetector {
         }
     }
 
-    /** One feature's (or the score's) statistics in one window. */
+    /**
+     * One feature's (or the score's) statistics in one window; {@code trendPerDay} is the reference trend the
+     * feature's values were projected along before the comparison (0: none).
+     */
     public record FeatureResult(String name, String method, long rows, long missing, double psi, double js, double ks,
-                                double ksErrorBound, double chi2, double pValue, boolean drifted, String reference) {
+                                double ksErrorBound, double chi2, double pValue, boolean drifted, String reference,
+                                double trendPerDay) {
     }
 
     /** One closed window's verdict. */
@@ -104,7 +108,7 @@ public final class DriftDetector {
                 int i = numeric++;
                 long[] fine = w.bins()[i];
                 r = numeric(f.name(), ref, refName, coarse(fine, fineEdges[i], num.edges()), fine, fineEdges[i],
-                        w.numericMissing()[i], p);
+                        w.numericMissing()[i], p, w.trended() ? num.trendPerDay() : 0);
             } else {
                 int i = categorical++;
                 long[] window = w.codes()[i];
@@ -118,7 +122,7 @@ public final class DriftDetector {
         FeatureResult score = null;
         if (reference.score() != null) {
             score = numeric("score", reference.score().overall(), "overall", w.scoreBins(), w.scoreFine(),
-                    scoreFineEdges, 0, p);
+                    scoreFineEdges, 0, p, 0);
         }
         double share = results.isEmpty() ? 0 : drifted / (double) results.size();
         boolean judged = w.rows() >= config.minRows();
@@ -169,7 +173,7 @@ public final class DriftDetector {
     }
 
     private FeatureResult numeric(String name, ReferenceProfile.Bucket ref, String refName, long[] bins, long[] fine,
-                                  double[] edges, long missing, double[] p) {
+                                  double[] edges, long missing, double[] p, double trendPerDay) {
         long rows = sum(bins);
         double psi = Statistics.psi(ref.counts(), bins);
         double js = Statistics.jensenShannon(ref.counts(), bins);
@@ -186,7 +190,7 @@ public final class DriftDetector {
             default -> psi > config.psiThreshold();
         };
         return new FeatureResult(name, config.numericMethod(), rows + missing, missing, psi, js, ks, bound, Double.NaN,
-                Double.NaN, rows > 0 && drifted, refName);
+                Double.NaN, rows > 0 && drifted, refName, trendPerDay);
     }
 
     /**
@@ -253,7 +257,7 @@ public final class DriftDetector {
             default -> js > config.jsThreshold();
         };
         return new FeatureResult(name, config.categoricalMethod(), rows, window[window.length - 1], psi, js,
-                Double.NaN, Double.NaN, chi.statistic(), chi.pValue(), rows > 0 && drifted, refName);
+                Double.NaN, Double.NaN, chi.statistic(), chi.pValue(), rows > 0 && drifted, refName, 0);
     }
 
     private static long sum(long[] v) {

@@ -59,18 +59,39 @@ public final class ProfileBuilder {
         return build(columns, rows, timesMs, scores, Seasons.QUARTER);
     }
 
-    /** As {@link #build(List, float[], long[], float[])}, with the season buckets chosen. */
+    /** As {@link #build(List, float[], long[], float[])}, with the season buckets chosen and trends fitted. */
     public static ObjectNode build(List<Column> columns, float[] rows, long[] timesMs, float[] scores,
                                    Seasons seasons) {
+        return build(columns, rows, timesMs, scores, seasons, true);
+    }
+
+    /**
+     * As {@link #build(List, float[], long[], float[], Seasons)}; with {@code trends} (and times) each numeric
+     * feature's material linear trend ({@link Trend}) is fitted and its distribution stored projected to the end of
+     * the reference ({@code "trend_origin_ms"}), with {@code "trend_per_day"} on the feature.
+     */
+    public static ObjectNode build(List<Column> columns, float[] rows, long[] timesMs, float[] scores,
+                                   Seasons seasons, boolean trends) {
         int width = columns.size();
         int n = rows.length / width;
         ObjectMapper json = new ObjectMapper();
         ObjectNode profile = json.createObjectNode().put("format", ReferenceProfile.FORMAT).put("rows", n);
         int[] season = new int[n];
+        long origin = 0;
+        double spanDays = 0;
         if (timesMs != null) {
             profile.put("season", seasons.name);
+            long first = Long.MAX_VALUE;
+            long last = Long.MIN_VALUE;
             for (int i = 0; i < n; i++) {
                 season[i] = seasons.of(timesMs[i]);
+                first = Math.min(first, timesMs[i]);
+                last = Math.max(last, timesMs[i]);
+            }
+            if (trends && n > 0) {
+                origin = last;
+                spanDays = Trend.days(last, first);
+                profile.put("trend_origin_ms", origin);
             }
         }
         ArrayNode probs = profile.putArray("quantile_probabilities");
@@ -86,6 +107,17 @@ public final class ProfileBuilder {
             if (c.vocabulary() == null) {
                 f.put("type", "numeric");
                 double[] q = quantiles(values, null, -1);
+                if (spanDays > 0) {
+                    double slope = Trend.material(Trend.slope(values, timesMs, origin, season, seasons.buckets),
+                            spanDays, q);
+                    if (slope != 0) {
+                        f.put("trend_per_day", slope);
+                        for (int i = 0; i < n; i++) {
+                            values[i] -= (float) (slope * Trend.days(timesMs[i], origin));
+                        }
+                        q = quantiles(values, null, -1);
+                    }
+                }
                 double[] edges = DECILES.length == 0 ? new double[0] : deciles(q);
                 numericBucket(f, values, null, -1, edges, q);
                 ArrayNode e = f.putObject("histogram").putArray("edges");

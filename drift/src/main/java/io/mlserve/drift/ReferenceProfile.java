@@ -33,10 +33,15 @@ public final class ReferenceProfile {
     }
 
     /**
-     * @param edges the k inner bin edges; counts has k + 1 bins: x &lt; e1, e_j ≤ x &lt; e_j+1, x ≥ e_k
+     * @param edges       the k inner bin edges; counts has k + 1 bins: x &lt; e1, e_j ≤ x &lt; e_j+1, x ≥ e_k
+     * @param trendPerDay the feature's linear trend ({@link Trend}); when non-zero every distribution here is of the
+     *                    values projected to {@link #trendOriginMs()}
      */
-    public record Numeric(String name, int index, double[] edges, Bucket overall, Map<String, Bucket> seasons)
-            implements Feature {
+    public record Numeric(String name, int index, double[] edges, Bucket overall, Map<String, Bucket> seasons,
+                          double trendPerDay) implements Feature {
+        public Numeric(String name, int index, double[] edges, Bucket overall, Map<String, Bucket> seasons) {
+            this(name, index, edges, overall, seasons, 0);
+        }
     }
 
     /** Codes 0 … vocabulary − 1; missing is code −1 (or NaN). */
@@ -53,8 +58,16 @@ public final class ReferenceProfile {
     private final double[] probabilities;
     private final List<Feature> features;
     private final Score score;
+    private final long trendOriginMs;
 
     public ReferenceProfile(long rows, String season, double[] probabilities, List<Feature> features, Score score) {
+        this(rows, season, probabilities, features, score, 0);
+    }
+
+    /** @param trendOriginMs the time numeric features with a trend are projected to */
+    public ReferenceProfile(long rows, String season, double[] probabilities, List<Feature> features, Score score,
+                            long trendOriginMs) {
+        this.trendOriginMs = trendOriginMs;
         this.rows = rows;
         this.season = season;
         this.probabilities = probabilities.clone();
@@ -93,7 +106,12 @@ public final class ReferenceProfile {
                     if (overall.counts().length != edges.length + 1) {
                         throw new IllegalArgumentException(where + ": " + name + ": histogram needs edges + 1 counts");
                     }
-                    features.add(new Numeric(name, index, edges, overall, seasons));
+                    double trend = f.path("trend_per_day").asDouble(0);
+                    if (trend != 0 && (!Double.isFinite(trend) || !root.has("trend_origin_ms"))) {
+                        throw new IllegalArgumentException(where + ": " + name + ": trend_per_day needs a finite "
+                                + "value and the profile's trend_origin_ms");
+                    }
+                    features.add(new Numeric(name, index, edges, overall, seasons, trend));
                 }
                 case "categorical" -> {
                     List<String> vocabulary = new ArrayList<>();
@@ -111,7 +129,7 @@ public final class ReferenceProfile {
                 new Bucket(s.path("count").asLong(), 0, longs(s.path("histogram").get("counts")),
                         doubles(s.get("quantiles"))));
         return new ReferenceProfile(root.path("rows").asLong(), root.path("season").asText(""), probabilities,
-                features, score);
+                features, score, root.path("trend_origin_ms").asLong(0));
     }
 
     private static Bucket bucket(JsonNode b) {
@@ -156,6 +174,11 @@ public final class ReferenceProfile {
 
     public List<Feature> features() {
         return features;
+    }
+
+    /** The time trended numeric features are projected to ({@link Numeric#trendPerDay()}). */
+    public long trendOriginMs() {
+        return trendOriginMs;
     }
 
     /** The score reference, or null. */

@@ -7,7 +7,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * Records model inputs and scores into the current window without a lock: each recording thread owns a stripe
  * with two buffers of counts — numeric features in fixed bins at the reference's percentiles (100 bins: exact
- * counts from which PSI, Jensen–Shannon and a bounded KS follow), categorical features per code, the score in
+ * counts from which PSI, Jensen–Shannon and a bounded KS follow; a feature with a reference trend is first projected
+ * along it, {@link Trend}), categorical features per code, the score in
  * bins at its percentiles and at its histogram edges; {@link #close} flips the window epoch, waits for writers
  * still inside the old buffers, merges them into a {@link Window} and clears them. Counts are conserved exactly:
  * every recorded row lands in exactly one closed window. With {@code sampleEvery} n &gt; 1 each thread records one
@@ -26,6 +27,9 @@ public final class WindowRecorder {
     private final ReferenceProfile reference;
     private final int sampleEvery;
     private final int[] numericIndex;
+    private final double[] numericTrend;
+    private final long trendOriginMs;
+    private final boolean trended;
     private final double[][] numericEdges;
     private final int[] categoricalIndex;
     private final int[] categories;
@@ -41,6 +45,14 @@ public final class WindowRecorder {
 
     /** @param sampleEvery record one row in this many, per thread (1 = every row) */
     public WindowRecorder(ReferenceProfile reference, int sampleEvery, long nowMs) {
+        this(reference, sampleEvery, nowMs, true);
+    }
+
+    /**
+     * @param detrend project numeric values along the reference's trends ({@link Trend}) before binning them; off,
+     *                values are compared with the reference as they come
+     */
+    public WindowRecorder(ReferenceProfile reference, int sampleEvery, long nowMs, boolean detrend) {
         if (sampleEvery < 1) {
             throw new IllegalArgumentException("sample_every must be at least 1, got " + sampleEvery);
         }
@@ -49,6 +61,9 @@ public final class WindowRecorder {
         List<ReferenceProfile.Feature> fs = reference.features();
         int n = (int) fs.stream().filter(f -> f instanceof ReferenceProfile.Numeric).count();
         numericIndex = new int[n];
+        numericTrend = new double[n];
+        trendOriginMs = reference.trendOriginMs();
+        trended = detrend;
         numericEdges = new double[n][];
         categoricalIndex = new int[fs.size() - n];
         categories = new int[fs.size() - n];
@@ -57,6 +72,7 @@ public final class WindowRecorder {
         for (ReferenceProfile.Feature f : fs) {
             if (f instanceof ReferenceProfile.Numeric num) {
                 numericIndex[a] = num.index();
+                numericTrend[a] = detrend ? num.trendPerDay() : 0;
                 numericEdges[a++] = fineEdges(num.overall().quantiles(), num.edges());
             } else {
                 ReferenceProfile.Categorical cat = (ReferenceProfile.Categorical) f;
@@ -175,13 +191,14 @@ public final class WindowRecorder {
 
         void add(Stripe s, Rows r, int count, long timeMs) {
             seen += count;
+            double days = Trend.days(timeMs, trendOriginMs);
             for (int row = 0; row < count; row++) {
                 if (sampleEvery > 1 && s.sampleCounter++ % sampleEvery != 0) {
                     continue;
                 }
                 rows++;
                 for (int i = 0; i < numericIndex.length; i++) {
-                    float v = r.value(row, numericIndex[i]);
+                    float v = (float) (r.value(row, numericIndex[i]) - numericTrend[i] * days);
                     if (Float.isNaN(v)) {
                         numericMissing[i]++;
                     } else {
@@ -237,7 +254,7 @@ public final class WindowRecorder {
 
         Window toWindow(long startMs, long endMs) {
             return new Window(seen, rows, startMs, endMs, rows == 0 ? startMs : minTime, rows == 0 ? endMs : maxTime,
-                    bins, numericMissing, codes, scoreBins, scoreFine);
+                    bins, numericMissing, codes, scoreBins, scoreFine, trended);
         }
     }
 
@@ -271,9 +288,10 @@ public final class WindowRecorder {
      * A closed window: rows seen and recorded (they differ when sampling), its wall-clock span and the span of the
      * recorded times, and per feature (in the reference's numeric / categorical order) the counts: numeric in the
      * fine bins ({@link #fineEdges}), categorical per code (last: missing or unknown), the score in its histogram
-     * bins and in its fine bins.
+     * bins and in its fine bins; {@code trended} when numeric values were projected along the reference's trends.
      */
     public record Window(long seen, long rows, long startMs, long endMs, long firstTimeMs, long lastTimeMs,
-                         long[][] bins, long[] numericMissing, long[][] codes, long[] scoreBins, long[] scoreFine) {
+                         long[][] bins, long[] numericMissing, long[][] codes, long[] scoreBins, long[] scoreFine,
+                         boolean trended) {
     }
 }

@@ -204,4 +204,55 @@ class DriftDetectorTest {
         row(r, into, at, t, 0, 0);
         into[at] += month >= 11 ? 2 : 0;
     }
+
+    /**
+     * n0 grows by 0.01 standard deviations a day through the reference year and on; n1 is noise. The fitted trend is
+     * the true one within 10 %, noise gets none, and projected along it a second year of the same growth is quiet,
+     * while compared as it comes it drifts; a step on top of the trend is still caught.
+     */
+    @Test
+    void aLinearTrendSeenInTheReferenceIsProjectedNotReported() {
+        SplittableRandom r = new SplittableRandom(5);
+        int n = 40_000;
+        double perDay = 0.01;
+        float[] rows = new float[n * WIDTH];
+        long[] times = new long[n];
+        for (int i = 0; i < n; i++) {
+            times[i] = YEAR_START + (long) (r.nextDouble() * 365 * DAY);
+            row(r, rows, i * WIDTH, times[i], 0, 0);
+            rows[i * WIDTH] += (float) (perDay * (times[i] - YEAR_START) / DAY);
+        }
+        ReferenceProfile ref = ReferenceProfile.parse(ProfileBuilder.build(COLUMNS, rows, times, null,
+                ProfileBuilder.Seasons.MONTH), "trend");
+        ReferenceProfile.Numeric n0 = (ReferenceProfile.Numeric) ref.features().get(0);
+        assertThat(n0.trendPerDay()).isCloseTo(perDay, org.assertj.core.data.Offset.offset(perDay / 10));
+        for (int f = 1; f < 4; f++) {
+            assertThat(((ReferenceProfile.Numeric) ref.features().get(f)).trendPerDay()).as("feature %d", f).isZero();
+        }
+        for (boolean detrend : new boolean[] {true, false}) {
+            DriftDetector detector = new DriftDetector(DriftDetector.Config.defaults(), ref);
+            WindowRecorder rec = new WindowRecorder(ref, 1, 0, detrend);
+            float[] buf = new float[WIDTH];
+            WindowRecorder.Rows view = oneRow(buf);
+            List<DriftDetector.Report> reports = new java.util.ArrayList<>();
+            for (int w = 0; w < 60; w++) {
+                long t = YEAR_START + 365 * DAY + w * 6 * DAY;
+                for (int i = 0; i < 2_000; i++) {
+                    row(r, buf, 0, t, 0, 0);
+                    buf[0] += (float) (perDay * (t - YEAR_START) / DAY + (w >= 50 ? 1.0 : 0));
+                    rec.record(view, 1, t);
+                }
+                reports.add(detector.evaluate(rec.close(t)));
+            }
+            long flagged = reports.subList(0, 50).stream().filter(x -> x.features().get("n0").drifted()).count();
+            if (detrend) {
+                assertThat(flagged).as("trend-projected windows flagging n0").isZero();
+                assertThat(reports.get(0).features().get("n0").trendPerDay()).isEqualTo(n0.trendPerDay());
+                assertThat(reports.subList(50, 60)).allMatch(x -> x.features().get("n0").drifted());
+            } else {
+                assertThat(flagged).as("windows flagging n0 as it comes").isGreaterThan(40);
+                assertThat(reports.get(0).features().get("n0").trendPerDay()).isZero();
+            }
+        }
+    }
 }

@@ -55,6 +55,11 @@ public final class ProfileCommand implements Callable<Integer> {
             + "or MONTH (a month-long pattern needs MONTH) (default: ${DEFAULT-VALUE}).")
     ProfileBuilder.Seasons seasons;
 
+    @Option(names = "--no-trend", description = "With --time-column: do not fit the numeric features' linear trends "
+            + "(by default a trend that moves a feature by 10 %% of its IQR over the data is fitted and stored, and "
+            + "the monitor projects live values along it).")
+    boolean noTrend;
+
     @Override
     public Integer call() throws Exception {
         List<String[]> rows = new ArrayList<>();
@@ -116,7 +121,7 @@ public final class ProfileCommand implements Callable<Integer> {
                 scores[i] = Float.parseFloat(rows.get(i)[at].trim());
             }
         }
-        ObjectNode profile = ProfileBuilder.build(schema, values, times, scores, seasons);
+        ObjectNode profile = ProfileBuilder.build(schema, values, times, scores, seasons, !noTrend);
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(out.toFile(), profile);
         long categorical = schema.stream().filter(c -> c.vocabulary() != null).count();
         System.out.printf(Locale.ROOT, "wrote %s: %d rows, %d columns (%d categorical)%s%s%n", out, n, width,

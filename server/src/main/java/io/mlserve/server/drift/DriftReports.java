@@ -73,6 +73,7 @@ public final class DriftReports {
     private static FeatureDrift feature(DriftDetector.FeatureResult f) {
         return FeatureDrift.newBuilder().setMethod(f.method()).setDrifted(f.drifted()).setRows(f.rows())
                 .setMissing(f.missing()).setPsi(f.psi()).setJs(f.js()).setKs(f.ks()).setKsErrorBound(f.ksErrorBound())
-                .setChi2(f.chi2()).setPValue(f.pValue()).setReference(f.reference()).build();
+                .setChi2(f.chi2()).setPValue(f.pValue()).setReference(f.reference())
+                .setTrendPerDay(f.trendPerDay()).build();
     }
 }

@@ -44,7 +44,7 @@ public final class VersionDrift {
         this.width = width;
         this.output = output;
         this.recorder = new WindowRecorder(reference, c.getSampleEvery() > 0 ? c.getSampleEvery() : 1,
-                System.currentTimeMillis());
+                System.currentTimeMillis(), !c.getNoDetrend());
         DriftDetector.Config d = DriftDetector.Config.defaults();
         this.detector = new DriftDetector(new DriftDetector.Config(
                 c.getNumericMethod().isEmpty() ? d.numericMethod() : c.getNumericMethod(),

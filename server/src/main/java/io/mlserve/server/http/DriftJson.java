@@ -64,6 +64,9 @@ final class DriftJson {
             number(g, "p_value", f.pValue());
         }
         g.writeStringField("reference", f.reference());
+        if (f.trendPerDay() != 0) {
+            number(g, "trend_per_day", f.trendPerDay());
+        }
         g.writeEndObject();
     }
 
