@@ -137,51 +137,26 @@ public final class ChurnDataGenerator {
         return drifts();
     }
 
-    /** Writes {@code out/data.csv}, {@code out/data.parquet} and {@code out/manifest.json}. */
+    /** Writes {@code out/data.csv}, {@code out/data.parquet} ({@link ChurnFiles}) and {@code out/manifest.json}. */
     public Manifest generate(Path out) throws IOException {
-        Files.createDirectories(out);
-        MessageType schema = parquetSchema();
-        SimpleGroupFactory groups = new SimpleGroupFactory(schema);
-        Path parquet = out.resolve("data.parquet");
-        Files.deleteIfExists(parquet);
         double positiveRate;
-        try (BufferedWriter csv = Files.newBufferedWriter(out.resolve("data.csv"));
-             ParquetWriter<Group> pq = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(parquet.toUri()))
-                     .withType(schema).withConf(new Configuration(false))
-                     .withCompressionCodec(CompressionCodecName.SNAPPY).build()) {
-            csv.write(header());
-            csv.newLine();
-            StringBuilder line = new StringBuilder(640);
+        String[] categories = new String[ChurnSchema.COLUMNS.size() - ChurnSchema.NUMERIC.size()];
+        try (ChurnFiles files = new ChurnFiles(out)) {
             positiveRate = stream(row -> {
-                csvLine(row, line);
-                csv.write(line.toString());
-                csv.newLine();
-                pq.write(group(row, groups));
+                for (int k = 0; k < categories.length; k++) {
+                    categories[k] = row.category(ChurnSchema.NUMERIC.size() + k);
+                }
+                files.write(row.eventTime, row.customerId(), row.numeric, categories, row.churned);
             });
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new IOException(e);
         }
-        // Hadoop's local file system leaves a checksum file beside what it writes; it is not part of the data
-        Files.deleteIfExists(out.resolve(".data.parquet.crc"));
         Manifest m = new Manifest(options.rows(), options.seed(), START_MS, START_MS + spanMs, positiveRate,
-                headerColumns(), drifts());
+                ChurnFiles.columns(), drifts());
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("manifest.json").toFile(), m);
         return m;
-    }
-
-    private List<String> headerColumns() {
-        List<String> h = new ArrayList<>(List.of("event_time", "customer_id"));
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            h.add(c.name());
-        }
-        h.add("churned");
-        return h;
-    }
-
-    private String header() {
-        return String.join(",", headerColumns());
     }
 
     private List<Drift> drifts() {
@@ -364,62 +339,5 @@ public final class ChurnDataGenerator {
             p *= r.nextDouble();
         } while (p > l);
         return k - 1;
-    }
-
-    private void csvLine(Row r, StringBuilder sb) {
-        sb.setLength(0);
-        sb.append(r.eventTime).append(",c-").append(r.customer);
-        for (double v : r.numeric) {
-            sb.append(',');
-            if (!Double.isNaN(v)) {
-                appendNumber(sb, v);
-            }
-        }
-        int k = 0;
-        for (int col = ChurnSchema.NUMERIC.size(); col < ChurnSchema.COLUMNS.size(); col++, k++) {
-            sb.append(',');
-            if (r.category[k] >= 0) {
-                sb.append(ChurnSchema.COLUMNS.get(col).vocabulary().get(r.category[k]));
-            }
-        }
-        sb.append(',').append(r.churned);
-    }
-
-    /** Four decimals, integers without a fraction: compact and exact enough for features. */
-    static void appendNumber(StringBuilder sb, double v) {
-        long scaled = Math.round(v * 10_000);
-        if (scaled % 10_000 == 0) {
-            sb.append(scaled / 10_000);
-            return;
-        }
-        sb.append(scaled / 10_000.0);
-    }
-
-    private static MessageType parquetSchema() {
-        StringBuilder s = new StringBuilder("message churn {\n  required int64 event_time;\n"
-                + "  required binary customer_id (STRING);\n");
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            s.append(c.categorical() ? "  optional binary " + c.name() + " (STRING);\n"
-                    : "  optional double " + c.name() + ";\n");
-        }
-        s.append("  required int32 churned;\n}\n");
-        return MessageTypeParser.parseMessageType(s.toString());
-    }
-
-    private Group group(Row r, SimpleGroupFactory f) {
-        Group g = f.newGroup().append("event_time", r.eventTime).append("customer_id", "c-" + r.customer);
-        for (int i = 0; i < r.numeric.length; i++) {
-            if (!Double.isNaN(r.numeric[i])) {
-                g.append(ChurnSchema.NUMERIC.get(i), Math.round(r.numeric[i] * 10_000) / 10_000.0);
-            }
-        }
-        int k = 0;
-        for (int col = ChurnSchema.NUMERIC.size(); col < ChurnSchema.COLUMNS.size(); col++, k++) {
-            if (r.category[k] >= 0) {
-                ChurnSchema.Column c = ChurnSchema.COLUMNS.get(col);
-                g.append(c.name(), c.vocabulary().get(r.category[k]));
-            }
-        }
-        return g.append("churned", r.churned);
     }
 }

@@ -28,4 +28,10 @@ public class TrainCommand implements Callable<Integer> {
             + "mlserve.retrain consumer (runs in its own JVM: ./mlserve trainer --help).")
     public static final class Service extends TrainCommand {
     }
+
+    /** {@code mlserve export-log}: training data from the prediction log joined with outcomes. */
+    @Command(name = "export-log", description = "Join the prediction log with outcomes from Kafka into the churn "
+            + "data set's files, for ./mlserve train (runs in the trainer's JVM: ./mlserve export-log --help).")
+    public static final class ExportLog extends TrainCommand {
+    }
 }
