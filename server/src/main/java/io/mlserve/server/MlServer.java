@@ -71,6 +71,8 @@ public final class MlServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MlServer.class);
     /** How often the drift monitor looks for windows that are due. */
     private static final long DRIFT_CHECK_MS = 1000;
+    /** How often the rollout manager looks for challengers whose window is due. */
+    private static final long ROLLOUT_CHECK_MS = 1000;
 
     private final ServerOptions options;
     private final ServerMetrics metrics;
@@ -88,6 +90,10 @@ public final class MlServer implements AutoCloseable {
     private TopicConsumer outcomeConsumer;
     private DriftMonitor driftMonitor;
     private DriftEventPublisher driftPublisher;
+    private io.mlserve.registry.AuditLog audit;
+    private io.mlserve.registry.RegistrySource source;
+    private io.mlserve.server.rollout.RepositoryPoller poller;
+    private io.mlserve.server.rollout.RolloutManager rollout;
     private PredictionLog predictionLog;
     private QualityMonitor quality;
     private Server grpc;
@@ -140,7 +146,7 @@ public final class MlServer implements AutoCloseable {
             LOG.info("ingesting {} from kafka {}", options.kafka().topics().stream().map(t -> t.name()).toList(),
                     options.kafka().bootstrapServers());
         }
-        repository.loadAll();
+        startRegistry();
         InferenceHandler handler = new InferenceHandler(repository, metrics);
         FeatureApi featureApi = features == null ? null : new FeatureApi(features);
         if (options.predictionLog() != null) {
@@ -192,6 +198,8 @@ public final class MlServer implements AutoCloseable {
         if (options.driftKafka() != null) {
             driftPublisher = new DriftEventPublisher(options.driftKafka(), options.driftTopic());
         }
+        rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source,
+                metrics.registrySync(), ROLLOUT_CHECK_MS);
         RetrainBridge bridge = retrain;
         DriftEventPublisher publisher = driftPublisher;
         driftMonitor = new DriftMonitor(repository, metrics.drift(), event -> {
@@ -213,6 +221,7 @@ public final class MlServer implements AutoCloseable {
                 .addService(new GrpcPredictionService(predict))
                 .addService(new GrpcDriftService(repository))
                 .addService(new GrpcOutcomeService(quality))
+                .addService(new io.mlserve.server.rollout.GrpcRolloutService(rollout))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 // handlers never block (inference is queued to the model's batcher), so no executor hop here
@@ -221,13 +230,46 @@ public final class MlServer implements AutoCloseable {
             b.addService(new GrpcFeatureService(featureApi));
         }
         grpc = b.build().start();
-        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality);
+        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
+                .withRollout(rollout);
         http = bind(options.httpPort(), rest, channelType);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
         updateHealth(admin.serverReady());
         LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | default instances {}",
                 ModelAdmin.SERVER_VERSION, options.host(), options.sessionDefaults().device(), grpcPort(), httpPort(),
                 metricsPort(), repository.root(), Epoll.isAvailable() ? "epoll" : "nio", options.resolvedDefaultInstances());
+    }
+
+    /**
+     * The registry: audit log, rollout state, the source (MLflow's cache, or the file system) and its poller; the
+     * first pass loads every model, later passes run every --repository-poll-secs.
+     */
+    private void startRegistry() throws IOException {
+        RegistryOptions reg = options.registry();
+        audit = new io.mlserve.registry.AuditLog(reg.auditLog() != null ? reg.auditLog()
+                : options.dataDir().resolve("audit.log"));
+        io.mlserve.server.rollout.RolloutStates states = new io.mlserve.server.rollout.RolloutStates(
+                reg.stateDir() != null ? reg.stateDir() : options.dataDir().resolve("rollout"));
+        if (reg.mlflowUri() != null) {
+            java.nio.file.Files.createDirectories(options.modelRepository());
+            source = new io.mlserve.registry.MlflowSource(new io.mlserve.registry.MlflowSource.Options(
+                    java.net.URI.create(reg.mlflowUri()), reg.mlflowToken(), reg.mlflowModels(), reg.aliases(),
+                    options.modelRepository(), java.time.Duration.ofSeconds(10)));
+        } else {
+            source = new io.mlserve.registry.FileSystemSource(options.modelRepository());
+        }
+        poller = new io.mlserve.server.rollout.RepositoryPoller(source, repository, loader, metrics.registrySync());
+        repository.withRegistry(states, audit, poller::roles);
+        if (reg.mlflowUri() != null) {
+            poller.pollOnce();
+        } else {
+            source.sync(); // the files as they are now: later passes report what changes
+        }
+        repository.loadAll();
+        if (reg.pollSecs() > 0) {
+            poller.start(reg.pollSecs());
+            LOG.info("polling {} every {} s", source.describe(), reg.pollSecs());
+        }
     }
 
     private void updateHealth(boolean ready) {
@@ -308,6 +350,16 @@ public final class MlServer implements AutoCloseable {
         return driftConsumer;
     }
 
+    /** The rollout manager: judges challengers, takes operators' overrides. */
+    public io.mlserve.server.rollout.RolloutManager rollout() {
+        return rollout;
+    }
+
+    /** The registry poller (a pass on demand: {@link io.mlserve.server.rollout.RepositoryPoller#pollOnce}). */
+    public io.mlserve.server.rollout.RepositoryPoller poller() {
+        return poller;
+    }
+
     /** The retrain bridge (drift listeners hand their events to it), or null when no trainer is configured. */
     public RetrainBridge retrain() {
         return retrain;
@@ -339,6 +391,12 @@ public final class MlServer implements AutoCloseable {
                 grpc.shutdownNow();
             }
         }
+        if (poller != null) {
+            poller.close();
+        }
+        if (rollout != null) {
+            rollout.close();
+        }
         if (driftMonitor != null) {
             driftMonitor.close();
         }
@@ -362,6 +420,9 @@ public final class MlServer implements AutoCloseable {
         }
         loader.shutdown();
         repository.close();
+        if (audit != null) {
+            audit.close();
+        }
         if (ingester != null) {
             ingester.close();
         }

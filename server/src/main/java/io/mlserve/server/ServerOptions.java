@@ -34,6 +34,7 @@ import java.util.List;
  * @param outcomesKafka    Kafka bootstrap servers to read outcomes (labels) from, for live quality, or null
  * @param outcomesTopic    the outcomes' topic
  * @param instanceName     this server's name among replicas (its consumer groups)
+ * @param registry         registry polling, MLflow, audit log and rollout state
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
@@ -41,7 +42,7 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
                             List<FeatureView> featureViews, IngestConfig kafka,
                             List<ServerConfigFile.Snapshot> snapshots, RetrainOptions retrain, String driftKafka,
                             String driftTopic, PredictionLog.Options predictionLog, String outcomesKafka,
-                            String outcomesTopic, String instanceName) {
+                            String outcomesTopic, String instanceName, RegistryOptions registry) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -63,6 +64,9 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         }
         featureViews = List.copyOf(featureViews);
         snapshots = List.copyOf(snapshots);
+        if (registry == null) {
+            registry = RegistryOptions.defaults();
+        }
         if (shutdownGraceSeconds < 0) {
             throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
         }
@@ -71,61 +75,69 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     /** Defaults for a repository, with every port set to 0 (tests and embedded use). */
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
-                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null, null, "mlserve.outcomes", "mlserve");
+                DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null, null, "mlserve.outcomes", "mlserve",
+                RegistryOptions.defaults());
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     public ServerOptions withKafka(IngestConfig ingest) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     public ServerOptions withSnapshots(List<ServerConfigFile.Snapshot> load) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     public ServerOptions withRetrain(RetrainOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     /** Publish drift alerts to {@code topic} on {@code bootstrap} (and, with a trainer, read other servers' events). */
     public ServerOptions withDriftKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName);
+                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     /** Log Predict's predictions to Kafka. */
     public ServerOptions withPredictionLog(PredictionLog.Options log) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName);
+                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName, registry);
     }
 
     /** Read outcomes for live quality from {@code topic} on {@code bootstrap}. */
     public ServerOptions withOutcomesKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName, registry);
+    }
+
+    /** Registry polling, MLflow, audit log and rollout state. */
+    public ServerOptions withRegistry(RegistryOptions r) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, r);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

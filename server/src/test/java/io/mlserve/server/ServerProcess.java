@@ -32,8 +32,14 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts {@code serve} with {@code args} (ports are set to 0 here) and waits for it to listen. */
     public static ServerProcess start(Path logFile, String... args) throws Exception {
+        return start(logFile, List.of(), args);
+    }
+
+    /** As {@link #start(Path, String...)}, with extra JVM options (heap size, ...). */
+    public static ServerProcess start(Path logFile, List<String> jvmOptions, String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
         // the module flags this JVM was given (from the root pom), as the ./mlserve launcher passes them
         for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (arg.startsWith("--add-") || arg.startsWith("-Dchronicle")) {
@@ -67,6 +73,16 @@ public final class ServerProcess implements AutoCloseable {
         } catch (IOException e) {
             return e.toString();
         }
+    }
+
+    /** The process's resident set size now (VmRSS), in bytes. */
+    public long rssBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IOException("no VmRSS for process " + process.pid());
     }
 
     /** SIGKILL: no shutdown code runs. */

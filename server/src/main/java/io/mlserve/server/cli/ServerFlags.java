@@ -122,6 +122,30 @@ final class ServerFlags {
     @Option(names = "--outcomes-topic", defaultValue = "mlserve.outcomes", description = "Default: ${DEFAULT-VALUE}.")
     String outcomesTopic;
 
+    @Option(names = "--repository-poll-secs", description = "Seconds between passes over the model registry: new "
+            + "versions (published by rename) are loaded, verified and warmed up, removed ones unloaded; 0 = no "
+            + "polling (default: the config's repository_poll_secs, else 0; 30 with --mlflow-uri).")
+    Integer pollSecs;
+
+    @Option(names = "--mlflow-uri", description = "Take model versions from this MLflow tracking server's model "
+            + "registry (aliases name the champion and challenger); --model-repository is then its local cache.")
+    String mlflowUri;
+
+    @Option(names = "--mlflow-models", split = ",", description = "The registered models to serve from MLflow.")
+    java.util.List<String> mlflowModels;
+
+    @Option(names = "--mlflow-aliases", split = ",", defaultValue = "champion,challenger", description = "The "
+            + "aliases of the champion and the challenger (default: ${DEFAULT-VALUE}).")
+    java.util.List<String> mlflowAliases;
+
+    @Option(names = "--mlflow-token-file", description = "File holding the bearer token for MLflow (read once; "
+            + "the token is never logged).")
+    Path mlflowTokenFile;
+
+    @Option(names = "--audit-log", description = "Append-only audit log (JSON lines) of loads, refusals, "
+            + "promotions, rollbacks and manual actions (default: <data-dir>/audit.log).")
+    Path auditLog;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -140,6 +164,15 @@ final class ServerFlags {
                         .withBackoff(Duration.ofSeconds(1), Duration.ofSeconds(Math.max(1, retrainMaxBackoff)))
                         .withRequester(instanceName()), driftKafka, driftTopic,
                 predictionLogKafka == null ? null : new PredictionLog.Options(predictionLogKafka, predictionLogTopic,
-                        predictionLogSample, predictionLogBuffer), outcomesKafka, outcomesTopic, instanceName());
+                        predictionLogSample, predictionLogBuffer), outcomesKafka, outcomesTopic, instanceName(),
+                registry(file));
+    }
+
+    private io.mlserve.server.RegistryOptions registry(ServerConfigFile file) throws java.io.IOException {
+        int poll = pollSecs != null ? pollSecs : file != null && file.repositoryPollSecs() != null
+                ? file.repositoryPollSecs() : mlflowUri != null ? 30 : 0;
+        String token = mlflowTokenFile == null ? null : java.nio.file.Files.readString(mlflowTokenFile).strip();
+        return new io.mlserve.server.RegistryOptions(poll, mlflowUri, token,
+                mlflowModels == null ? java.util.List.of() : mlflowModels, mlflowAliases, auditLog, null);
     }
 }

@@ -30,16 +30,17 @@ import java.util.regex.Pattern;
  * @param featureViews    the feature views (may be empty)
  * @param kafka           Kafka ingestion of feature updates, or null
  * @param snapshots       CSV snapshots loaded into their views at start-up, before serving
+ * @param repositoryPollSecs seconds between passes over the model registry, or null when the file says nothing
  */
 public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews,
-                               IngestConfig kafka, List<Snapshot> snapshots) {
+                               IngestConfig kafka, List<Snapshot> snapshots, Integer repositoryPollSecs) {
 
     /** A snapshot (CSV, or Parquet file/directory) to load into {@code view} at start-up. */
     public record Snapshot(String view, Path csv, String eventTimeColumn) {
     }
 
     private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka",
-            "snapshots");
+            "snapshots", "repository_poll_secs");
     private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "parquet", "path", "event_time_column");
     private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
     private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
@@ -105,7 +106,16 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
                                 : "event_time"));
             }
         }
-        return new ServerConfigFile(repo, data, views, kafka, snapshots);
+        Integer poll = null;
+        if (root.has("repository_poll_secs")) {
+            JsonNode p = root.get("repository_poll_secs");
+            if (!p.canConvertToInt() || !p.isIntegralNumber() || p.asInt() < 0) {
+                throw new ConfigException(file + ": repository_poll_secs: expected a whole number of seconds >= 0, got "
+                        + p);
+            }
+            poll = p.asInt();
+        }
+        return new ServerConfigFile(repo, data, views, kafka, snapshots, poll);
     }
 
     private static IngestConfig kafka(Path file, JsonNode k) {

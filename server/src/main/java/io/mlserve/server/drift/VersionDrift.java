@@ -150,6 +150,11 @@ public final class VersionDrift {
         return last;
     }
 
+    /** The monitored features' names (the profile's). */
+    public java.util.List<String> featureNames() {
+        return recorder.reference().features().stream().map(ReferenceProfile.Feature::name).toList();
+    }
+
     public ReferenceProfile reference() {
         return recorder.reference();
     }

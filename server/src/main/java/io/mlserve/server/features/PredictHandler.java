@@ -68,7 +68,7 @@ public final class PredictHandler {
             done.accept(null, FeatureApi.map(e));
             return;
         }
-        inference.submit(a.inferRequest, context, (response, error) -> {
+        InferenceHandler.Completion completion = (response, error) -> {
             if (error != null) {
                 done.accept(null, error);
                 return;
@@ -81,12 +81,19 @@ public final class PredictHandler {
                 return;
             }
             done.accept(answer, null);
-        });
+        };
+        if (request.getModelVersion().isEmpty()) {
+            // routed by entity: if the chosen version is swapped out before it runs, the request follows the swap
+            inference.submitRouted(a.inferRequest, context, completion, request.getEntityIds(0));
+            inference.shadow(request.getModelName(), a.inferRequest, a.version);
+        } else {
+            inference.submit(a.inferRequest, context, completion);
+        }
     }
 
     /** The ModelInfer request Predict runs, plus what is needed to answer. */
     private record Assembled(ModelInferRequest inferRequest, List<String> names, float[] values,
-                             FeatureStatus[] statuses) {
+                             FeatureStatus[] statuses, ServedVersion version) {
     }
 
     private Assembled assemble(PredictRequest request) {
@@ -94,7 +101,8 @@ public final class PredictHandler {
         if (n == 0) {
             throw InferenceError.invalid("entity_ids: at least one entity is needed");
         }
-        ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion());
+        ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion(),
+                request.getEntityIds(0), request.getId());
         if (!v.config().hasFeatures()) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
                     + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");
@@ -151,7 +159,7 @@ public final class PredictHandler {
                 .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName(input).setDatatype("FP32")
                         .addShape(n).addShape(k))
                 .addRawInputContents(ByteString.copyFrom(raw.array())).build();
-        return new Assembled(infer, names, values, statuses);
+        return new Assembled(infer, names, values, statuses, v);
     }
 
     private static double[][] overrides(PredictRequest request, String model, List<String> names, FeatureTable table,

@@ -75,6 +75,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final ModelRepository repository;
     private final RetrainBridge retrain;
     private final QualityMonitor quality;
+    private io.mlserve.server.rollout.RolloutManager rollout;
 
     /**
      * @param features the feature API, or null when the server has no feature store
@@ -89,6 +90,12 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         this.repository = repository;
         this.retrain = retrain;
         this.quality = quality;
+    }
+
+    /** Serves /v1/models/{m}/rollout and /v1/audit from this rollout manager. */
+    public RestHandler withRollout(io.mlserve.server.rollout.RolloutManager r) {
+        this.rollout = r;
+        return this;
     }
 
     @Override
@@ -296,6 +303,15 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             }
             return drift(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
         }
+        if (p.length == 2 && p[1].equals("audit")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            return audit(new QueryStringDecoder(req.uri()).parameters());
+        }
+        if (p.length == 4 && p[1].equals("models") && p[3].equals("rollout")) {
+            return rollout(ctx, req, p[2], path, keepAlive);
+        }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
             return retrain(ctx, req, p[2], path, keepAlive);
         }
@@ -344,6 +360,88 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         DriftReports.Found f = DriftReports.find(repository, model,
                 versionParam == null || versionParam.isEmpty() ? null : versionParam.get(0));
         return json(200, g -> DriftJson.write(f.drift().model(), f.drift().version(), f.report(), g));
+    }
+
+    /** GET /v1/audit[?model=M][&action=A][&limit=N]: the last N audit records (default 100), oldest first. */
+    private FullHttpResponse audit(java.util.Map<String, java.util.List<String>> q) throws IOException {
+        io.mlserve.registry.AuditLog log = repository.audit();
+        if (log == null) {
+            return error(404, "this server keeps no audit log");
+        }
+        int limit = 100;
+        if (q.containsKey("limit")) {
+            try {
+                limit = Integer.parseInt(q.get("limit").get(0));
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > 100_000) {
+                return error(400, "limit: expected a whole number 1..100000, got '" + q.get("limit").get(0) + "'");
+            }
+        }
+        java.util.List<JsonNode> entries = log.read(q.containsKey("model") ? q.get("model").get(0) : null,
+                q.containsKey("action") ? q.get("action").get(0) : null, limit);
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("entries");
+            for (JsonNode e : entries) {
+                JSON.writeTree(g, e);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    /**
+     * GET /v1/models/{m}/rollout: champion, challenger, refused versions and the last judgement; POST with
+     * {"action": "promote" | "rollback" | "set_champion" | "clear_rejected", "version"?, "reason"?}: the operator's
+     * override, answered once the new roles serve.
+     */
+    private FullHttpResponse rollout(ChannelHandlerContext ctx, FullHttpRequest req, String model, String path,
+                                     boolean keepAlive) throws IOException {
+        if (rollout == null) {
+            return error(404, "this server has no rollout manager");
+        }
+        try {
+            if (req.method() == HttpMethod.GET || req.method() == HttpMethod.HEAD) {
+                return proto(rollout.status(model));
+            }
+            if (req.method() != HttpMethod.POST) {
+                return error(405, path + " takes GET or POST");
+            }
+            JsonNode b = body(req);
+            if (!b.path("action").isTextual()) {
+                return error(400, "action: required, one of promote, rollback, set_champion, clear_rejected");
+            }
+            long version = 0;
+            JsonNode v = b.path("version");
+            if (!v.isMissingNode() && !v.isNull()) {
+                try {
+                    version = Long.parseLong(v.asText());
+                } catch (NumberFormatException e) {
+                    version = -1;
+                }
+                if (version < 1) {
+                    return error(400, "version: expected a positive integer, got " + v);
+                }
+            }
+            String actor = "http:" + ctx.channel().remoteAddress();
+            rollout.override(model, b.get("action").asText(), version, actor, b.path("reason").asText(""))
+                    .whenComplete((entry, err) -> {
+                        FullHttpResponse r;
+                        try {
+                            r = err != null ? error(500, err.toString()) : proto(rollout.status(model));
+                        } catch (IOException e) {
+                            r = error(500, e.toString());
+                        }
+                        send(ctx, r, keepAlive);
+                    });
+            return null;
+        } catch (java.util.NoSuchElementException e) {
+            return error(404, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return error(409, e.getMessage());
+        }
     }
 
     /** POST /v1/models/{name}/retrain: an operator's retraining request, through the bridge's policy. */

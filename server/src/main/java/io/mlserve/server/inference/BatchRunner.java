@@ -81,11 +81,17 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
                 if (version.drift() != null) {
                     recordDrift(version.drift(), batch, out, rows, instance, wanted);
                 }
+                if (version.arm() != null) {
+                    recordScores(version.arm(), out, rows, wanted);
+                }
             }
             long end = System.nanoTime();
             version.metrics().recordExecution(rows, inferStart - start, inferEnd - inferStart, end - inferEnd);
             for (PendingInference p : requests) {
                 version.metrics().recordSuccess(end - p.receivedNanos, start - p.receivedNanos);
+                if (version.arm() != null) {
+                    version.arm().success(end - p.receivedNanos);
+                }
             }
         } catch (InferenceError e) {
             failure = e;
@@ -107,6 +113,28 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
                 }
             }
         };
+    }
+
+    /** Each row's score (the first value of the first output, when it is FP32 and was computed) for the rollout. */
+    private void recordScores(io.mlserve.registry.ArmRecorder arm, RunOutputs out, int rows, Set<String> computed) {
+        io.mlserve.runtime.TensorSpec first = signature.outputs().get(0);
+        if (first.dataType() != io.mlserve.runtime.DataType.FP32
+                || (computed != null && !computed.contains(first.name()))) {
+            return;
+        }
+        try {
+            java.nio.ByteBuffer scores = out.bytes(0);
+            long[] shape = out.shape(0);
+            int width = 1;
+            for (int d = 1; d < shape.length; d++) {
+                width *= (int) shape[d];
+            }
+            for (int r = 0; r < rows; r++) {
+                arm.score(scores.getFloat(r * width * Float.BYTES));
+            }
+        } catch (RuntimeException e) {
+            // the judgement loses some scores; the requests are unaffected
+        }
     }
 
     /** The whole batch into the version's drift window, once; never fails or delays the requests. */

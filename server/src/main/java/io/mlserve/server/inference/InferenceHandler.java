@@ -35,6 +35,8 @@ public final class InferenceHandler {
     static final String PRIORITY = "priority";
     /** Request parameter: queue timeout in microseconds (Triton's reserved name). */
     static final String TIMEOUT = "timeout";
+    /** Request parameter: the key a canary rollout routes by (an entity id), instead of the request id. */
+    static final String ROUTING_KEY = "routing_key";
 
     private final ModelRepository repository;
     private final ServerMetrics metrics;
@@ -45,11 +47,21 @@ public final class InferenceHandler {
     }
 
     /**
-     * Resolves {@code name} and {@code version} ("" = the latest serving version) to a serving version.
+     * Resolves {@code name} and {@code version} ("" = the latest serving version, or the champion) to a serving
+     * version.
      *
      * @throws InferenceError NOT_FOUND for unknown models or versions, UNAVAILABLE while loading
      */
     public ServedVersion resolve(String name, String version) {
+        return resolve(name, version, null, null);
+    }
+
+    /**
+     * As {@link #resolve(String, String)}; a request without a version under a canary rollout goes to the champion
+     * or the challenger by its routing key — the entity (sticky by entity, the default) or the request id (sticky by
+     * request); the same key always lands on the same version, a request with neither at random.
+     */
+    public ServedVersion resolve(String name, String version, String entity, String requestId) {
         if (name.isEmpty()) {
             throw InferenceError.invalid("model_name: required");
         }
@@ -59,7 +71,9 @@ public final class InferenceHandler {
         }
         ServedVersion v;
         if (version.isEmpty()) {
-            v = entry.latest();
+            ModelEntry.Rollout r = entry.rollout();
+            String key = r != null && r.stickyByRequest() ? requestId : entity != null ? entity : requestId;
+            v = entry.route(key == null || key.isEmpty() ? null : key);
         } else {
             long n = parseVersion(version);
             v = entry.version(n);
@@ -107,14 +121,31 @@ public final class InferenceHandler {
      * request whose caller cancels or whose deadline passes while it waits never runs.
      */
     public void submit(ModelInferRequest request, Context context, Completion completion) {
-        long received = System.nanoTime();
+        boolean routed = request.getModelVersion().isEmpty();
+        submit(request, context, completion, routed ? routingKey(request) : null, routed, 0, System.nanoTime());
+    }
+
+    /**
+     * As {@link #submit(ModelInferRequest, Context, Completion)} for a request whose version was chosen by routing
+     * (Predict: by {@code entity}) even though it names one: if that version leaves service before the request runs,
+     * it is routed again to the version serving now instead of failing.
+     */
+    public void submitRouted(ModelInferRequest request, Context context, Completion completion, String entity) {
+        submit(request, context, completion, entity, true, 0, System.nanoTime());
+    }
+
+    /** A request routes again at most this many times (a swap is one; back-to-back swaps are rarer still). */
+    static final int MAX_REROUTES = 3;
+
+    private void submit(ModelInferRequest request, Context context, Completion completion, String entity,
+                        boolean routed, int attempt, long received) {
         if (context.isCancelled()) {
             completion.done(null, expired(context));
             return;
         }
         ServedVersion v;
         try {
-            v = resolve(request.getModelName(), request.getModelVersion());
+            v = resolve(request.getModelName(), routed ? "" : request.getModelVersion(), entity, request.getId());
         } catch (InferenceError e) {
             ModelEntry known = request.getModelName().isEmpty() ? null : repository.model(request.getModelName());
             metrics.recordUnattributedFailure(known == null ? ServerMetrics.UNKNOWN_MODEL : known.name(), e.code());
@@ -122,7 +153,11 @@ public final class InferenceHandler {
             return;
         }
         if (!v.acquire()) {
-            // unloaded between lookup and use: the caller may retry and land on the new version
+            // unloaded between lookup and use: a routed request goes to the version that replaced it
+            if (routed && attempt < MAX_REROUTES && swapped(v)) {
+                submit(request, context, completion, entity, true, attempt + 1, received);
+                return;
+            }
             InferenceError e = new InferenceError(Status.Code.UNAVAILABLE, "model '" + v.model() + "' version "
                     + v.versionLabel() + " was unloaded while the request arrived; retry");
             metrics.recordUnattributedFailure(v.model(), e.code());
@@ -141,6 +176,17 @@ public final class InferenceHandler {
                     : received + Math.max(0, deadline.timeRemaining(TimeUnit.NANOSECONDS));
             pending = new PendingInference(request, v, context, completion, received, outputs, rows, level,
                     deadlineNanos, timeoutMicros);
+            if (routed && attempt < MAX_REROUTES) {
+                ServedVersion chosen = v;
+                pending.rerouteWith(() -> {
+                    if (!swapped(chosen)) {
+                        return false;
+                    }
+                    chosen.release();
+                    submit(request, context, completion, entity, true, attempt + 1, received);
+                    return true;
+                });
+            }
         } catch (InferenceError e) {
             v.metrics().recordFailure(e.code(), System.nanoTime() - received);
             v.release();
@@ -148,6 +194,56 @@ public final class InferenceHandler {
             return;
         }
         v.batcher().submit(pending);
+        if (routed && attempt == 0) {
+            shadow(request.getModelName(), request, v);
+        }
+    }
+
+    /** Whether the model now routes to a version other than {@code v} (v was swapped out, not the server stopping). */
+    boolean swapped(ServedVersion v) {
+        ModelEntry e = repository.model(v.model());
+        return e != null && e.version(v.version()) != v;
+    }
+
+    private static final Completion DISCARD = (response, error) -> {
+    };
+
+    /**
+     * Under a shadow rollout, a copy of a request the champion ({@code served}) takes also runs on the challenger:
+     * its answer is discarded, its latency, errors and scores recorded for the rollout's judgement. The copy never
+     * affects the caller: it has no deadline of the caller's and a refusal is only counted.
+     */
+    public void shadow(String model, ModelInferRequest request, ServedVersion served) {
+        ModelEntry entry = repository.model(model);
+        ModelEntry.Rollout r = entry == null ? null : entry.rollout();
+        if (r == null || !r.shadow() || served != r.champion()) {
+            return;
+        }
+        ServedVersion c = r.challenger();
+        if (!c.acquire()) {
+            return;
+        }
+        long received = System.nanoTime();
+        try {
+            int rows = RequestDecoder.check(request, c.model(), c.signature(), c.maxBatchSize());
+            c.batcher().submit(new PendingInference(request, c, Context.ROOT, DISCARD, received,
+                    selectedOutputs(request, c), rows, c.batcher().config().defaultPriorityLevel(), Long.MAX_VALUE, 0));
+        } catch (InferenceError e) {
+            c.metrics().recordFailure(e.code(), System.nanoTime() - received);
+            if (c.arm() != null) {
+                c.arm().failure(System.nanoTime() - received);
+            }
+            c.release();
+        }
+    }
+
+    /** A ModelInfer request's entity for routing: its {@code routing_key} string parameter, or null. */
+    static String routingKey(ModelInferRequest request) {
+        InferParameter p = request.getParametersMap().get(ROUTING_KEY);
+        if (p != null && p.getParameterChoiceCase() == InferParameter.ParameterChoiceCase.STRING_PARAM) {
+            return p.getStringParam();
+        }
+        return null;
     }
 
     /** The error for a call whose context ended before it ran: DEADLINE_EXCEEDED or CANCELLED. */

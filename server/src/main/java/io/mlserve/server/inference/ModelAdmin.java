@@ -182,7 +182,7 @@ public final class ModelAdmin {
         checkRepository(repositoryName);
         checkModelName(model);
         return CompletableFuture.runAsync(() -> {
-            ModelEntry e = repository.load(model);
+            ModelEntry e = repository.load(model, "admin");
             onRepositoryChange.run();
             if (!e.ready()) {
                 Status.Code code = e.reason().startsWith("no model directory") ? Status.Code.NOT_FOUND

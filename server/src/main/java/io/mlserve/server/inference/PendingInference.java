@@ -21,6 +21,8 @@ public final class PendingInference extends QueuedRequest {
     /** Requested output names, or null for all outputs. */
     final Set<String> outputs;
     final boolean raw;
+    /** Submits the request again to the version serving now if its own was swapped out; null: never rerouted. */
+    private java.util.function.BooleanSupplier reroute;
 
     PendingInference(ModelInferRequest request, ServedVersion version, Context context,
                      InferenceHandler.Completion completion, long receivedNanos, Set<String> outputs, int rows,
@@ -33,6 +35,15 @@ public final class PendingInference extends QueuedRequest {
         this.receivedNanos = receivedNanos;
         this.outputs = outputs;
         this.raw = request.getRawInputContentsCount() > 0;
+    }
+
+    /**
+     * A routed request whose version leaves service before it runs is submitted again through {@code r} (which lets
+     * go of this version first), or {@code r} answers false and does nothing when the version was not swapped out
+     * but the server is stopping.
+     */
+    void rerouteWith(java.util.function.BooleanSupplier r) {
+        this.reroute = r;
     }
 
     @Override
@@ -77,6 +88,10 @@ public final class PendingInference extends QueuedRequest {
 
     @Override
     protected void reject(Rejection reason, String message) {
+        if (reason == Rejection.SHUTDOWN && reroute != null && reroute.getAsBoolean()) {
+            // the version was swapped out after this request chose it: not an error, it went to the successor
+            return;
+        }
         Status.Code code = switch (reason) {
             case QUEUE_FULL -> Status.Code.RESOURCE_EXHAUSTED;
             case TIMEOUT -> Status.Code.DEADLINE_EXCEEDED;
@@ -91,7 +106,11 @@ public final class PendingInference extends QueuedRequest {
     /** Answers with {@code error}, counts it and lets go of the version. */
     void fail(InferenceError error) {
         try {
-            version.metrics().recordFailure(error.code(), System.nanoTime() - receivedNanos);
+            long took = System.nanoTime() - receivedNanos;
+            version.metrics().recordFailure(error.code(), took);
+            if (version.arm() != null) {
+                version.arm().failure(took);
+            }
         } finally {
             version.release();
             completion.done(null, error);

@@ -60,4 +60,20 @@ public final class DriftMetrics {
         }
         drifted.labelValues(model, version, name).set(f.drifted() ? 1 : 0);
     }
+
+    /** Removes a retired version's series ({@code features}: its feature names; "score" is included). */
+    public void forget(String model, String version, Iterable<String> features) {
+        windows.remove(model, version);
+        rows.remove(model, version);
+        alert.remove(model, version);
+        datasetDrift.remove(model, version);
+        java.util.List<String> names = new java.util.ArrayList<>();
+        features.forEach(names::add);
+        names.add("score");
+        for (String name : names) {
+            psi.remove(model, version, name);
+            ks.remove(model, version, name);
+            drifted.remove(model, version, name);
+        }
+    }
 }

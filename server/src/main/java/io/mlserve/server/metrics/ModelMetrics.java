@@ -69,6 +69,30 @@ public final class ModelMetrics implements BatcherListener {
         }
     }
 
+    /**
+     * Removes every series of this version from the registry (the version left service): a server that swaps
+     * versions all day must not keep a histogram per version it ever served.
+     */
+    public void forget() {
+        server.requestDuration.remove(model, version);
+        server.queueDuration.remove(model, version);
+        server.computeDuration.remove(model, version);
+        server.success.remove(model, version);
+        server.inferenceCount.remove(model, version);
+        server.executionCount.remove(model, version);
+        server.batchSize.remove(model, version);
+        for (int l = 0; l < pending.length; l++) {
+            server.pending.remove(model, version, Integer.toString(l + 1));
+        }
+        for (Rejection r : Rejection.values()) {
+            server.queueRejections.remove(model, version, r.name().toLowerCase(Locale.ROOT));
+        }
+        for (Status.Code code : Status.Code.values()) {
+            server.failure.remove(model, version, ServerMetrics.reason(code));
+        }
+        server.forget(model, version);
+    }
+
     /** {@code requests} requests started executing on this version. */
     public void started(int requests) {
         inFlight.inc(requests);

@@ -44,6 +44,7 @@ public final class ServerMetrics {
     private final Counter ingested;
     private final Gauge ingestLag;
     private final RetrainMetrics retrainMetrics;
+    private final RegistryMetrics registryMetrics;
     private final DriftMetrics driftMetrics;
     private final Counter predictionLogRecords;
 
@@ -105,6 +106,7 @@ public final class ServerMetrics {
                 .help("Kafka records not yet ingested (end offset minus position), per topic")
                 .labelNames("topic").register(registry);
         retrainMetrics = new RetrainMetrics(registry);
+        registryMetrics = new RegistryMetrics(registry);
         driftMetrics = new DriftMetrics(registry);
         predictionLogRecords = Counter.builder().name("mlserve_prediction_log_records_total")
                 .help("Prediction log records by outcome: queued, dropped (buffer full), sent, failed")
@@ -128,6 +130,10 @@ public final class ServerMetrics {
     }
 
     /** The retrain bridge's metrics. */
+    public RegistryMetrics registrySync() {
+        return registryMetrics;
+    }
+
     public RetrainMetrics retrain() {
         return retrainMetrics;
     }

@@ -34,7 +34,7 @@ import java.util.Map;
  * into session settings, warm-up samples and checks against the ONNX signature. Every error names the
  * file and the key, so a user can fix it without reading code.
  */
-final class ModelConfigs {
+public final class ModelConfigs {
     static final String CONFIG_FILE = "config.json";
     static final String DEFAULT_MODEL_FILE = "model.onnx";
     static final String PLATFORM = "onnxruntime_onnx";
@@ -86,12 +86,59 @@ final class ModelConfigs {
         if (b.hasDrift()) {
             checkDrift(b.getDrift(), file);
         }
+        if (b.hasRollout()) {
+            checkRollout(b.getRollout(), file);
+        }
         if (b.getDefaultModelFilename().isEmpty()) {
             b.setDefaultModelFilename(DEFAULT_MODEL_FILE);
         } else if (b.getDefaultModelFilename().contains("/") || b.getDefaultModelFilename().contains("..")) {
             throw new ModelLoadException(file + ": default_model_filename must be a plain file name");
         }
         return b.setName(modelName).setPlatform(PLATFORM).setBackend("onnxruntime").build();
+    }
+
+    /** A rollout's routing: canary or shadow, the challenger's share, sticky by request id rather than entity. */
+    public record Rollout(String mode, double weight, boolean stickyByRequest) {
+    }
+
+    /** The model's rollout routing, or null when its rollout is off. */
+    public static Rollout rolloutMode(ModelConfig config) {
+        io.mlserve.proto.inference.ModelRolloutConfig r = config.getRollout();
+        if (r.getMode().isEmpty() || r.getMode().equals("off")) {
+            return null;
+        }
+        return new Rollout(r.getMode(), r.getChallengerWeight() > 0 ? r.getChallengerWeight() : 0.1,
+                r.getSticky().equals("request"));
+    }
+
+    /** The rollout block's mode, routing and limits (0 and "" mean the default). */
+    static void checkRollout(io.mlserve.proto.inference.ModelRolloutConfig r, Path file) throws ModelLoadException {
+        if (!java.util.Set.of("", "off", "canary", "shadow").contains(r.getMode())) {
+            throw new ModelLoadException(file + ": rollout.mode must be off, canary or shadow, got '" + r.getMode()
+                    + "'");
+        }
+        if (!java.util.Set.of("", "entity", "request").contains(r.getSticky())) {
+            throw new ModelLoadException(file + ": rollout.sticky must be entity or request, got '" + r.getSticky()
+                    + "'");
+        }
+        if (r.getChallengerWeight() < 0 || r.getChallengerWeight() > 1) {
+            throw new ModelLoadException(file + ": rollout.challenger_weight must be in [0, 1], got "
+                    + r.getChallengerWeight());
+        }
+        if (r.getMaxErrorRate() < 0 || r.getMaxErrorRate() > 1 || r.getMaxP99Ratio() < 0 || r.getP99SlackMs() < 0
+                || r.getMaxScorePsi() < 0
+                || r.getMaxAucDrop() < 0 || r.getMaxAucDrop() > 1) {
+            throw new ModelLoadException(file + ": rollout limits must be >= 0 (max_error_rate and max_auc_drop "
+                    + "at most 1)");
+        }
+    }
+
+    /** The rollout's limits with the defaults filled in. */
+    public static io.mlserve.registry.RolloutDecision.Criteria rolloutCriteria(ModelConfig config) {
+        io.mlserve.proto.inference.ModelRolloutConfig r = config.getRollout();
+        return new io.mlserve.registry.RolloutDecision.Criteria(r.getMinRequests() > 0 ? r.getMinRequests() : 200,
+                r.getMaxErrorRate() > 0 ? r.getMaxErrorRate() : 0.01, r.getMaxP99Ratio() > 0 ? r.getMaxP99Ratio() : 2.0,
+                r.getP99SlackMs() > 0 ? r.getP99SlackMs() : 5.0, r.getMaxScorePsi() > 0 ? r.getMaxScorePsi() : 0.25, r.getMaxAucDrop() > 0 ? r.getMaxAucDrop() : 0.02);
     }
 
     private static final java.util.Set<String> RETRAIN_ON = java.util.Set.of("data", "prediction", "quality");

@@ -7,8 +7,15 @@ import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.runtime.Warmup;
 import io.mlserve.runtime.WarmupSample;
+import io.mlserve.registry.AuditLog;
+import io.mlserve.registry.FileSystemSource;
+import io.mlserve.registry.VersionChecksum;
 import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.metrics.ServerMetrics;
+import io.mlserve.server.rollout.RolloutState;
+import io.mlserve.server.rollout.RolloutStates;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,25 +25,34 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.HashMap;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Pattern;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The file-system model repository {@code <root>/<model>/<version>/model.onnx} and the models loaded from
- * it. Lookups ({@link #model}) are lock-free reads of immutable {@link ModelEntry} snapshots; loads and
- * unloads are serialised by one lock and never run on serving threads. A version is published only after
- * its session is created, checked against config.json and warmed up; a version that leaves service is
- * closed once its in-flight requests are done.
+ * The local model repository {@code <root>/<model>/<version>/model.onnx} (the file-system registry itself, or the
+ * MLflow source's cache) and the models loaded from it. Lookups ({@link #model}) are lock-free reads of immutable
+ * {@link ModelEntry} snapshots; loads and unloads are serialised by one lock and never run on serving threads. A
+ * version is published only after its files match the checksums in its metadata.json, its session is created,
+ * checked against config.json and warmed up; a version that leaves service is closed once its in-flight requests
+ * are done. A version that fails is not tried again until its files change. Every load, refusal and unload is
+ * written to the audit log.
+ *
+ * <p>With a rollout mode in config.json the versions served are those the policy selects plus the champion and
+ * the challenger: the champion is the persisted one (or, first time, the newest version), the challenger the newest
+ * version above it that was not refused; a registry with roles (MLflow aliases) names both instead. A challenger
+ * that fails to load is refused for good (until an operator clears it).
  */
 public final class ModelRepository implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelRepository.class);
     /** Positive decimal without leading zeros: "7" is a version, "07", "0", "3.tmp-x" are not. */
     /** How long requests already queued on a version that leaves service may take to run. */
     private static final Duration RETIRE_GRACE = Duration.ofSeconds(30);
-    private static final Pattern VERSION_DIR = Pattern.compile("[1-9][0-9]{0,17}");
 
     private final Path root;
     private final SessionConfig sessionDefaults;
@@ -44,6 +60,11 @@ public final class ModelRepository implements AutoCloseable {
     private final ServerMetrics metrics;
     private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
     private final Object loadLock = new Object();
+    /** "model/version" → fingerprint of the files that failed to load; retried only when they change. */
+    private final Map<String, String> failed = new HashMap<>();
+    private RolloutStates rollouts = new RolloutStates(null);
+    private AuditLog audit;
+    private Function<String, Map<String, Long>> roles = m -> Map.of();
 
     /**
      * @param sessionDefaults  ONNX Runtime settings a config may override; intra-op threads 0 = cores / instances
@@ -58,6 +79,37 @@ public final class ModelRepository implements AutoCloseable {
 
     public Path root() {
         return root;
+    }
+
+    /**
+     * Where rollout state persists, where loads and refusals are audited (null: not audited), and the registry's
+     * roles per model (MLflow aliases; empty map for none). Set before the first load.
+     */
+    public ModelRepository withRegistry(RolloutStates states, AuditLog auditLog,
+                                        Function<String, Map<String, Long>> registryRoles) {
+        this.rollouts = states;
+        this.audit = auditLog;
+        this.roles = registryRoles;
+        return this;
+    }
+
+    public RolloutStates rollouts() {
+        return rollouts;
+    }
+
+    /** The audit log, or null. */
+    public AuditLog audit() {
+        return audit;
+    }
+
+    private void audit(String actor, String action, String model, long from, long to, ObjectNode evidence) {
+        if (audit != null) {
+            audit.record(actor, action, model, from, to, evidence);
+        }
+    }
+
+    private static ObjectNode evidence() {
+        return JsonNodeFactory.instance.objectNode();
     }
 
     /** Model names present on disk (directories under the root), sorted. */
@@ -98,13 +150,19 @@ public final class ModelRepository implements AutoCloseable {
         return true;
     }
 
+    /** As {@link #load(String, String)} by the registry poller or an operator without a name. */
+    public ModelEntry load(String name) {
+        return load(name, "registry");
+    }
+
     /**
-     * Loads (or reloads) model {@code name} from disk: versions the policy selects and that are not yet
-     * serving are loaded, versions no longer selected are retired, and a changed config.json reloads all.
+     * Loads (or reloads) model {@code name} from disk: versions the policy (and the rollout) selects and that are
+     * not yet serving are loaded, versions no longer selected are retired, and a changed config.json reloads all.
      *
+     * @param actor who asked, for the audit log
      * @return the new snapshot; its state is UNAVAILABLE with a reason when nothing could be served
      */
-    public ModelEntry load(String name) {
+    public ModelEntry load(String name, String actor) {
         synchronized (loadLock) {
             Path dir = root.resolve(name).normalize();
             ModelEntry previous = models.get(name);
@@ -116,12 +174,12 @@ public final class ModelRepository implements AutoCloseable {
                         : publishUnavailable(name, null, reason);
             }
             ModelConfig config;
-            List<Long> selected;
+            List<Long> onDisk;
             SessionConfig sessionConfig;
             BatchingConfig scheduling;
             try {
                 config = ModelConfigs.read(dir, name);
-                selected = ModelConfigs.selectVersions(config, versionsOnDisk(dir, config));
+                onDisk = versionsOnDisk(dir, config);
                 Path configFile = dir.resolve(ModelConfigs.CONFIG_FILE);
                 scheduling = ModelConfigs.batchingConfig(config, defaultInstances, configFile);
                 sessionConfig = ModelConfigs.sessionConfig(config, sessionDefaults, scheduling.instances(), configFile);
@@ -130,14 +188,43 @@ public final class ModelRepository implements AutoCloseable {
                 metrics.recordLoadFailure(name);
                 return keepOrFail(name, previous, e.getMessage());
             }
+            boolean configChanged = previous == null || !previous.config().equals(config);
+            boolean rollout = ModelConfigs.rolloutMode(config) != null;
+            RolloutState state = rollout ? rollouts.get(name) : RolloutState.EMPTY;
+            List<Long> candidates = new ArrayList<>();
+            for (long v : onDisk) {
+                String fp = failed.get(name + "/" + v);
+                if (state.rejected().contains(v) || (fp != null && fp.equals(versionFingerprint(dir, v)))) {
+                    continue;
+                }
+                candidates.add(v);
+            }
+            Set<Long> selected = new TreeSet<>(ModelConfigs.selectVersions(config, candidates));
+            long champion = 0;
+            long challenger = 0;
+            if (rollout && !candidates.isEmpty()) {
+                Map<String, Long> named = roles.apply(name);
+                long newest = candidates.stream().mapToLong(Long::longValue).max().orElse(0);
+                champion = pick(named.get("champion"), candidates, state.champion() > 0
+                        && candidates.contains(state.champion()) ? state.champion() : newest);
+                challenger = named.isEmpty() ? (newest > champion ? newest : 0)
+                        : pick(named.get("challenger"), candidates, 0);
+                if (challenger == champion) {
+                    challenger = 0;
+                }
+                selected.add(champion);
+                if (challenger > 0) {
+                    selected.add(challenger);
+                }
+            }
             if (selected.isEmpty()) {
                 return publishUnavailable(name, config, "no version directory with "
-                        + config.getDefaultModelFilename() + " matches the version policy in " + dir);
+                        + config.getDefaultModelFilename() + " matches the version policy in " + dir
+                        + (onDisk.isEmpty() ? "" : " (refused or failed: " + onDisk + ")"));
             }
-            boolean configChanged = previous == null || !previous.config().equals(config);
             if (previous != null && previous.state() != ModelState.UNAVAILABLE) {
                 models.put(name, new ModelEntry(name, previous.config(), previous.versions(), ModelState.LOADING,
-                        "", previous.failures()));
+                        "", previous.failures(), previous.rollout()));
             }
             TreeMap<Long, ServedVersion> next = new TreeMap<>();
             List<ModelEntry.VersionFailure> failures = new ArrayList<>();
@@ -147,24 +234,58 @@ public final class ModelRepository implements AutoCloseable {
                     next.put(v, existing);
                     continue;
                 }
+                long t0 = System.nanoTime();
                 try {
-                    next.put(v, loadVersion(name, v, dir, config, sessionConfig, scheduling));
+                    ServedVersion sv = loadVersion(name, v, dir, config, sessionConfig, scheduling);
+                    next.put(v, sv);
+                    failed.remove(name + "/" + v);
+                    audit(actor, "load", name, 0, v, evidence().put("checksum", sv.checksum().name().toLowerCase(
+                            java.util.Locale.ROOT)).put("load_ms", (System.nanoTime() - t0) / 1_000_000));
                 } catch (ModelLoadException e) {
                     LOG.error("model {} version {} not loaded: {}", name, v, e.getMessage());
                     metrics.recordLoadFailure(name);
                     failures.add(new ModelEntry.VersionFailure(v, e.getMessage()));
+                    failed.put(name + "/" + v, versionFingerprint(dir, v));
+                    audit(actor, "reject", name, 0, v, evidence().put("reason", e.getMessage()));
+                    if (rollout && v == challenger) {
+                        state = state.reject(v);
+                        challenger = 0;
+                    }
                 }
             }
             ServedVersion[] versions = next.values().toArray(new ServedVersion[0]);
+            ModelEntry.Rollout roles = null;
+            if (rollout && versions.length > 0) {
+                ServedVersion champ = next.get(champion);
+                if (champ == null) {
+                    // the champion itself failed: keep the one serving before, else the newest that loaded
+                    ServedVersion before = previous == null || previous.rollout() == null ? null
+                            : previous.rollout().champion();
+                    champ = before != null && next.containsValue(before) ? before : versions[versions.length - 1];
+                    champion = champ.version();
+                }
+                ServedVersion chall = challenger > 0 ? next.get(challenger) : null;
+                ModelConfigs.Rollout r = ModelConfigs.rolloutMode(config);
+                roles = new ModelEntry.Rollout(r.mode(), champ, chall, r.weight(), r.stickyByRequest());
+                RolloutState updated = state.withChampion(champion).withChallenger(chall == null ? 0 : challenger,
+                        state.challenger() == challenger ? state.challengerSinceMs() : System.currentTimeMillis());
+                if (!updated.equals(rollouts.get(name))) {
+                    if (updated.challenger() > 0 && updated.challenger() != rollouts.get(name).challenger()) {
+                        audit(actor, "challenger", name, champion, updated.challenger(), evidence()
+                                .put("mode", r.mode()).put("weight", r.weight()));
+                    }
+                    rollouts.put(name, updated);
+                }
+            }
             ModelEntry entry = versions.length > 0
-                    ? new ModelEntry(name, config, versions, ModelState.READY, "", List.copyOf(failures))
+                    ? new ModelEntry(name, config, versions, ModelState.READY, "", List.copyOf(failures), roles)
                     : new ModelEntry(name, config, versions, ModelState.UNAVAILABLE,
                             failures.isEmpty() ? "no version loaded" : failures.get(0).reason(), List.copyOf(failures));
             if (versions.length == 0 && previous != null && previous.versions().length > 0) {
                 // nothing new could be served: keep serving what was there rather than going dark
                 LOG.warn("model {}: reload produced no servable version; keeping versions already serving", name);
                 entry = new ModelEntry(name, previous.config(), previous.versions(), ModelState.READY, "",
-                        List.copyOf(failures));
+                        List.copyOf(failures), previous.rollout());
                 models.put(name, entry);
                 return entry;
             }
@@ -175,8 +296,23 @@ public final class ModelRepository implements AutoCloseable {
             if (previous != null) {
                 retireAllBut(previous, next);
             }
-            LOG.info("model {} serving versions {}", name, next.keySet());
+            LOG.info("model {} serving versions {}{}", name, next.keySet(), roles == null ? ""
+                    : " (champion " + roles.champion().versionLabel() + (roles.challenger() == null ? ""
+                    : ", " + roles.mode() + " challenger " + roles.challenger().versionLabel()) + ")");
             return entry;
+        }
+    }
+
+    /** The registry's named version when it is a candidate, else the fallback. */
+    private static long pick(Long named, List<Long> candidates, long fallback) {
+        return named != null && candidates.contains(named) ? named : fallback;
+    }
+
+    private static String versionFingerprint(Path dir, long v) {
+        try {
+            return FileSystemSource.versionFingerprint(dir.resolve(Long.toString(v)));
+        } catch (IOException e) {
+            return "unreadable: " + e;
         }
     }
 
@@ -185,6 +321,12 @@ public final class ModelRepository implements AutoCloseable {
             throws ModelLoadException {
         Path file = dir.resolve(Long.toString(version)).resolve(config.getDefaultModelFilename());
         Path configFile = dir.resolve(ModelConfigs.CONFIG_FILE);
+        VersionChecksum.Result checksum;
+        try {
+            checksum = VersionChecksum.verify(file.getParent(), config.getDefaultModelFilename());
+        } catch (IOException e) {
+            throw new ModelLoadException(name + " version " + version + ": " + e.getMessage());
+        }
         ModelSession session = ModelSession.open(name + ":" + version, file, sessionConfig);
         try {
             ModelConfigs.checkAgainstSignature(config, session.signature(), configFile);
@@ -220,7 +362,8 @@ public final class ModelRepository implements AutoCloseable {
                 LOG.error("{}: drift monitoring off: {}", session.label(), e.getMessage());
             }
             return new ServedVersion(name, version, config, session,
-                    metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift);
+                    metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift,
+                    checksum);
         } catch (ModelLoadException | RuntimeException e) {
             session.close();
             throw e;
@@ -232,7 +375,7 @@ public final class ModelRepository implements AutoCloseable {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
-                if (Files.isDirectory(p) && VERSION_DIR.matcher(n).matches()
+                if (Files.isDirectory(p) && FileSystemSource.VERSION_DIR.matcher(n).matches()
                         && Files.isRegularFile(p.resolve(config.getDefaultModelFilename()))) {
                     versions.add(Long.parseLong(n));
                 }
@@ -243,11 +386,17 @@ public final class ModelRepository implements AutoCloseable {
 
     /** Takes model {@code name} out of service; in-flight requests finish on the versions they hold. */
     public boolean unload(String name) {
+        return unload(name, "admin");
+    }
+
+    /** As {@link #unload(String)}, audited as done by {@code actor}. */
+    public boolean unload(String name, String actor) {
         synchronized (loadLock) {
             ModelEntry previous = models.get(name);
             if (previous == null) {
                 return false;
             }
+            audit(actor, "unload", name, previous.latest() == null ? 0 : previous.latest().version(), 0, evidence());
             models.put(name, new ModelEntry(name, previous.config(), new ServedVersion[0], ModelState.UNAVAILABLE,
                     "unloaded", List.of()));
             retireAllBut(previous, Map.of());
@@ -260,7 +409,10 @@ public final class ModelRepository implements AutoCloseable {
         for (ServedVersion v : previous.versions()) {
             if (keep.get(v.version()) != v) {
                 metrics.setReady(v.model(), v.versionLabel(), false);
-                metrics.forget(v.model(), v.versionLabel());
+                v.metrics().forget();
+                if (v.drift() != null) {
+                    metrics.drift().forget(v.model(), v.versionLabel(), v.drift().featureNames());
+                }
                 v.retire(RETIRE_GRACE);
             }
         }
@@ -270,7 +422,7 @@ public final class ModelRepository implements AutoCloseable {
         if (previous != null && previous.versions().length > 0) {
             LOG.warn("model {}: keeping versions already serving after a failed reload", name);
             ModelEntry kept = new ModelEntry(name, previous.config(), previous.versions(), ModelState.READY, "",
-                    previous.failures());
+                    previous.failures(), previous.rollout());
             models.put(name, kept);
             return kept;
         }

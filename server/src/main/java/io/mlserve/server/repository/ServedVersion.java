@@ -5,6 +5,8 @@ import io.mlserve.batching.DynamicBatcher;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.ModelSignature;
+import io.mlserve.registry.ArmRecorder;
+import io.mlserve.registry.VersionChecksum;
 import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.inference.BatchRunner;
 import io.mlserve.server.inference.PendingInference;
@@ -24,10 +26,14 @@ public final class ServedVersion {
     private final ModelMetrics metrics;
     private final DynamicBatcher<PendingInference> batcher;
     private final VersionDrift drift;
+    private final VersionChecksum.Result checksum;
+    private final ArmRecorder arm;
 
     /** Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads). */
     ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
-                  BatchingConfig scheduling, VersionDrift drift) {
+                  BatchingConfig scheduling, VersionDrift drift, VersionChecksum.Result checksum) {
+        this.checksum = checksum;
+        this.arm = ModelConfigs.rolloutMode(config) == null ? null : new ArmRecorder();
         this.model = model;
         this.version = version;
         this.versionLabel = Long.toString(version);
@@ -75,6 +81,16 @@ public final class ServedVersion {
     /** The version's drift monitoring, or null (no profile.json, or drift disabled). */
     public VersionDrift drift() {
         return drift;
+    }
+
+    /** Whether its files matched the checksums of its metadata.json (or there were none). */
+    public VersionChecksum.Result checksum() {
+        return checksum;
+    }
+
+    /** Requests, errors, latency and scores for the rollout's judgement, or null when the model has no rollout. */
+    public ArmRecorder arm() {
+        return arm;
     }
 
     /** The version's scheduler: where requests queue and batch. */

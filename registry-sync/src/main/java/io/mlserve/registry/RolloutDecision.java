@@ -1,0 +1,73 @@
+package io.mlserve.registry;
+
+import io.mlserve.drift.Statistics;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Judges a challenger against the champion over one window: too few challenger requests → wait; otherwise it fails
+ * on any of error rate above the limit, p99 latency above the champion's times the allowed ratio plus a slack (a
+ * ratio alone would fail 0.3 ms against 0.1 ms), a score
+ * distribution that diverges from the champion's (PSI over {@link ArmRecorder#SCORE_BINS} bins), or — when both
+ * versions have outcomes joined in the window — an AUC lower than the champion's by more than the allowed drop;
+ * and passes when none fails.
+ */
+public final class RolloutDecision {
+    /** What to do with the challenger. */
+    public enum Verdict { WAIT, PROMOTE, ROLLBACK }
+
+    /** The limits (a rollout block of config.json with its defaults filled in). */
+    public record Criteria(long minRequests, double maxErrorRate, double maxP99Ratio, double p99SlackMs,
+                           double maxScorePsi, double maxAucDrop) {
+        public Criteria {
+            if (minRequests < 1 || maxErrorRate < 0 || maxP99Ratio <= 0 || p99SlackMs < 0 || maxScorePsi <= 0
+                    || maxAucDrop < 0) {
+                throw new IllegalArgumentException("rollout criteria: min_requests >= 1, max_error_rate >= 0, "
+                        + "max_p99_ratio > 0, p99_slack_ms >= 0, max_score_psi > 0, max_auc_drop >= 0");
+            }
+        }
+    }
+
+    /** The verdict, each failed criterion in words, and the numbers it rests on. */
+    public record Result(Verdict verdict, List<String> reasons, double championP99Ms, double challengerP99Ms,
+                         double scorePsi) {
+    }
+
+    private RolloutDecision() {
+    }
+
+    /**
+     * @param championAuc   the champion's AUC on outcomes joined in the window, or NaN
+     * @param challengerAuc the challenger's, or NaN
+     */
+    public static Result judge(Criteria c, ArmRecorder.Window champion, ArmRecorder.Window challenger,
+                               double championAuc, double challengerAuc) {
+        double p99Champion = champion.latencyMs(0.99);
+        double p99Challenger = challenger.latencyMs(0.99);
+        double psi = champion.scored() > 0 && challenger.scored() > 0
+                ? Statistics.psi(champion.scores(), challenger.scores()) : Double.NaN;
+        if (challenger.requests() < c.minRequests()) {
+            return new Result(Verdict.WAIT, List.of("challenger has " + challenger.requests() + " of "
+                    + c.minRequests() + " requests"), p99Champion, p99Challenger, psi);
+        }
+        List<String> fails = new ArrayList<>();
+        if (challenger.errorRate() > c.maxErrorRate()) {
+            fails.add(String.format(java.util.Locale.ROOT, "error rate %.4f > %.4f", challenger.errorRate(),
+                    c.maxErrorRate()));
+        }
+        if (!Double.isNaN(p99Champion) && p99Challenger > c.maxP99Ratio() * p99Champion + c.p99SlackMs()) {
+            fails.add(String.format(java.util.Locale.ROOT, "p99 %.2f ms > %.2f × champion's %.2f ms + %.1f ms",
+                    p99Challenger, c.maxP99Ratio(), p99Champion, c.p99SlackMs()));
+        }
+        if (psi > c.maxScorePsi()) {
+            fails.add(String.format(java.util.Locale.ROOT, "score PSI vs champion %.3f > %.3f", psi, c.maxScorePsi()));
+        }
+        if (!Double.isNaN(championAuc) && !Double.isNaN(challengerAuc)
+                && challengerAuc < championAuc - c.maxAucDrop()) {
+            fails.add(String.format(java.util.Locale.ROOT, "AUC %.4f < champion's %.4f − %.3f", challengerAuc,
+                    championAuc, c.maxAucDrop()));
+        }
+        return new Result(fails.isEmpty() ? Verdict.PROMOTE : Verdict.ROLLBACK, List.copyOf(fails), p99Champion,
+                p99Challenger, psi);
+    }
+}

@@ -1,0 +1,300 @@
+package io.mlserve.server.rollout;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mlserve.drift.QualityJoin;
+import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.proto.v1.ArmEvidence;
+import io.mlserve.proto.v1.RolloutStatus;
+import io.mlserve.registry.ArmRecorder;
+import io.mlserve.registry.RegistrySource;
+import io.mlserve.registry.RolloutDecision;
+import io.mlserve.server.drift.QualityMonitor;
+import io.mlserve.server.metrics.RegistryMetrics;
+import io.mlserve.server.repository.ModelConfigs;
+import io.mlserve.server.repository.ModelEntry;
+import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.repository.ServedVersion;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Judges challengers and moves traffic: once a second, for every model whose rollout has a challenger that has
+ * served for its window ({@code window_seconds}) and at least {@code min_requests} requests, both versions' windows
+ * are drained and {@link RolloutDecision} decides; a pass promotes the challenger (the champion role moves, the old
+ * champion leaves service when the policy no longer selects it), a failure rolls it back (refused for good) — each
+ * unless the config asks to wait for an operator. Operators promote, roll back, pin a champion or clear the refused
+ * list by hand ({@link #override}). Every change persists the state, is audited with its evidence, is told to the
+ * registry when it has roles (MLflow aliases) and reloads the model on the loader executor, never on a serving
+ * thread.
+ */
+public final class RolloutManager implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutManager.class);
+    private final ModelRepository repository;
+    private final ExecutorService loader;
+    private final QualityMonitor quality;
+    private final RegistrySource source;
+    private final RegistryMetrics metrics;
+    private final ScheduledExecutorService timer;
+    private final Map<String, Window> windows = new ConcurrentHashMap<>();
+    private final Map<String, Judged> last = new ConcurrentHashMap<>();
+
+    /** The open window of a model's challenger. */
+    private record Window(long champion, long challenger, long startMs) {
+    }
+
+    /** The last judgement of a model: for the status and its metrics. */
+    private record Judged(RolloutDecision.Result result, String championVersion, ArmRecorder.Window champion,
+                          double championAuc, String challengerVersion, ArmRecorder.Window challenger,
+                          double challengerAuc) {
+    }
+
+    /**
+     * @param loader  the executor loads run on (the same one OIP Load uses, so loads never interleave)
+     * @param quality live quality for AUC evidence, or null
+     * @param source  the registry, told about role changes; null for none
+     */
+    public RolloutManager(ModelRepository repository, ExecutorService loader, QualityMonitor quality,
+                          RegistrySource source, RegistryMetrics metrics, long tickMs) {
+        this.repository = repository;
+        this.loader = loader;
+        this.quality = quality;
+        this.source = source;
+        this.metrics = metrics;
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "mlserve-rollout");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
+    }
+
+    private void tick() {
+        for (ModelEntry e : repository.models()) {
+            try {
+                check(e);
+            } catch (RuntimeException ex) {
+                LOG.error("rollout of {}: {}", e.name(), ex.toString(), ex);
+            }
+        }
+    }
+
+    private void check(ModelEntry e) {
+        ModelEntry.Rollout r = e.rollout();
+        metrics.roles(e.name(), r == null ? null : r.champion(), r == null ? null : r.challenger());
+        if (r == null || r.challenger() == null || r.challenger().arm() == null || r.champion().arm() == null) {
+            windows.remove(e.name());
+            return;
+        }
+        long now = System.currentTimeMillis();
+        Window w = windows.get(e.name());
+        if (w == null || w.challenger() != r.challenger().version() || w.champion() != r.champion().version()) {
+            // a new pairing: start its window clean
+            r.challenger().arm().drain();
+            r.champion().arm().drain();
+            windows.put(e.name(), new Window(r.champion().version(), r.challenger().version(), now));
+            return;
+        }
+        ModelConfig config = e.config();
+        long windowMs = (config.getRollout().getWindowSeconds() > 0 ? config.getRollout().getWindowSeconds() : 60)
+                * 1000L;
+        RolloutDecision.Criteria criteria = ModelConfigs.rolloutCriteria(config);
+        if (now - w.startMs() < windowMs || r.challenger().arm().requests() < criteria.minRequests()) {
+            return;
+        }
+        ArmRecorder.Window champ = r.champion().arm().drain();
+        ArmRecorder.Window chall = r.challenger().arm().drain();
+        double champAuc = auc(e.name(), r.champion());
+        double challAuc = auc(e.name(), r.challenger());
+        RolloutDecision.Result result = RolloutDecision.judge(criteria, champ, chall, champAuc, challAuc);
+        last.put(e.name(), new Judged(result, r.champion().versionLabel(), champ, champAuc,
+                r.challenger().versionLabel(), chall, challAuc));
+        windows.put(e.name(), new Window(w.champion(), w.challenger(), now));
+        metrics.judged(e.name(), result.verdict().name().toLowerCase(java.util.Locale.ROOT));
+        LOG.info("rollout of {}: challenger {} vs champion {}: {} {}", e.name(), r.challenger().versionLabel(),
+                r.champion().versionLabel(), result.verdict(), result.reasons());
+        ObjectNode evidence = evidence(result, champ, champAuc, chall, challAuc);
+        if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
+            apply(e.name(), "rollout", "promote", r.champion().version(), r.challenger().version(), evidence,
+                    s -> s.withChampion(r.challenger().version()));
+        } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
+            apply(e.name(), "rollout", "rollback", r.challenger().version(), r.champion().version(), evidence,
+                    s -> s.reject(r.challenger().version()));
+        }
+    }
+
+    private double auc(String model, ServedVersion v) {
+        if (quality == null) {
+            return Double.NaN;
+        }
+        QualityJoin.Report q = quality.last(model, v.versionLabel());
+        return q == null ? Double.NaN : q.metrics().auc();
+    }
+
+    private static ObjectNode evidence(RolloutDecision.Result r, ArmRecorder.Window champ, double champAuc,
+                                       ArmRecorder.Window chall, double challAuc) {
+        ObjectNode n = JsonNodeFactory.instance.objectNode().put("verdict", r.verdict().name().toLowerCase(
+                java.util.Locale.ROOT));
+        r.reasons().forEach(n.putArray("reasons")::add);
+        arm(n.putObject("champion"), champ, r.championP99Ms(), champAuc);
+        arm(n.putObject("challenger"), chall, r.challengerP99Ms(), challAuc);
+        if (Double.isFinite(r.scorePsi())) {
+            n.put("score_psi", r.scorePsi());
+        }
+        return n;
+    }
+
+    private static void arm(ObjectNode n, ArmRecorder.Window w, double p99, double auc) {
+        n.put("requests", w.requests()).put("errors", w.errors()).put("error_rate", w.errorRate());
+        if (Double.isFinite(p99)) {
+            n.put("p99_ms", p99);
+        }
+        if (Double.isFinite(auc)) {
+            n.put("auc", auc);
+        }
+    }
+
+    /**
+     * Changes the model's state, audits it, tells the registry, and reloads the model on the loader executor; the
+     * returned future completes when the new roles serve.
+     */
+    private CompletableFuture<ModelEntry> apply(String model, String actor, String action, long from, long to,
+                                                ObjectNode evidence, java.util.function.UnaryOperator<RolloutState> change) {
+        return CompletableFuture.supplyAsync(() -> {
+            RolloutStates states = repository.rollouts();
+            RolloutState before = states.get(model);
+            RolloutState after = change.apply(before);
+            states.put(model, after);
+            if (repository.audit() != null) {
+                repository.audit().record(actor, action, model, from, to, evidence);
+            }
+            metrics.rolloutEvent(model, action);
+            LOG.warn("rollout of {}: {} by {} ({} -> {})", model, action, actor, from, to);
+            if (source != null) {
+                try {
+                    if (after.champion() != before.champion()) {
+                        source.setRole(model, "champion", after.champion());
+                    }
+                    if (after.challenger() != before.challenger() || !after.rejected().equals(before.rejected())) {
+                        source.setRole(model, "challenger", after.challenger());
+                    }
+                } catch (java.io.IOException | RuntimeException ex) {
+                    LOG.error("rollout of {}: registry not told of the {}: {}", model, action, ex.getMessage());
+                }
+            }
+            windows.remove(model);
+            return repository.load(model, actor);
+        }, loader);
+    }
+
+    /**
+     * An operator's action: {@code promote} (the challenger, or {@code version}), {@code rollback} (the challenger),
+     * {@code set_champion} ({@code version}, taken off the refused list), {@code clear_rejected}.
+     *
+     * @throws IllegalArgumentException when the model, action or version does not fit (the message says why)
+     */
+    public CompletableFuture<ModelEntry> override(String model, String action, long version, String actor,
+                                                  String reason) {
+        ModelEntry e = repository.model(model);
+        if (e == null) {
+            throw new java.util.NoSuchElementException("model '" + model + "' is not in the repository");
+        }
+        if (ModelConfigs.rolloutMode(e.config()) == null) {
+            throw new IllegalArgumentException("model '" + model + "' has no rollout (config.json rollout.mode is off)");
+        }
+        ModelEntry.Rollout r = e.rollout();
+        long champion = r == null || r.champion() == null ? 0 : r.champion().version();
+        long challenger = r == null || r.challenger() == null ? 0 : r.challenger().version();
+        ObjectNode evidence = JsonNodeFactory.instance.objectNode().put("reason", reason == null ? "" : reason);
+        Judged j = last.get(model);
+        if (j != null) {
+            evidence.set("last_window", evidence(j.result(), j.champion(), j.championAuc(), j.challenger(),
+                    j.challengerAuc()));
+        }
+        switch (action) {
+            case "promote" -> {
+                long to = version > 0 ? version : challenger;
+                if (to == 0) {
+                    throw new IllegalArgumentException("model '" + model + "' has no challenger to promote; name a "
+                            + "version");
+                }
+                if (e.version(to) == null) {
+                    throw new IllegalArgumentException("version " + to + " of '" + model + "' is not serving");
+                }
+                return apply(model, actor, "promote", champion, to, evidence, s -> s.withChampion(to));
+            }
+            case "rollback" -> {
+                if (challenger == 0) {
+                    throw new IllegalArgumentException("model '" + model + "' has no challenger to roll back");
+                }
+                return apply(model, actor, "rollback", challenger, champion, evidence, s -> s.reject(challenger));
+            }
+            case "set_champion" -> {
+                if (version <= 0) {
+                    throw new IllegalArgumentException("set_champion needs a version");
+                }
+                return apply(model, actor, "set_champion", champion, version, evidence, s -> {
+                    java.util.Set<Long> rejected = new java.util.TreeSet<>(s.rejected());
+                    rejected.remove(version);
+                    return new RolloutState(version, s.challenger() == version ? 0 : s.challenger(),
+                            s.challengerSinceMs(), rejected);
+                });
+            }
+            case "clear_rejected" -> {
+                return apply(model, actor, "clear_rejected", 0, 0, evidence, RolloutState::clearRejected);
+            }
+            default -> throw new IllegalArgumentException("action must be promote, rollback, set_champion or "
+                    + "clear_rejected, got '" + action + "'");
+        }
+    }
+
+    /** The model's rollout as the API reports it. */
+    public RolloutStatus status(String model) {
+        ModelEntry e = repository.model(model);
+        if (e == null) {
+            throw new java.util.NoSuchElementException("model '" + model + "' is not in the repository");
+        }
+        ModelConfigs.Rollout mode = ModelConfigs.rolloutMode(e.config());
+        RolloutStatus.Builder b = RolloutStatus.newBuilder().setModelName(model).setMode(mode == null ? "off"
+                : mode.mode());
+        ModelEntry.Rollout r = e.rollout();
+        if (r != null) {
+            b.setChampion(r.champion() == null ? "" : r.champion().versionLabel())
+                    .setChallenger(r.challenger() == null ? "" : r.challenger().versionLabel())
+                    .setChallengerWeight("canary".equals(r.mode()) && r.challenger() != null ? r.weight() : 0);
+        } else if (e.latest() != null) {
+            b.setChampion(e.latest().versionLabel());
+        }
+        RolloutState s = repository.rollouts().get(model);
+        b.setChallengerSinceMs(s.challengerSinceMs());
+        s.rejected().forEach(v -> b.addRejected(Long.toString(v)));
+        Judged j = last.get(model);
+        if (j != null) {
+            b.setLastDecision(j.result().verdict().name().toLowerCase(java.util.Locale.ROOT))
+                    .addAllLastReasons(j.result().reasons())
+                    .setLastChampion(arm(j.championVersion(), j.champion(), j.result().championP99Ms(),
+                            j.championAuc()))
+                    .setLastChallenger(arm(j.challengerVersion(), j.challenger(), j.result().challengerP99Ms(),
+                            j.challengerAuc()))
+                    .setLastScorePsi(j.result().scorePsi());
+        }
+        return b.build();
+    }
+
+    private static ArmEvidence arm(String version, ArmRecorder.Window w, double p99, double auc) {
+        return ArmEvidence.newBuilder().setVersion(version).setRequests(w.requests()).setErrors(w.errors())
+                .setErrorRate(w.errorRate()).setP99Ms(p99).setAuc(auc).build();
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}
