@@ -11,6 +11,9 @@ import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.inference.ModelMetadataRequest;
 import io.mlserve.proto.inference.ModelMetadataResponse;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,17 +57,85 @@ class TrainedModelServingTest {
             spark[i] = Double.parseDouble(cells[width]);
         }
 
-        // the real program, as ./mlserve serve runs it, in its own JVM
+        // new versions roll out as canaries: half the traffic, judged every second once 100 requests came in
+        Path config = registry.resolve("churn/config.json");
+        ObjectNode cfg = (ObjectNode) JSON.readTree(config.toFile());
+        cfg.putObject("rollout").put("mode", "canary").put("challenger_weight", 0.5).put("window_seconds", 1)
+                .put("min_requests", 100);
+        JSON.writeValue(config.toFile(), cfg);
+
+        // the real program, as ./mlserve serve runs it, in its own JVM, polling the registry every second
         try (ServerProcess server = ServerProcess.start(dir.resolve("serve.log"), "--model-repository",
-                registry.toString())) {
+                registry.toString(), "--data-dir", dir.resolve("serve-data").toString(),
+                "--repository-poll-secs", "1")) {
             ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort).usePlaintext().build();
             try {
-                check(GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS),
-                        features, spark, rows, width);
+                var stub = GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS);
+                check(stub, features, spark, rows, width);
+
+                // v2: the same training again — it scores like v1, so the canary is promoted
+                train(data, registry, "v2", "--algorithm", "gbt", "--trees", "20", "--depth", "4",
+                        "--gate-margin", "1");
+                JsonNode s = awaitRollout(server, stub, features, rows, width, r -> r.path("champion").asText()
+                        .equals("2"));
+                assertThat(s.path("challenger").asText("")).isEmpty();
+                // v3: a single stump — its scores take two values, far from the champion's: rolled back
+                train(data, registry, "v3", "--algorithm", "gbt", "--trees", "1", "--depth", "1",
+                        "--gate-margin", "1");
+                s = awaitRollout(server, stub, features, rows, width, r -> r.path("rejected").toString()
+                        .contains("\"3\""));
+                assertThat(s.path("champion").asText()).isEqualTo("2");
+                assertThat(s.path("last_reasons").toString()).contains("score PSI");
+                JsonNode audit = JSON.readTree(get(server.httpPort, "/v1/audit?model=churn"));
+                List<String> actions = new java.util.ArrayList<>();
+                audit.get("entries").forEach(e -> actions.add(e.get("action").asText() + ":"
+                        + e.path("to_version").asText()));
+                assertThat(actions).contains("load:1", "load:2", "challenger:2", "promote:2", "load:3",
+                        "challenger:3", "rollback:2");
             } finally {
                 channel.shutdownNow();
             }
         }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private void train(Path data, Path registry, String name, String... args) throws Exception {
+        List<String> all = new java.util.ArrayList<>(List.of("--data", data.toString(), "--registry",
+                registry.toString(), "--spark-master", "local[2]"));
+        all.addAll(List.of(args));
+        Process p = TrainerJvm.start(dir.resolve(name + ".log"), "TrainMain", all.toArray(new String[0]));
+        assertThat(p.waitFor(5, TimeUnit.MINUTES)).as("trainer finished").isTrue();
+        assertThat(p.exitValue()).as(Files.readString(dir.resolve(name + ".log"))).isZero();
+    }
+
+    private static String get(int port, String path) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + port + path)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** Sends traffic (20 rows a request, routed at random) until the rollout status satisfies {@code done}. */
+    private static JsonNode awaitRollout(ServerProcess server, GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub
+            stub, float[] features, int rows, int width, java.util.function.Predicate<JsonNode> done) throws Exception {
+        String input = stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("churn").build()).getInputs(0)
+                .getName();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+        JsonNode s = JSON.readTree(get(server.httpPort, "/v1/models/churn/rollout"));
+        while (!done.test(s) && System.nanoTime() < deadline) {
+            for (int k = 0; k < 50; k++) {
+                int from = r.nextInt(rows - 20);
+                float[] chunk = new float[20 * width];
+                System.arraycopy(features, from * width, chunk, 0, chunk.length);
+                stub.modelInfer(ModelInferRequest.newBuilder().setModelName("churn")
+                        .addInputs(Tensors.input(input, "FP32", 20, width)).addRawInputContents(Tensors.rawFp32(chunk))
+                        .build());
+            }
+            s = JSON.readTree(get(server.httpPort, "/v1/models/churn/rollout"));
+        }
+        assertThat(done.test(s)).as("rollout %s; server log:%n%s", s, server.log()).isTrue();
+        return s;
     }
 
     private static void check(GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub, float[] features,
