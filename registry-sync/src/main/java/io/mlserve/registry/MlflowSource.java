@@ -183,7 +183,26 @@ public final class MlflowSource implements RegistrySource {
                 errors.add("model " + model + ": cannot read the cache " + dir + ": " + registry.describe(e));
             }
         }
-        return new SyncResult(changed, roles, errors);
+        Map<String, Map<String, Long>> byRole = new HashMap<>();
+        roles.forEach((model, byAlias) -> {
+            Map<String, Long> r = new LinkedHashMap<>();
+            byAlias.forEach((alias, version) -> r.put(role(alias), version));
+            byRole.put(model, r);
+        });
+        return new SyncResult(changed, byRole, errors);
+    }
+
+    /** The role an alias stands for: the first alias is the champion, the second the challenger. */
+    private String role(String alias) {
+        int i = options.aliases().indexOf(alias);
+        return i == 0 ? "champion" : i == 1 ? "challenger" : alias;
+    }
+
+    /** The alias that stands for a role. */
+    private String alias(String role) {
+        List<String> a = options.aliases();
+        return role.equals("champion") && !a.isEmpty() ? a.get(0)
+                : role.equals("challenger") && a.size() > 1 ? a.get(1) : role;
     }
 
     /** One model's pass; returns its roles. */
@@ -476,7 +495,8 @@ public final class MlflowSource implements RegistrySource {
      * @throws IOException with MLflow's answer when it refuses, or when it cannot be reached
      */
     @Override
-    public void setRole(String model, String role, long version) throws IOException {
+    public void setRole(String model, String roleName, long version) throws IOException {
+        String role = alias(roleName);
         if (version < 0) {
             throw new IllegalArgumentException("version must be positive, or 0 to remove the role; got " + version);
         }

@@ -198,7 +198,7 @@ public final class MlServer implements AutoCloseable {
         if (options.driftKafka() != null) {
             driftPublisher = new DriftEventPublisher(options.driftKafka(), options.driftTopic());
         }
-        rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source,
+        rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source, poller,
                 metrics.registrySync(), ROLLOUT_CHECK_MS);
         RetrainBridge bridge = retrain;
         DriftEventPublisher publisher = driftPublisher;

@@ -50,6 +50,23 @@ public final class RepositoryPoller implements AutoCloseable {
         return roles.getOrDefault(model, Map.of());
     }
 
+    /**
+     * The roles were moved in the registry by this server (a promotion or rollback written back): serve by them
+     * until the next pass reads them from the registry.
+     */
+    public void rolesMoved(String model, long champion, long challenger) {
+        roles.computeIfPresent(model, (k, before) -> {
+            Map<String, Long> m = new java.util.HashMap<>();
+            if (champion > 0) {
+                m.put("champion", champion);
+            }
+            if (challenger > 0) {
+                m.put("challenger", challenger);
+            }
+            return Map.copyOf(m);
+        });
+    }
+
     /** One pass now, on the caller's thread: sync, then the changed models' reloads (waited for). */
     public Set<String> pollOnce() {
         long t0 = System.nanoTime();

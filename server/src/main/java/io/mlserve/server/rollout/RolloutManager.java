@@ -41,6 +41,7 @@ public final class RolloutManager implements AutoCloseable {
     private final ExecutorService loader;
     private final QualityMonitor quality;
     private final RegistrySource source;
+    private final RepositoryPoller poller;
     private final RegistryMetrics metrics;
     private final ScheduledExecutorService timer;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
@@ -60,10 +61,12 @@ public final class RolloutManager implements AutoCloseable {
      * @param loader  the executor loads run on (the same one OIP Load uses, so loads never interleave)
      * @param quality live quality for AUC evidence, or null
      * @param source  the registry, told about role changes; null for none
+     * @param poller  the registry's poller (its view of the roles follows what is written back), or null
      */
     public RolloutManager(ModelRepository repository, ExecutorService loader, QualityMonitor quality,
-                          RegistrySource source, RegistryMetrics metrics, long tickMs) {
+                          RegistrySource source, RepositoryPoller poller, RegistryMetrics metrics, long tickMs) {
         this.repository = repository;
+        this.poller = poller;
         this.loader = loader;
         this.quality = quality;
         this.source = source;
@@ -184,6 +187,9 @@ public final class RolloutManager implements AutoCloseable {
                     }
                     if (after.challenger() != before.challenger() || !after.rejected().equals(before.rejected())) {
                         source.setRole(model, "challenger", after.challenger());
+                    }
+                    if (poller != null) {
+                        poller.rolesMoved(model, after.champion(), after.challenger());
                     }
                 } catch (java.io.IOException | RuntimeException ex) {
                     LOG.error("rollout of {}: registry not told of the {}: {}", model, action, ex.getMessage());
