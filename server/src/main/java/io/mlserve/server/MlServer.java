@@ -73,6 +73,9 @@ public final class MlServer implements AutoCloseable {
     private static final long DRIFT_CHECK_MS = 1000;
     /** How often the rollout manager looks for challengers whose window is due. */
     private static final long ROLLOUT_CHECK_MS = 1000;
+    /** How often certificate and token files are checked for changes. */
+    private static final long TLS_CHECK_MS = 2000;
+    private static final long AUTH_CHECK_MS = 1000;
 
     private final ServerOptions options;
     private final ServerMetrics metrics;
@@ -94,6 +97,8 @@ public final class MlServer implements AutoCloseable {
     private io.mlserve.registry.RegistrySource source;
     private io.mlserve.server.rollout.RepositoryPoller poller;
     private io.mlserve.server.rollout.RolloutManager rollout;
+    private io.mlserve.server.security.ReloadingTls tls;
+    private io.mlserve.server.security.TokenFile tokens;
     private PredictionLog predictionLog;
     private QualityMonitor quality;
     private Server grpc;
@@ -147,7 +152,19 @@ public final class MlServer implements AutoCloseable {
                     options.kafka().bootstrapServers());
         }
         startRegistry();
-        InferenceHandler handler = new InferenceHandler(repository, metrics);
+        SecurityOptions sec = options.security();
+        if (sec.tlsCert() != null) {
+            tls = new io.mlserve.server.security.ReloadingTls(sec.tlsCert(), sec.tlsKey(), sec.tlsClientCa(),
+                    TLS_CHECK_MS);
+        }
+        if (sec.authTokens() != null) {
+            tokens = new io.mlserve.server.security.TokenFile(sec.authTokens(), AUTH_CHECK_MS);
+        }
+        io.mlserve.server.security.Guard guard = tokens == null && sec.rateLimit() == 0 ? null
+                : new io.mlserve.server.security.Guard(tokens, sec.rateLimit() > 0
+                        ? new io.mlserve.server.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
+                        metrics.registry());
+        InferenceHandler handler = new InferenceHandler(repository, metrics).withLimits(sec.limits());
         FeatureApi featureApi = features == null ? null : new FeatureApi(features);
         if (options.predictionLog() != null) {
             predictionLog = new PredictionLog(options.predictionLog(), metrics.predictionLogRecords());
@@ -217,6 +234,9 @@ public final class MlServer implements AutoCloseable {
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(options.maxMessageBytes())
+                .maxConcurrentCallsPerConnection(sec.maxConcurrentCallsPerConnection())
+                .permitKeepAliveTime(sec.keepalivePermitSecs(), TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
                 .addService(new GrpcInferenceService(handler, admin))
                 .addService(new GrpcPredictionService(predict))
                 .addService(new GrpcDriftService(repository))
@@ -229,11 +249,19 @@ public final class MlServer implements AutoCloseable {
         if (featureApi != null) {
             b.addService(new GrpcFeatureService(featureApi));
         }
+        if (tls != null) {
+            b.sslContext(tls.grpc());
+        }
+        if (guard != null) {
+            b.intercept(new io.mlserve.server.security.GrpcAuth(guard));
+        }
         grpc = b.build().start();
         RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
-                .withRollout(rollout);
-        http = bind(options.httpPort(), rest, channelType);
-        metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics), channelType);
+                .withRollout(rollout).withGuard(guard);
+        io.netty.handler.ssl.SslContext httpTls = tls == null ? null : tls.http();
+        http = bind(options.httpPort(), rest, channelType, httpTls);
+        metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics,
+                tokens != null && !sec.metricsOpen() ? guard : null), channelType, httpTls);
         updateHealth(admin.serverReady());
         LOG.info("mlserve {} on {} with {}: gRPC {} | HTTP {} | metrics {} | repository {} | transport {} | default instances {}",
                 ModelAdmin.SERVER_VERSION, options.host(), options.sessionDefaults().device(), grpcPort(), httpPort(),
@@ -281,12 +309,16 @@ public final class MlServer implements AutoCloseable {
         health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, s);
     }
 
-    private Channel bind(int port, ChannelHandler handler, Class<? extends ServerChannel> channelType) throws IOException {
+    private Channel bind(int port, ChannelHandler handler, Class<? extends ServerChannel> channelType,
+                         io.netty.handler.ssl.SslContext ssl) throws IOException {
         int maxBody = options.maxMessageBytes();
         ServerBootstrap sb = new ServerBootstrap().group(boss, workers).channel(channelType)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (ssl != null) {
+                            ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
+                        }
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
                                 new HttpObjectAggregator(maxBody), handler);
                     }
@@ -422,6 +454,12 @@ public final class MlServer implements AutoCloseable {
         repository.close();
         if (audit != null) {
             audit.close();
+        }
+        if (tls != null) {
+            tls.close();
+        }
+        if (tokens != null) {
+            tokens.close();
         }
         if (ingester != null) {
             ingester.close();

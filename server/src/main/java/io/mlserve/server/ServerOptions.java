@@ -35,6 +35,7 @@ import java.util.List;
  * @param outcomesTopic    the outcomes' topic
  * @param instanceName     this server's name among replicas (its consumer groups)
  * @param registry         registry polling, MLflow, audit log and rollout state
+ * @param security         TLS, authentication, rate limits and request limits
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
@@ -42,7 +43,8 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
                             List<FeatureView> featureViews, IngestConfig kafka,
                             List<ServerConfigFile.Snapshot> snapshots, RetrainOptions retrain, String driftKafka,
                             String driftTopic, PredictionLog.Options predictionLog, String outcomesKafka,
-                            String outcomesTopic, String instanceName, RegistryOptions registry) {
+                            String outcomesTopic, String instanceName, RegistryOptions registry,
+                            SecurityOptions security) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -67,6 +69,9 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         if (registry == null) {
             registry = RegistryOptions.defaults();
         }
+        if (security == null) {
+            security = SecurityOptions.defaults();
+        }
         if (shutdownGraceSeconds < 0) {
             throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
         }
@@ -76,68 +81,77 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
                 DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null, null, "mlserve.outcomes", "mlserve",
-                RegistryOptions.defaults());
+                RegistryOptions.defaults(), SecurityOptions.defaults());
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     public ServerOptions withKafka(IngestConfig ingest) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     public ServerOptions withSnapshots(List<ServerConfigFile.Snapshot> load) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     public ServerOptions withRetrain(RetrainOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     /** Publish drift alerts to {@code topic} on {@code bootstrap} (and, with a trainer, read other servers' events). */
     public ServerOptions withDriftKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry);
+                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     /** Log Predict's predictions to Kafka. */
     public ServerOptions withPredictionLog(PredictionLog.Options log) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName, registry);
+                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName, registry, security);
     }
 
     /** Read outcomes for live quality from {@code topic} on {@code bootstrap}. */
     public ServerOptions withOutcomesKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName, registry);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName, registry,
+                security);
     }
 
     /** Registry polling, MLflow, audit log and rollout state. */
     public ServerOptions withRegistry(RegistryOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, r);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, r, security);
+    }
+
+    /** TLS, authentication, rate and request limits. */
+    public ServerOptions withSecurity(SecurityOptions s) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName,
+                registry, s);
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

@@ -146,6 +146,52 @@ final class ServerFlags {
             + "promotions, rollbacks and manual actions (default: <data-dir>/audit.log).")
     Path auditLog;
 
+    @Option(names = "--tls-cert", description = "PEM certificate chain: every port (gRPC, HTTP, metrics) speaks TLS. "
+            + "Reloaded when the file changes.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", description = "The certificate's private key, PKCS#8 PEM (BEGIN PRIVATE KEY).")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", description = "Mutual TLS: clients must present a certificate signed by this "
+            + "PEM CA (checked in the handshake).")
+    Path tlsClientCa;
+
+    @Option(names = "--auth-tokens", description = "Bearer tokens: lines of '<sha256 hex of token> <principal> "
+            + "<role>[,<role>...] [models=<m>,...]', roles predict, features-write, admin, metrics; re-read on change.")
+    Path authTokens;
+
+    @Option(names = "--metrics-open", description = "With --auth-tokens, serve /metrics without a token.")
+    boolean metricsOpen;
+
+    @Option(names = "--rate-limit", defaultValue = "0", description = "Requests per second per principal "
+            + "(token bucket); over it: RESOURCE_EXHAUSTED / 429 with the wait; 0 = none (default).")
+    double rateLimit;
+
+    @Option(names = "--rate-burst", defaultValue = "100", description = "Requests a principal may send at once "
+            + "(default: ${DEFAULT-VALUE}).")
+    int rateBurst;
+
+    @Option(names = "--max-rows-per-request", defaultValue = "100000", description = "Largest batch dimension a "
+            + "request may carry (default: ${DEFAULT-VALUE}).")
+    long maxRows;
+
+    @Option(names = "--max-bytes-element", defaultValue = "1048576", description = "Longest BYTES element, in bytes "
+            + "(default: ${DEFAULT-VALUE}).")
+    int maxBytesElement;
+
+    @Option(names = "--max-decoded-bytes", defaultValue = "268435456", description = "Most bytes a request's tensors "
+            + "may decode to (default: ${DEFAULT-VALUE}).")
+    long maxDecodedBytes;
+
+    @Option(names = "--max-concurrent-calls-per-connection", defaultValue = "1000", description = "gRPC calls one "
+            + "connection may have open at once (default: ${DEFAULT-VALUE}).")
+    int maxCallsPerConnection;
+
+    @Option(names = "--keepalive-permit-secs", defaultValue = "10", description = "Clients may ping at most this "
+            + "often; faster pings close the connection (default: ${DEFAULT-VALUE}).")
+    int keepalivePermitSecs;
+
     /** Options from the flags, the config file filling what the flags leave open. */
     ServerOptions toOptions(Path repository) throws java.io.IOException {
         ServerConfigFile file = config == null ? null : ServerConfigFile.read(config);
@@ -165,7 +211,9 @@ final class ServerFlags {
                         .withRequester(instanceName()), driftKafka, driftTopic,
                 predictionLogKafka == null ? null : new PredictionLog.Options(predictionLogKafka, predictionLogTopic,
                         predictionLogSample, predictionLogBuffer), outcomesKafka, outcomesTopic, instanceName(),
-                registry(file));
+                registry(file), new io.mlserve.server.SecurityOptions(tlsCert, tlsKey, tlsClientCa, authTokens,
+                        metricsOpen, rateLimit, rateBurst, new io.mlserve.server.inference.RequestLimits(maxRows,
+                        maxBytesElement, maxDecodedBytes), maxCallsPerConnection, keepalivePermitSecs));
     }
 
     private io.mlserve.server.RegistryOptions registry(ServerConfigFile file) throws java.io.IOException {

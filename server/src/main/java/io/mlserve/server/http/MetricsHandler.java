@@ -15,9 +15,16 @@ import java.io.IOException;
 @ChannelHandler.Sharable
 public final class MetricsHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ServerMetrics metrics;
+    private final io.mlserve.server.security.Guard guard;
 
     public MetricsHandler(ServerMetrics metrics) {
+        this(metrics, null);
+    }
+
+    /** @param guard checks the scraper's token for the metrics role; null: the endpoint is open */
+    public MetricsHandler(ServerMetrics metrics, io.mlserve.server.security.Guard guard) {
         this.metrics = metrics;
+        this.guard = guard;
     }
 
     @Override
@@ -27,6 +34,16 @@ public final class MetricsHandler extends SimpleChannelInboundHandler<FullHttpRe
         if (!path.equals("/metrics")) {
             RestHandler.send(ctx, RestHandler.error(404, "metrics are served at /metrics"), keepAlive);
             return;
+        }
+        if (guard != null) {
+            try {
+                guard.check(req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
+                        io.mlserve.server.security.Role.METRICS, "GET /metrics",
+                        String.valueOf(ctx.channel().remoteAddress()));
+            } catch (io.mlserve.server.security.Guard.Denied d) {
+                RestHandler.send(ctx, RestHandler.denied(d), keepAlive);
+                return;
+            }
         }
         ByteBuf buf = ctx.alloc().buffer(16 * 1024);
         try (ByteBufOutputStream out = new ByteBufOutputStream(buf)) {

@@ -76,6 +76,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final RetrainBridge retrain;
     private final QualityMonitor quality;
     private io.mlserve.server.rollout.RolloutManager rollout;
+    private io.mlserve.server.security.Guard guard;
 
     /**
      * @param features the feature API, or null when the server has no feature store
@@ -92,6 +93,12 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         this.quality = quality;
     }
 
+    /** Checks every request's token and role (and rate) with this guard before it is routed. */
+    public RestHandler withGuard(io.mlserve.server.security.Guard g) {
+        this.guard = g;
+        return this;
+    }
+
     /** Serves /v1/models/{m}/rollout and /v1/audit from this rollout manager. */
     public RestHandler withRollout(io.mlserve.server.rollout.RolloutManager r) {
         this.rollout = r;
@@ -103,13 +110,26 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         FullHttpResponse response;
         try {
-            response = route(ctx, req, keepAlive);
+            io.grpc.Context context = io.grpc.Context.ROOT;
+            String path = new QueryStringDecoder(req.uri()).path();
+            if (guard != null && !io.mlserve.server.security.HttpAuth.open(req.method(), path)) {
+                try {
+                    context = context.withValue(io.mlserve.server.security.Guard.PRINCIPAL, guard.check(
+                            req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
+                            io.mlserve.server.security.HttpAuth.role(req.method(), path), req.method() + " " + path,
+                            String.valueOf(ctx.channel().remoteAddress())));
+                } catch (io.mlserve.server.security.Guard.Denied d) {
+                    send(ctx, denied(d), keepAlive);
+                    return;
+                }
+            }
+            response = context.call(() -> route(ctx, req, keepAlive));
         } catch (InferenceError e) {
             response = error(e.httpStatus(), e.getMessage());
         } catch (io.mlserve.featurecache.FeatureStoreException e) {
             InferenceError mapped = FeatureApi.map(e);
             response = error(mapped.httpStatus(), mapped.getMessage());
-        } catch (RuntimeException | IOException e) {
+        } catch (Exception e) {
             LOG.error("HTTP {} {} failed", req.method(), req.uri(), e);
             response = error(500, e.toString());
         }
@@ -425,7 +445,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     return error(400, "version: expected a positive integer, got " + v);
                 }
             }
-            String actor = "http:" + ctx.channel().remoteAddress();
+            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get();
+            String actor = "http:" + (who == null || who == io.mlserve.server.security.Principal.ANONYMOUS ? ""
+                    : who.name() + "@") + ctx.channel().remoteAddress();
             rollout.override(model, b.get("action").asText(), version, actor, b.path("reason").asText(""))
                     .whenComplete((entry, err) -> {
                         FullHttpResponse r;
@@ -613,6 +635,18 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             throw e;
         }
         return response(status, buf, "application/json");
+    }
+
+    /** 401 / 403 / 429 (with Retry-After, whole seconds rounded up) for a refused request. */
+    static FullHttpResponse denied(io.mlserve.server.security.Guard.Denied d) {
+        FullHttpResponse r = error(d.httpStatus(), d.getMessage());
+        if (d.httpStatus() == 401) {
+            r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+        } else if (d.httpStatus() == 429) {
+            r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER,
+                    Long.toString((d.retryAfterMillis() + 999) / 1000));
+        }
+        return r;
     }
 
     static FullHttpResponse error(int status, String message) {

@@ -41,9 +41,17 @@ public final class InferenceHandler {
     private final ModelRepository repository;
     private final ServerMetrics metrics;
 
+    private RequestLimits limits = RequestLimits.NONE;
+
     public InferenceHandler(ModelRepository repository, ServerMetrics metrics) {
         this.repository = repository;
         this.metrics = metrics;
+    }
+
+    /** Refuses requests over these limits (set before serving). */
+    public InferenceHandler withLimits(RequestLimits l) {
+        this.limits = l;
+        return this;
     }
 
     /**
@@ -64,6 +72,11 @@ public final class InferenceHandler {
     public ServedVersion resolve(String name, String version, String entity, String requestId) {
         if (name.isEmpty()) {
             throw InferenceError.invalid("model_name: required");
+        }
+        io.mlserve.server.security.Principal principal = io.mlserve.server.security.Guard.PRINCIPAL.get();
+        if (principal != null && !principal.mayUse(name)) {
+            throw new InferenceError(Status.Code.PERMISSION_DENIED, "principal '" + principal.name()
+                    + "' may not use model '" + name + "'");
         }
         ModelEntry entry = repository.model(name);
         if (entry == null) {
@@ -167,7 +180,7 @@ public final class InferenceHandler {
         PendingInference pending;
         try {
             Set<String> outputs = selectedOutputs(request, v);
-            int rows = RequestDecoder.check(request, v.model(), v.signature(), v.maxBatchSize());
+            int rows = RequestDecoder.check(request, v.model(), v.signature(), v.maxBatchSize(), limits);
             BatchingConfig scheduling = v.batcher().config();
             int level = priority(request, scheduling);
             long timeoutMicros = nonNegative(request, TIMEOUT);
@@ -225,7 +238,7 @@ public final class InferenceHandler {
         }
         long received = System.nanoTime();
         try {
-            int rows = RequestDecoder.check(request, c.model(), c.signature(), c.maxBatchSize());
+            int rows = RequestDecoder.check(request, c.model(), c.signature(), c.maxBatchSize(), limits);
             c.batcher().submit(new PendingInference(request, c, Context.ROOT, DISCARD, received,
                     selectedOutputs(request, c), rows, c.batcher().config().defaultPriorityLevel(), Long.MAX_VALUE, 0));
         } catch (InferenceError e) {

@@ -29,6 +29,12 @@ final class RequestDecoder {
      * @return the number of rows (the first dimension of batched inputs; 1 for a model without one)
      */
     static int check(ModelInferRequest request, String model, ModelSignature sig, int maxBatchSize) {
+        return check(request, model, sig, maxBatchSize, RequestLimits.NONE);
+    }
+
+    /** As {@link #check(ModelInferRequest, String, ModelSignature, int)}, within the server's request limits. */
+    static int check(ModelInferRequest request, String model, ModelSignature sig, int maxBatchSize,
+                     RequestLimits limits) {
         int inputCount = request.getInputsCount();
         List<TensorSpec> specs = sig.inputs();
         if (inputCount == 0) {
@@ -44,6 +50,7 @@ final class RequestDecoder {
         long seen = 0;
         boolean[] seenWide = specs.size() > 64 ? new boolean[specs.size()] : null;
         long rows = -1;
+        long decoded = 0;
         for (int i = 0; i < inputCount; i++) {
             ModelInferRequest.InferInputTensor in = request.getInputs(i);
             String name = in.getName();
@@ -84,9 +91,13 @@ final class RequestDecoder {
                     throw InferenceError.invalid("inputs[" + i + "].contents: the request uses raw_input_contents, "
                             + "so contents must be empty; do not mix raw and typed contents");
                 }
-                checkRaw(request.getRawInputContents(i), i, name, spec, in, elements);
+                decoded += checkRaw(request.getRawInputContents(i), i, name, spec, in, elements, limits);
             } else {
-                checkTyped(in, i, spec, elements);
+                decoded += checkTyped(in, i, spec, elements, limits);
+            }
+            if (decoded > limits.maxDecodedBytes()) {
+                throw InferenceError.invalid("inputs: the request's tensors decode to more than "
+                        + limits.maxDecodedBytes() + " bytes, the server's limit (--max-decoded-bytes)");
             }
         }
         for (int j = 0; j < specs.size(); j++) {
@@ -96,6 +107,10 @@ final class RequestDecoder {
                 throw InferenceError.invalid("inputs: model '" + model + "' needs input '" + s.name() + "' ("
                         + s.dataType().oipName() + " " + Arrays.toString(s.shape()) + "), which the request lacks");
             }
+        }
+        if (rows > limits.maxRows()) {
+            throw InferenceError.invalid("inputs: " + rows + " rows exceed the server's limit of " + limits.maxRows()
+                    + " rows per request (--max-rows-per-request)");
         }
         return rows < 0 ? 1 : (int) rows;
     }
@@ -147,12 +162,13 @@ final class RequestDecoder {
                 + c.getFp64ContentsCount() + c.getBytesContentsCount() > 0;
     }
 
-    private static void checkRaw(ByteString data, int i, String name, TensorSpec spec,
-                                 ModelInferRequest.InferInputTensor in, long elements) {
+    /** Checks one raw input; returns the bytes it decodes to. */
+    private static long checkRaw(ByteString data, int i, String name, TensorSpec spec,
+                                 ModelInferRequest.InferInputTensor in, long elements, RequestLimits limits) {
         DataType type = spec.dataType();
         if (type == DataType.BYTES) {
-            decodeRawStrings(data, i, name, (int) elements, null, 0);
-            return;
+            decodeRawStrings(data, i, name, (int) elements, null, 0, limits.maxElementBytes());
+            return data.size() - 4L * elements;
         }
         long expected = elements * type.byteSize();
         if (data.size() != expected) {
@@ -168,13 +184,15 @@ final class RequestDecoder {
                 }
             }
         }
+        return expected;
     }
 
     /**
      * Raw BYTES: each element is a 4-byte little-endian length followed by that many bytes. Checks the
      * framing and, when {@code into} is given, stores the strings from {@code at}.
      */
-    private static void decodeRawStrings(ByteString data, int i, String name, int elements, String[] into, int at) {
+    private static void decodeRawStrings(ByteString data, int i, String name, int elements, String[] into, int at,
+                                         int maxElementBytes) {
         int size = data.size();
         int pos = 0;
         for (int e = 0; e < elements; e++) {
@@ -188,6 +206,11 @@ final class RequestDecoder {
             if (len > size - pos) {
                 throw InferenceError.invalid("raw_input_contents[" + i + "]: BYTES element " + e + " of input '"
                         + name + "' has length prefix " + len + " but only " + (size - pos) + " bytes follow");
+            }
+            if (len > maxElementBytes) {
+                throw InferenceError.invalid("raw_input_contents[" + i + "]: BYTES element " + e + " of input '"
+                        + name + "' is " + len + " bytes; the server's limit is " + maxElementBytes
+                        + " (--max-bytes-element)");
             }
             ByteString element = data.substring(pos, pos + (int) len);
             if (into == null) {
@@ -210,7 +233,10 @@ final class RequestDecoder {
         }
     }
 
-    private static void checkTyped(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, long elements) {
+    /** Checks one typed input; returns the bytes it decodes to. */
+    private static long checkTyped(ModelInferRequest.InferInputTensor in, int i, TensorSpec spec, long elements,
+                                   RequestLimits limits) {
+        long decoded = spec.dataType() == DataType.BYTES ? 0 : elements * spec.dataType().byteSize();
         DataType type = spec.dataType();
         InferTensorContents c = in.getContents();
         int n = (int) elements;
@@ -242,12 +268,19 @@ final class RequestDecoder {
             case BYTES -> {
                 expectOnly(c, Field.BYTES, n, field, type);
                 for (int k = 0; k < n; k++) {
-                    checkUtf8(c.getBytesContents(k), field, k);
+                    ByteString b = c.getBytesContents(k);
+                    if (b.size() > limits.maxElementBytes()) {
+                        throw InferenceError.invalid(field + ": BYTES element " + k + " is " + b.size()
+                                + " bytes; the server's limit is " + limits.maxElementBytes() + " (--max-bytes-element)");
+                    }
+                    checkUtf8(b, field, k);
+                    decoded += b.size();
                 }
             }
             default -> throw InferenceError.invalid("inputs[" + i + "]: datatype " + type.oipName()
                     + " has no typed contents field; send it in raw_input_contents");
         }
+        return decoded;
     }
 
     /**
@@ -291,7 +324,8 @@ final class RequestDecoder {
             if (type == DataType.BYTES) {
                 String[] into = batch.stringsOf(idx);
                 if (raw) {
-                    decodeRawStrings(request.getRawInputContents(i), i, in.getName(), elements, into, at);
+                    decodeRawStrings(request.getRawInputContents(i), i, in.getName(), elements, into, at,
+                            Integer.MAX_VALUE);
                 } else {
                     InferTensorContents c = in.getContents();
                     for (int k = 0; k < elements; k++) {

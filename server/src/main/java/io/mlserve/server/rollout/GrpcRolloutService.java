@@ -37,7 +37,10 @@ public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceI
             return;
         }
         try {
-            rollout.override(request.getModelName(), request.getAction(), version, "grpc", request.getReason())
+            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get();
+            String actor = who == null || who == io.mlserve.server.security.Principal.ANONYMOUS ? "grpc"
+                    : "grpc:" + who.name();
+            rollout.override(request.getModelName(), request.getAction(), version, actor, request.getReason())
                     .whenComplete((entry, error) -> {
                         if (error != null) {
                             out.onError(Status.INTERNAL.withDescription(error.toString()).asRuntimeException());
