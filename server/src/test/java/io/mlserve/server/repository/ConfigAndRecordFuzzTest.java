@@ -1,0 +1,102 @@
+package io.mlserve.server.repository;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.mlserve.featurecache.FeatureJson;
+import io.mlserve.featurecache.FeatureSpec;
+import io.mlserve.featurecache.FeatureStore;
+import io.mlserve.featurecache.FeatureStoreException;
+import io.mlserve.featurecache.FeatureStoreListener;
+import io.mlserve.featurecache.FeatureType;
+import io.mlserve.featurecache.FeatureView;
+import io.mlserve.proto.v1.FeatureRecord;
+import io.mlserve.proto.v1.FeatureUpdate;
+import io.mlserve.runtime.ModelLoadException;
+import io.mlserve.server.config.ServerConfigFile;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+
+/**
+ * Fuzzing the parsers of what operators and producers send: a model's config.json and the server config file (a
+ * refusal names the file; nothing else may be thrown), and Kafka feature records in both formats written into a real
+ * Chronicle Map feature table (a bad record is a FeatureStoreException — the ingester dead-letters it — and a good one
+ * is stored).
+ */
+class ConfigAndRecordFuzzTest {
+    private static Path dir;
+    private static FeatureStore store;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void open() throws Exception {
+        dir = Files.createTempDirectory("mlserve-fuzz");
+        store = FeatureStore.open(dir.resolve("tables"), List.of(new FeatureView("customer", "customer_id",
+                FeatureView.KeyType.STRING, List.of(FeatureSpec.numeric("spend", 0),
+                new FeatureSpec("plan", FeatureType.CATEGORICAL, List.of("basic", "pro"), 0, -1),
+                new FeatureSpec("visits", FeatureType.INT64, List.of(), 0, 0)), Duration.ofDays(1), 10_000, false)),
+                FeatureStoreListener.NONE);
+    }
+
+    @AfterAll
+    static void close() {
+        store.close();
+    }
+
+    @FuzzTest(maxDuration = "20s")
+    void configFiles(FuzzedDataProvider d) throws IOException {
+        boolean server = d.consumeBoolean();
+        String text = d.consumeRemainingAsString();
+        Path m = Files.createDirectories(dir.resolve("models/m"));
+        if (server) {
+            Path f = dir.resolve("mlserve.yaml");
+            Files.writeString(f, text);
+            try {
+                ServerConfigFile.read(f);
+            } catch (IOException | ServerConfigFile.ConfigException e) {
+                // refused with a message naming the file and key
+            }
+            return;
+        }
+        Files.writeString(m.resolve("config.json"), text);
+        try {
+            ModelConfigs.read(m, "m");
+        } catch (ModelLoadException e) {
+            // refused with a message naming the file and key
+        }
+    }
+
+    @FuzzTest(maxDuration = "20s")
+    void kafkaFeatureRecords(FuzzedDataProvider d) {
+        boolean json = d.consumeBoolean();
+        String key = d.consumeString(20);
+        byte[] value = d.consumeRemainingAsBytes();
+        FeatureRecord record;
+        try {
+            if (json) {
+                JsonNode node;
+                try {
+                    node = JSON.readTree(value);
+                } catch (IOException e) {
+                    return;
+                }
+                record = FeatureJson.record(node, key, "record");
+            } else {
+                record = FeatureUpdate.parseFrom(value).getRecord();
+            }
+            if (record.getEntityId().isEmpty()) {
+                record = record.toBuilder().setEntityId(key).build();
+            }
+            store.write("customer", List.of(record));
+        } catch (InvalidProtocolBufferException | FeatureStoreException e) {
+            // dead-lettered by the ingester
+        }
+    }
+}
