@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class FeatureIngester implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FeatureIngester.class);
-    private static final long LAG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long LAG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
     public static final String ERROR_HEADER = "mlserve.error";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -105,6 +105,7 @@ public final class FeatureIngester implements AutoCloseable {
                 try {
                     batch = consumer.poll(config.pollTimeout());
                     if (!batch.isEmpty()) {
+                        listener.contact(System.currentTimeMillis());
                         sent.clear();
                         Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
                         for (ConsumerRecord<String, byte[]> r : batch) {
@@ -209,6 +210,7 @@ public final class FeatureIngester implements AutoCloseable {
                 lag.merge(tp.topic(), l, Long::sum);
             }
             lag.forEach(listener::lag);
+            listener.contact(System.currentTimeMillis());
         } catch (RuntimeException e) {
             LOG.debug("kafka: lag unknown while the broker is away: {}", e.toString());
         }

@@ -10,6 +10,14 @@ public interface IngestListener {
     /** Records not yet consumed on {@code topic}, summed over its partitions. */
     void lag(String topic, long records);
 
+    /**
+     * The broker answered (a poll returned records, or the end offsets were read): ingestion is in contact as of
+     * {@code timeMs}. While the broker is away this stops being called, and the age of the last contact is how stale
+     * the feature store may be.
+     */
+    default void contact(long timeMs) {
+    }
+
     IngestListener NONE = new IngestListener() {
         @Override
         public void record(String topic, Outcome outcome) {

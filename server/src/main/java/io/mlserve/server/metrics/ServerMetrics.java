@@ -43,6 +43,9 @@ public final class ServerMetrics {
     private final FeatureMetrics featureMetrics;
     private final Counter ingested;
     private final Gauge ingestLag;
+    private final Gauge ingestContactAge;
+    /** When Kafka ingestion last heard from the broker (0: never, or no ingestion). */
+    private volatile long lastIngestContactMs;
     private final RetrainMetrics retrainMetrics;
     private final RegistryMetrics registryMetrics;
     private final DriftMetrics driftMetrics;
@@ -102,6 +105,9 @@ public final class ServerMetrics {
         ingested = Counter.builder().name("mlserve_feature_ingest_records_total")
                 .help("Kafka records ingested, by outcome (applied, ignored_older, dead_lettered)")
                 .labelNames("topic", "outcome").register(registry);
+        ingestContactAge = Gauge.builder().name("mlserve_feature_ingest_contact_age_seconds")
+                .help("Seconds since Kafka ingestion last heard from the broker: rising means the feature store is "
+                        + "going stale (the broker or the network is away)").register(registry);
         ingestLag = Gauge.builder().name("mlserve_feature_ingest_lag_records")
                 .help("Kafka records not yet ingested (end offset minus position), per topic")
                 .labelNames("topic").register(registry);
@@ -156,6 +162,11 @@ public final class ServerMetrics {
             public void lag(String topic, long records) {
                 ingestLag.labelValues(topic).set(records);
             }
+
+            @Override
+            public void contact(long timeMs) {
+                lastIngestContactMs = timeMs;
+            }
         };
     }
 
@@ -190,6 +201,10 @@ public final class ServerMetrics {
 
     /** Writes every metric in Prometheus text format. */
     public void writeTo(OutputStream out) throws IOException {
+        long contact = lastIngestContactMs;
+        if (contact > 0) {
+            ingestContactAge.set(Math.max(0, System.currentTimeMillis() - contact) / 1000.0);
+        }
         writer.write(out, registry.scrape(), io.prometheus.metrics.config.EscapingScheme.ALLOW_UTF8);
     }
 

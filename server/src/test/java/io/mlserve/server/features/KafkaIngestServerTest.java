@@ -42,19 +42,43 @@ class KafkaIngestServerTest {
                 producer.send(new ProducerRecord<>("mlserve.features", "k-1", update("k-1", 1, 24))).get();
                 awaitTenure(predict, "k-1", 24);
 
+                // a burst acknowledged by the broker just before it goes away is all applied
+                for (int i = 0; i < 50; i++) {
+                    producer.send(new ProducerRecord<>("mlserve.features", "b-" + i, update("b-" + i, 1, i))).get();
+                }
+                awaitTenure(predict, "b-49", 49);
                 broker.stop();
-                // the broker is gone: predictions keep coming from what is cached
+                // the broker is gone: predictions keep coming from what is cached, and staleness shows
                 for (int i = 0; i < 20; i++) {
                     assertThat(tenure(predict, "k-1")).isEqualTo(24);
                 }
+                Thread.sleep(3_000);
+                assertThat(contactAge(t)).as("seconds since the broker last answered").isGreaterThanOrEqualTo(2.5);
                 assertThat(t.get(t.server.httpPort(), "/v2/health/ready").statusCode()).isEqualTo(200);
                 broker.start();
                 producer.send(new ProducerRecord<>("mlserve.features", "k-1", update("k-1", 2, 25))).get(60, TimeUnit.SECONDS);
                 awaitTenure(predict, "k-1", 25);
+                for (int i = 0; i < 50; i++) {
+                    assertThat(tenure(predict, "b-" + i)).isEqualTo(i);
+                }
                 String metrics = t.get(t.server.metricsPort(), "/metrics").body();
-                assertThat(metrics).contains("mlserve_feature_ingest_records_total{outcome=\"applied\",topic=\"mlserve.features\"} 2.0");
+                assertThat(metrics).contains("mlserve_feature_ingest_records_total{outcome=\"applied\",topic=\"mlserve.features\"} 52.0");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (contactAge(t) > 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                }
+                assertThat(contactAge(t)).as("in contact again").isLessThanOrEqualTo(2);
             }
         }
+    }
+
+    private static double contactAge(TestServer t) throws Exception {
+        for (String line : t.get(t.server.metricsPort(), "/metrics").body().split("\n")) {
+            if (line.startsWith("mlserve_feature_ingest_contact_age_seconds ")) {
+                return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError("no mlserve_feature_ingest_contact_age_seconds in /metrics");
     }
 
     private static double tenure(PredictionServiceGrpc.PredictionServiceBlockingStub s, String id) {

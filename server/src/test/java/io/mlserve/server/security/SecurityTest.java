@@ -289,6 +289,38 @@ class SecurityTest {
     }
 
     @Test
+    void oneConnectionMayNotOpenMoreCallsThanItsLimit() throws Exception {
+        try (TestServer t = server(SecurityOptions.defaults().withLimits(RequestLimits.DEFAULTS, 1))) {
+            var async = GRPCInferenceServiceGrpc.newStub(t.channel());
+            var blocking = GRPCInferenceServiceGrpc.newBlockingStub(t.channel());
+            blocking.modelInfer(addMul("m", 1)); // the connection is up
+            java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(1);
+            var stream = async.modelStreamInfer(new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(io.mlserve.proto.inference.ModelStreamInferResponse r) {
+                    answered.countDown();
+                }
+
+                @Override
+                public void onError(Throwable e) {
+                }
+
+                @Override
+                public void onCompleted() {
+                }
+            });
+            stream.onNext(addMul("m", 1));
+            assertThat(answered.await(10, TimeUnit.SECONDS)).isTrue();
+            // the open stream is the connection's one call: another call on it waits for a free slot
+            assertThat(code(() -> blocking.withDeadlineAfter(500, TimeUnit.MILLISECONDS).modelInfer(addMul("m", 1))))
+                    .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+            stream.onCompleted();
+            assertThat(code(() -> blocking.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(addMul("m", 1))))
+                    .isEqualTo(Status.Code.OK);
+        }
+    }
+
+    @Test
     void tokenFileMistakesNameTheirLine() throws Exception {
         Path f = dir.resolve("bad-tokens");
         for (String[] c : List.of(
