@@ -8,7 +8,6 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -33,11 +32,7 @@ public final class DriftMonitor implements AutoCloseable {
         this.repository = repository;
         this.metrics = metrics;
         this.listener = listener;
-        this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-drift");
-            t.setDaemon(true);
-            return t;
-        });
+        this.thread = io.mlserve.server.Daemons.scheduler("mlserve-drift");
         thread.scheduleWithFixedDelay(this::check, checkMs, checkMs, TimeUnit.MILLISECONDS);
     }
 

@@ -27,7 +27,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -90,11 +89,7 @@ public final class RetrainBridge implements AutoCloseable {
         this.metrics = metrics;
         this.channel = NettyChannelBuilder.forTarget(options.trainer()).usePlaintext().build();
         this.stub = TrainerServiceGrpc.newFutureStub(channel);
-        this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-retrain");
-            t.setDaemon(true);
-            return t;
-        });
+        this.thread = io.mlserve.server.Daemons.scheduler("mlserve-retrain");
     }
 
     /**

@@ -9,7 +9,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -38,11 +37,7 @@ public final class RepositoryPoller implements AutoCloseable {
         this.repository = repository;
         this.loader = loader;
         this.metrics = metrics;
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-registry-poll");
-            t.setDaemon(true);
-            return t;
-        });
+        this.timer = io.mlserve.server.Daemons.scheduler("mlserve-registry-poll");
     }
 
     /** The registry's roles of a model as of the last pass (MLflow aliases); empty for none. */

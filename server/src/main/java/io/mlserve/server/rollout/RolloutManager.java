@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -71,11 +70,7 @@ public final class RolloutManager implements AutoCloseable {
         this.quality = quality;
         this.source = source;
         this.metrics = metrics;
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-rollout");
-            t.setDaemon(true);
-            return t;
-        });
+        this.timer = io.mlserve.server.Daemons.scheduler("mlserve-rollout");
         timer.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
     }
 

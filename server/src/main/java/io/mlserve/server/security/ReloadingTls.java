@@ -16,7 +16,6 @@ import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.List;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
@@ -50,11 +49,7 @@ public final class ReloadingTls implements AutoCloseable {
         this.clientCa = clientCa;
         this.trustManager = clientCa == null ? null : new TrustManager();
         load();
-        this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-tls-reload");
-            t.setDaemon(true);
-            return t;
-        });
+        this.watcher = io.mlserve.server.Daemons.scheduler("mlserve-tls-reload");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 

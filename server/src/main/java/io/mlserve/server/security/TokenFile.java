@@ -13,7 +13,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -44,11 +43,7 @@ public final class TokenFile implements AutoCloseable {
         this.file = file;
         byHash = parse(file);
         stamp = stamp();
-        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "mlserve-auth-reload");
-            t.setDaemon(true);
-            return t;
-        });
+        watcher = io.mlserve.server.Daemons.scheduler("mlserve-auth-reload");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 
