@@ -164,7 +164,8 @@ public final class MlServer implements AutoCloseable {
                 : new io.mlserve.server.security.Guard(tokens, sec.rateLimit() > 0
                         ? new io.mlserve.server.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
                         metrics.registry());
-        InferenceHandler handler = new InferenceHandler(repository, metrics).withLimits(sec.limits());
+        InferenceHandler handler = new InferenceHandler(repository, metrics).withLimits(sec.limits())
+                .withGuard(guard);
         FeatureApi featureApi = features == null ? null : new FeatureApi(features);
         if (options.predictionLog() != null) {
             predictionLog = new PredictionLog(options.predictionLog(), metrics.predictionLogRecords());
@@ -451,6 +452,13 @@ public final class MlServer implements AutoCloseable {
             retrain.close();
         }
         loader.shutdown();
+        try {
+            if (!loader.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("a model load was still running at shutdown");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         repository.close();
         if (audit != null) {
             audit.close();

@@ -83,9 +83,9 @@ public final class PredictHandler {
             done.accept(answer, null);
         };
         if (request.getModelVersion().isEmpty()) {
-            // routed by entity: if the chosen version is swapped out before it runs, the request follows the swap
+            // routed by entity: if the chosen version is swapped out before it runs, the request follows the swap;
+            // under a shadow rollout the submit also sends the challenger its copy
             inference.submitRouted(a.inferRequest, context, completion, request.getEntityIds(0));
-            inference.shadow(request.getModelName(), a.inferRequest, a.version);
         } else {
             inference.submit(a.inferRequest, context, completion);
         }

@@ -70,13 +70,27 @@ public final class InferenceHandler {
      * request); the same key always lands on the same version, a request with neither at random.
      */
     public ServedVersion resolve(String name, String version, String entity, String requestId) {
+        return resolve(name, version, entity, requestId, io.mlserve.server.security.Guard.PRINCIPAL.get());
+    }
+
+    private io.mlserve.server.security.Guard guard;
+
+    /** Counts and audits allow-list refusals through this guard. */
+    public InferenceHandler withGuard(io.mlserve.server.security.Guard g) {
+        this.guard = g;
+        return this;
+    }
+
+    /** As {@link #resolve(String, String, String, String)} for {@code principal} (null: no authentication). */
+    ServedVersion resolve(String name, String version, String entity, String requestId,
+                          io.mlserve.server.security.Principal principal) {
         if (name.isEmpty()) {
             throw InferenceError.invalid("model_name: required");
         }
-        io.mlserve.server.security.Principal principal = io.mlserve.server.security.Guard.PRINCIPAL.get();
         if (principal != null && !principal.mayUse(name)) {
-            throw new InferenceError(Status.Code.PERMISSION_DENIED, "principal '" + principal.name()
-                    + "' may not use model '" + name + "'");
+            String message = guard != null ? guard.modelNotAllowed(principal, name, "infer").getMessage()
+                    : "principal '" + principal.name() + "' may not use model '" + name + "'";
+            throw new InferenceError(Status.Code.PERMISSION_DENIED, message);
         }
         ModelEntry entry = repository.model(name);
         if (entry == null) {
@@ -158,7 +172,9 @@ public final class InferenceHandler {
         }
         ServedVersion v;
         try {
-            v = resolve(request.getModelName(), routed ? "" : request.getModelVersion(), entity, request.getId());
+            // the principal of the call this request belongs to (a stream's later messages run on other threads)
+            v = resolve(request.getModelName(), routed ? "" : request.getModelVersion(), entity, request.getId(),
+                    io.mlserve.server.security.Guard.PRINCIPAL.get(context));
         } catch (InferenceError e) {
             ModelEntry known = request.getModelName().isEmpty() ? null : repository.model(request.getModelName());
             metrics.recordUnattributedFailure(known == null ? ServerMetrics.UNKNOWN_MODEL : known.name(), e.code());
@@ -192,11 +208,15 @@ public final class InferenceHandler {
             if (routed && attempt < MAX_REROUTES) {
                 ServedVersion chosen = v;
                 pending.rerouteWith(() -> {
-                    if (!swapped(chosen)) {
+                    if (!swapped(chosen) || !sameBinding(chosen)) {
                         return false;
                     }
                     chosen.release();
-                    submit(request, context, completion, entity, true, attempt + 1, received);
+                    try {
+                        submit(request, context, completion, entity, true, attempt + 1, received);
+                    } catch (RuntimeException e) {
+                        completion.done(null, new InferenceError(Status.Code.INTERNAL, "rerouting after a swap: " + e));
+                    }
                     return true;
                 });
             }
@@ -210,6 +230,16 @@ public final class InferenceHandler {
         if (routed && attempt == 0) {
             shadow(request.getModelName(), request, v);
         }
+    }
+
+    /**
+     * Whether the version a request would be rerouted to reads the same features as {@code v} (a Predict request's
+     * values were assembled for v's binding; rerouting them to a version that binds other features would be wrong).
+     */
+    boolean sameBinding(ServedVersion v) {
+        ModelEntry e = repository.model(v.model());
+        ServedVersion now = e == null ? null : e.latest();
+        return now == null || now.config().getFeatures().equals(v.config().getFeatures());
     }
 
     /** Whether the model now routes to a version other than {@code v} (v was swapped out, not the server stopping). */

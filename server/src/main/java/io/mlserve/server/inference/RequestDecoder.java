@@ -28,6 +28,9 @@ final class RequestDecoder {
      *
      * @return the number of rows (the first dimension of batched inputs; 1 for a model without one)
      */
+    /** Heap a decoded BYTES element costs beyond its bytes (a String and its array headers). */
+    static final long STRING_OVERHEAD = 48;
+
     static int check(ModelInferRequest request, String model, ModelSignature sig, int maxBatchSize) {
         return check(request, model, sig, maxBatchSize, RequestLimits.NONE);
     }
@@ -168,7 +171,8 @@ final class RequestDecoder {
         DataType type = spec.dataType();
         if (type == DataType.BYTES) {
             decodeRawStrings(data, i, name, (int) elements, null, 0, limits.maxElementBytes());
-            return data.size() - 4L * elements;
+            // each element becomes a Java string: count its object overhead too, not just its bytes
+            return data.size() - 4L * elements + STRING_OVERHEAD * elements;
         }
         long expected = elements * type.byteSize();
         if (data.size() != expected) {
@@ -274,7 +278,7 @@ final class RequestDecoder {
                                 + " bytes; the server's limit is " + limits.maxElementBytes() + " (--max-bytes-element)");
                     }
                     checkUtf8(b, field, k);
-                    decoded += b.size();
+                    decoded += b.size() + STRING_OVERHEAD;
                 }
             }
             default -> throw InferenceError.invalid("inputs[" + i + "]: datatype " + type.oipName()

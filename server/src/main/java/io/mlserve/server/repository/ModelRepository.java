@@ -194,7 +194,7 @@ public final class ModelRepository implements AutoCloseable {
             List<Long> candidates = new ArrayList<>();
             for (long v : onDisk) {
                 String fp = failed.get(name + "/" + v);
-                if (state.rejected().contains(v) || (fp != null && fp.equals(versionFingerprint(dir, v)))) {
+                if (state.rejected().contains(v) || (fp != null && fp.equals(failureFingerprint(dir, v)))) {
                     continue;
                 }
                 candidates.add(v);
@@ -235,6 +235,7 @@ public final class ModelRepository implements AutoCloseable {
                     continue;
                 }
                 long t0 = System.nanoTime();
+                String fingerprint = failureFingerprint(dir, v); // before loading: files still arriving count as new
                 try {
                     ServedVersion sv = loadVersion(name, v, dir, config, sessionConfig, scheduling);
                     next.put(v, sv);
@@ -245,7 +246,7 @@ public final class ModelRepository implements AutoCloseable {
                     LOG.error("model {} version {} not loaded: {}", name, v, e.getMessage());
                     metrics.recordLoadFailure(name);
                     failures.add(new ModelEntry.VersionFailure(v, e.getMessage()));
-                    failed.put(name + "/" + v, versionFingerprint(dir, v));
+                    failed.put(name + "/" + v, fingerprint);
                     audit(actor, "reject", name, 0, v, evidence().put("reason", e.getMessage()));
                     if (rollout && v == challenger) {
                         state = state.reject(v);
@@ -308,9 +309,16 @@ public final class ModelRepository implements AutoCloseable {
         return named != null && candidates.contains(named) ? named : fallback;
     }
 
-    private static String versionFingerprint(Path dir, long v) {
+    /**
+     * What a failed load depended on: the version's files and the model's config.json (a failure caused by the config
+     * is retried once the config is fixed).
+     */
+    private static String failureFingerprint(Path dir, long v) {
         try {
-            return FileSystemSource.versionFingerprint(dir.resolve(Long.toString(v)));
+            Path config = dir.resolve(ModelConfigs.CONFIG_FILE);
+            String c = Files.isRegularFile(config) ? Files.getLastModifiedTime(config).toMillis() + ":"
+                    + Files.size(config) : "none";
+            return c + "|" + FileSystemSource.versionFingerprint(dir.resolve(Long.toString(v)));
         } catch (IOException e) {
             return "unreadable: " + e;
         }

@@ -31,6 +31,9 @@ public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceI
         long version;
         try {
             version = request.getVersion().isEmpty() ? 0 : Long.parseLong(request.getVersion());
+            if (!request.getVersion().isEmpty() && version < 1) {
+                throw new NumberFormatException();
+            }
         } catch (NumberFormatException e) {
             out.onError(Status.INVALID_ARGUMENT.withDescription("version: expected a positive integer, got '"
                     + request.getVersion() + "'").asRuntimeException());

@@ -30,6 +30,8 @@ public final class RepositoryPoller implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final Map<String, Map<String, Long>> roles = new ConcurrentHashMap<>();
     private volatile String lastErrors = "";
+    /** When this server last moved a model's roles in the registry (System.nanoTime). */
+    private final Map<String, Long> movedAt = new ConcurrentHashMap<>();
 
     public RepositoryPoller(RegistrySource source, ModelRepository repository, ExecutorService loader,
                             RegistryMetrics metrics) {
@@ -50,6 +52,7 @@ public final class RepositoryPoller implements AutoCloseable {
      * until the next pass reads them from the registry.
      */
     public void rolesMoved(String model, long champion, long challenger) {
+        movedAt.put(model, System.nanoTime());
         roles.computeIfPresent(model, (k, before) -> {
             Map<String, Long> m = new java.util.HashMap<>();
             if (champion > 0) {
@@ -68,6 +71,9 @@ public final class RepositoryPoller implements AutoCloseable {
         SyncResult r = source.sync();
         Set<String> changed = new TreeSet<>(r.changed());
         for (Map.Entry<String, Map<String, Long>> e : r.roles().entrySet()) {
+            if (movedAt.getOrDefault(e.getKey(), Long.MIN_VALUE) - t0 > 0) {
+                continue; // moved by us while this pass read the registry: the pass saw the old roles
+            }
             Map<String, Long> before = roles.put(e.getKey(), Map.copyOf(e.getValue()));
             if (before == null || !before.equals(e.getValue())) {
                 changed.add(e.getKey());

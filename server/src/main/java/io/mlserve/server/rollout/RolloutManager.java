@@ -45,6 +45,8 @@ public final class RolloutManager implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Map<String, Judged> last = new ConcurrentHashMap<>();
+    /** Models with a role change queued on the loader: not judged again until it has run. */
+    private final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
 
     /** The open window of a model's challenger. */
     private record Window(long champion, long challenger, long startMs) {
@@ -87,6 +89,9 @@ public final class RolloutManager implements AutoCloseable {
     private void check(ModelEntry e) {
         ModelEntry.Rollout r = e.rollout();
         metrics.roles(e.name(), r == null ? null : r.champion(), r == null ? null : r.challenger());
+        if (pending.contains(e.name())) {
+            return;
+        }
         if (r == null || r.challenger() == null || r.challenger().arm() == null || r.champion().arm() == null) {
             windows.remove(e.name());
             return;
@@ -121,10 +126,10 @@ public final class RolloutManager implements AutoCloseable {
         ObjectNode evidence = evidence(result, champ, champAuc, chall, challAuc);
         if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
             apply(e.name(), "rollout", "promote", r.champion().version(), r.challenger().version(), evidence,
-                    s -> s.withChampion(r.challenger().version()));
+                    s -> s.withChampion(r.challenger().version()), r);
         } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
             apply(e.name(), "rollout", "rollback", r.challenger().version(), r.champion().version(), evidence,
-                    s -> s.reject(r.challenger().version()));
+                    s -> s.reject(r.challenger().version()), r);
         }
     }
 
@@ -165,7 +170,27 @@ public final class RolloutManager implements AutoCloseable {
      */
     private CompletableFuture<ModelEntry> apply(String model, String actor, String action, long from, long to,
                                                 ObjectNode evidence, java.util.function.UnaryOperator<RolloutState> change) {
+        return apply(model, actor, action, from, to, evidence, change, null);
+    }
+
+    /**
+     * As above; {@code judged} (for automatic decisions) is the pairing the decision was about: if the roles changed
+     * before the loader got to it (an operator acted, a newer version arrived), the decision is dropped.
+     */
+    private CompletableFuture<ModelEntry> apply(String model, String actor, String action, long from, long to,
+                                                ObjectNode evidence, java.util.function.UnaryOperator<RolloutState> change,
+                                                ModelEntry.Rollout judged) {
+        pending.add(model);
         return CompletableFuture.supplyAsync(() -> {
+          try {
+            ModelEntry current = repository.model(model);
+            if (judged != null && (current == null || current.rollout() == null
+                    || current.rollout().champion() != judged.champion()
+                    || current.rollout().challenger() != judged.challenger())) {
+                LOG.info("rollout of {}: the {} decided for {} is dropped: the roles changed before it ran", model,
+                        action, to);
+                return current;
+            }
             RolloutStates states = repository.rollouts();
             RolloutState before = states.get(model);
             RolloutState after = change.apply(before);
@@ -192,6 +217,9 @@ public final class RolloutManager implements AutoCloseable {
             }
             windows.remove(model);
             return repository.load(model, actor);
+          } finally {
+            pending.remove(model);
+          }
         }, loader);
     }
 

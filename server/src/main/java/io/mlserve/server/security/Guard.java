@@ -89,18 +89,18 @@ public final class Guard {
             p = token == null || token.isEmpty() ? null : tokens.principal(token);
             if (p == null) {
                 throw refuse(Status.Code.UNAUTHENTICATED, token == null ? "no bearer token"
-                        : "unknown token", "anonymous", what, peer, "unauthenticated", 0);
+                        : "unknown token", "anonymous", what, peer, "unauthenticated", 0, role);
             }
             if (role != null && !p.has(role)) {
                 throw refuse(Status.Code.PERMISSION_DENIED, "principal '" + p.name() + "' lacks the role '"
-                        + role.label() + "'", p.name(), what, peer, "permission_denied", 0);
+                        + role.label() + "'", p.name(), what, peer, "permission_denied", 0, role);
             }
         }
         if (limiter != null) {
             long wait = limiter.acquire(p.name());
             if (wait > 0) {
                 throw refuse(Status.Code.RESOURCE_EXHAUSTED, "rate limit of principal '" + p.name()
-                        + "' reached; retry after " + wait + " ms", p.name(), what, peer, "rate_limited", wait);
+                        + "' reached; retry after " + wait + " ms", p.name(), what, peer, "rate_limited", wait, role);
             }
         }
         return p;
@@ -109,14 +109,16 @@ public final class Guard {
     /** Counts (and audits) a principal refused a model by its allow-list. */
     public Denied modelNotAllowed(Principal p, String model, String what) {
         return refuse(Status.Code.PERMISSION_DENIED, "principal '" + p.name() + "' may not use model '" + model + "'",
-                p.name(), what, "", "permission_denied", 0);
+                p.name(), what + " " + model, "", "permission_denied", 0, Role.PREDICT);
     }
 
     private Denied refuse(Status.Code code, String message, String actor, String what, String peer, String reason,
-                          long retryAfter) {
+                          long retryAfter, Role role) {
         denied.labelValues(reason).inc();
         if (audit != null && code != Status.Code.RESOURCE_EXHAUSTED) {
-            String key = actor + "\u0000" + reason + "\u0000" + what;
+            // keyed by principal, reason and the role the endpoint needs — never by the caller-chosen path — so the
+            // number of keys is bounded by the token file, whatever a caller sends
+            String key = actor + "\u0000" + reason + "\u0000" + (role == null ? "any" : role.label());
             long now = System.nanoTime();
             long[] last = lastAudit.computeIfAbsent(key, k -> new long[] {now - AUDIT_EVERY_NANOS - 1, 0});
             boolean write;
@@ -132,7 +134,8 @@ public final class Guard {
                 }
             }
             if (write) {
-                audit.record(actor, "denied", "", 0, 0, JsonNodeFactory.instance.objectNode().put("what", what)
+                audit.record(actor, "denied", "", 0, 0, JsonNodeFactory.instance.objectNode()
+                        .put("what", what.length() > 200 ? what.substring(0, 200) + "..." : what)
                         .put("reason", reason).put("detail", message).put("peer", peer)
                         .put("suppressed_since_last", suppressed));
             }

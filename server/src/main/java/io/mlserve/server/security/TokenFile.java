@@ -36,7 +36,7 @@ public final class TokenFile implements AutoCloseable {
     });
     private final Path file;
     private volatile Map<String, Principal> byHash = Map.of();
-    private volatile long stamp = -1;
+    private volatile String stamp = "";
     private final ScheduledExecutorService watcher;
 
     public TokenFile(Path file, long checkMillis) throws IOException {
@@ -47,14 +47,15 @@ public final class TokenFile implements AutoCloseable {
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 
-    private long stamp() throws IOException {
-        return Files.getLastModifiedTime(file).toMillis() * 31 + Files.size(file);
+    /** The file's content hash: a rotated token has the same size and may keep the modification time. */
+    private String stamp() throws IOException {
+        return HexFormat.of().formatHex(SHA256.get().digest(Files.readAllBytes(file)));
     }
 
     private void reloadIfChanged() {
         try {
-            long now = stamp();
-            if (now != stamp) {
+            String now = stamp();
+            if (!now.equals(stamp)) {
                 byHash = parse(file);
                 stamp = now;
                 LOG.info("auth: {} reloaded ({} tokens)", file, byHash.size());

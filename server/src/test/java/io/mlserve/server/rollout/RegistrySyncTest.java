@@ -142,10 +142,15 @@ class RegistrySyncTest {
             List<JsonNode> rejects = t.server.repository().audit().read("m", "reject", 100);
             assertThat(rejects).extracting(n -> n.get("to_version").asLong()).containsExactly(2L, 3L);
             assertThat(rejects.get(1).get("evidence").get("reason").asText()).contains("sha256 of model.onnx is");
-            // a refused version is not tried again until its files change
+            // a refused version is not tried again until its files or config.json change
+            t.server.poller().pollOnce();
+            t.server.repository().load("m");
+            assertThat(t.server.repository().audit().read("m", "reject", 100)).hasSize(2);
             Files.writeString(repo.resolve("m/config.json"), "{\"version_policy\": {\"latest\": {\"num_versions\": 1}}}");
             t.server.poller().pollOnce();
-            assertThat(t.server.repository().audit().read("m", "reject", 100)).hasSize(2);
+            // the config changed: the newest refused version (the one latest-1 selects) is tried again, and refused
+            assertThat(t.server.repository().audit().read("m", "reject", 100)).extracting(n -> n.get("to_version")
+                    .asLong()).containsExactly(2L, 3L, 3L);
             assertThat(t.server.repository().model("m").latest().version()).isEqualTo(1);
             // the finished version is picked up
             Files.move(repo.resolve("m/4.tmp-abc"), repo.resolve("m/4"));

@@ -205,6 +205,36 @@ class SecurityTest {
             assertThat(code(() -> app.modelInfer(addMul("m", 1)))).isEqualTo(Status.Code.OK);
             assertThat(code(() -> app.modelInfer(addMul("other", 1)))).as("allow-list")
                     .isEqualTo(Status.Code.PERMISSION_DENIED);
+            // the allow-list holds on every message of a stream, including those submitted off the call's thread
+            java.util.List<String> streamed = new java.util.concurrent.CopyOnWriteArrayList<>();
+            java.util.concurrent.CountDownLatch three = new java.util.concurrent.CountDownLatch(3);
+            var stream = GRPCInferenceServiceGrpc.newStub(t.channel()).withInterceptors(
+                    MetadataUtils.newAttachHeadersInterceptor(bearer("tok-app"))).modelStreamInfer(
+                    new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(io.mlserve.proto.inference.ModelStreamInferResponse r) {
+                            streamed.add(r.getErrorMessage().isEmpty() ? r.getInferResponse().getModelName()
+                                    : r.getErrorMessage());
+                            three.countDown();
+                        }
+
+                        @Override
+                        public void onError(Throwable e) {
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                        }
+                    });
+            stream.onNext(addMul("m", 64));
+            stream.onNext(addMul("other", 1));
+            stream.onNext(addMul("m", 1));
+            assertThat(three.await(10, TimeUnit.SECONDS)).isTrue();
+            stream.onCompleted();
+            assertThat(streamed).hasSize(3);
+            assertThat(streamed.get(0)).isEqualTo("m");
+            assertThat(streamed.get(1)).contains("may not use model 'other'");
+            assertThat(streamed.get(2)).isEqualTo("m");
             assertThat(code(() -> app.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())))
                     .isEqualTo(Status.Code.PERMISSION_DENIED);
             assertThat(code(() -> ops.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())))
