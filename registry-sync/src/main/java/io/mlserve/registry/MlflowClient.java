@@ -183,8 +183,11 @@ final class MlflowClient {
     /** Streams one file to {@code target}; a size other than the listed one fails (a cut-off answer). */
     void download(ArtifactLocation from, String path, Path target, long expectedSize) throws IOException {
         URI uri = URI.create(from.api() + "/" + encodePath(path));
+        // the whole file within the request timeout plus its size at 256 KiB/s: generous, but bounded
+        Duration total = timeout.plusMillis(Math.max(0, expectedSize) / 256);
         HttpResponse<Path> r = send(request(uri).GET().build(), info -> info.statusCode() / 100 == 2
-                ? HttpResponse.BodySubscribers.ofFile(target) : HttpResponse.BodySubscribers.<Path>replacing(null));
+                ? HttpResponse.BodySubscribers.ofFile(target) : HttpResponse.BodySubscribers.<Path>replacing(null),
+                total);
         if (r.statusCode() / 100 != 2) {
             throw new HttpStatusException("GET " + shown(uri) + " answered HTTP " + r.statusCode()
                     + reason(r.statusCode()), r.statusCode(), null);
@@ -288,13 +291,30 @@ final class MlflowClient {
     }
 
     private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
+        return send(request, handler, timeout.multipliedBy(3));
+    }
+
+    /**
+     * Sends and waits at most {@code total} for the whole answer, body included: the request timeout alone stops
+     * counting once the headers have arrived, and a download stalled after that would hang the pass for good.
+     */
+    private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler, Duration total)
+            throws IOException {
+        java.util.concurrent.CompletableFuture<HttpResponse<T>> f = http.sendAsync(request, handler);
         try {
-            return http.send(request, handler);
+            return f.get(total.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
+            f.cancel(true);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException(request.method() + " " + shown(request.uri()) + " interrupted");
-        } catch (IOException e) {
-            throw new IOException(request.method() + " " + shown(request.uri()) + " failed: " + describe(e), e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            f.cancel(true);
+            throw new IOException(request.method() + " " + shown(request.uri()) + " did not complete within "
+                    + total.toSeconds() + " s");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            IOException io = cause instanceof IOException x ? x : new IOException(cause);
+            throw new IOException(request.method() + " " + shown(request.uri()) + " failed: " + describe(io), io);
         }
     }
 

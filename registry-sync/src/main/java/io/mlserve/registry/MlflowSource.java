@@ -179,8 +179,8 @@ public final class MlflowSource implements RegistrySource {
                     changed.add(model);
                 }
                 fingerprints.put(model, now);
-            } catch (IOException e) {
-                errors.add("model " + model + ": cannot read the cache " + dir + ": " + registry.describe(e));
+            } catch (IOException | java.io.UncheckedIOException e) {
+                errors.add("model " + model + ": cannot read the cache " + dir + ": " + e.getMessage());
             }
         }
         Map<String, Map<String, Long>> byRole = new HashMap<>();
@@ -217,6 +217,14 @@ public final class MlflowSource implements RegistrySource {
             errors.add("model " + model + ": " + registry.describe(e) + "; cache unchanged, roles stay " + served);
             return served;
         }
+        String championAlias = options.aliases().get(0);
+        if (!targets.containsKey(championAlias) && served.containsKey(championAlias)) {
+            // an MLflow with an emptied backend, a renamed model or a mistyped alias all look like "no champion":
+            // never let that take the serving version away; moving the alias does, removing it does not
+            errors.add("model " + model + ": MLflow names no " + championAlias + " (alias not set, or the model is "
+                    + "gone); keeping version " + served.get(championAlias) + " and the cache as they are");
+            return served;
+        }
         removeLeftovers(model, dir, errors);
 
         Map<String, Long> roles = new LinkedHashMap<>();
@@ -249,7 +257,13 @@ public final class MlflowSource implements RegistrySource {
         if (!roles.isEmpty()) {
             updateConfig(model, dir, roles, errors);
         }
-        removeUnused(model, dir, roles, errors);
+        // the champion served until now stays cached one more pass, so that it is still there if its successor fails
+        // to load (and a rollback to it needs no download)
+        Set<Long> keep = new HashSet<>(roles.values());
+        if (served.containsKey(championAlias)) {
+            keep.add(served.get(championAlias));
+        }
+        removeUnused(model, dir, keep, errors);
         knownRoles.put(model, roles);
         saveRoles(model, dir, roles, served, errors);
         return roles;
@@ -364,11 +378,10 @@ public final class MlflowSource implements RegistrySource {
      * Versions no role points at leave the cache: renamed to a hidden name first, so the loader never sees a
      * half-deleted version, then deleted.
      */
-    private void removeUnused(String model, Path dir, Map<String, Long> roles, List<String> errors) {
+    private void removeUnused(String model, Path dir, Set<Long> keep, List<String> errors) {
         if (!Files.isDirectory(dir)) {
             return;
         }
-        Set<Long> keep = new HashSet<>(roles.values());
         for (long version : cachedVersions(model, dir, errors)) {
             if (keep.contains(version)) {
                 continue;

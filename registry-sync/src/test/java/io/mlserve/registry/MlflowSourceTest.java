@@ -179,8 +179,23 @@ class MlflowSourceTest {
         assertThat(promoted.errors()).isEmpty();
         assertThat(promoted.roles()).isEqualTo(Map.of("m", Map.of("champion", 2L)));
         assertThat(promoted.changed()).containsExactly("m");
-        assertThat(namesIn(cache.resolve("m"))).containsExactlyInAnyOrder("2", "config.json", ".roles.json");
+        // the champion served until now stays one more pass (still there if version 2 fails to load), then goes
+        assertThat(namesIn(cache.resolve("m"))).containsExactlyInAnyOrder("1", "2", "config.json", ".roles.json");
         assertThat(cache.resolve("m/config.json")).hasBinaryContent(v2.get("config.json"));
+        source.sync();
+        assertThat(namesIn(cache.resolve("m"))).containsExactlyInAnyOrder("2", "config.json", ".roles.json");
+    }
+
+    @Test
+    void aChampionAliasThatVanishesDoesNotTakeTheServingVersionAway() throws IOException {
+        championOnVersion1();
+        source.sync();
+        // an MLflow restarted on an empty store answers every alias "not found"
+        mlflow.aliases.get("m").clear();
+        SyncResult r = source.sync();
+        assertThat(r.roles()).isEqualTo(Map.of("m", Map.of("champion", 1L)));
+        assertThat(r.errors()).singleElement().asString().contains("names no champion");
+        assertThat(namesIn(cache.resolve("m"))).contains("1");
     }
 
     @Test

@@ -104,7 +104,8 @@ public final class RepositoryPoller implements AutoCloseable {
         timer.scheduleWithFixedDelay(() -> {
             try {
                 pollOnce();
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                // anything escaping would cancel every later pass silently
                 LOG.error("registry poll failed: {}", e.toString(), e);
             }
         }, seconds, seconds, TimeUnit.SECONDS);

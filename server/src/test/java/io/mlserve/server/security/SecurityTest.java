@@ -350,6 +350,36 @@ class SecurityTest {
         }
     }
 
+    /**
+     * Keepalive policy: a client pinging every 10 s (the shortest gRPC allows) against a server that permits one ping
+     * per 30 s gets GOAWAY after its strikes; its next call reconnects. (Takes about 30 s: gRPC's own timing.)
+     */
+    @Test
+    void clientsPingingTooOftenAreDisconnected() throws Exception {
+        SecurityOptions tight = new SecurityOptions(null, null, null, null, false, 0, 0, RequestLimits.DEFAULTS, 100,
+                30);
+        try (TestServer t = server(tight)) {
+            ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", t.server.grpcPort()).usePlaintext()
+                    .keepAliveTime(10, TimeUnit.SECONDS).keepAliveWithoutCalls(true).build();
+            try {
+                var stub = GRPCInferenceServiceGrpc.newBlockingStub(ch);
+                stub.modelInfer(addMul("m", 1));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                boolean dropped = false;
+                while (!dropped && System.nanoTime() < deadline) {
+                    Thread.sleep(1000);
+                    io.grpc.ConnectivityState s = ch.getState(false);
+                    dropped = s == io.grpc.ConnectivityState.IDLE || s == io.grpc.ConnectivityState.TRANSIENT_FAILURE;
+                }
+                assertThat(dropped).as("the server closed the connection of a client pinging too often").isTrue();
+                assertThat(code(() -> stub.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(addMul("m", 1))))
+                        .as("a new call reconnects").isEqualTo(Status.Code.OK);
+            } finally {
+                ch.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void tokenFileMistakesNameTheirLine() throws Exception {
         Path f = dir.resolve("bad-tokens");
