@@ -206,19 +206,7 @@ public final class InferenceHandler {
             pending = new PendingInference(request, v, context, completion, received, outputs, rows, level,
                     deadlineNanos, timeoutMicros);
             if (routed && attempt < MAX_REROUTES) {
-                ServedVersion chosen = v;
-                pending.rerouteWith(() -> {
-                    if (!swapped(chosen) || !sameBinding(chosen)) {
-                        return false;
-                    }
-                    chosen.release();
-                    try {
-                        submit(request, context, completion, entity, true, attempt + 1, received);
-                    } catch (RuntimeException e) {
-                        completion.done(null, new InferenceError(Status.Code.INTERNAL, "rerouting after a swap: " + e));
-                    }
-                    return true;
-                });
+                pending.reroutable(this, entity, attempt);
             }
         } catch (InferenceError e) {
             v.metrics().recordFailure(e.code(), System.nanoTime() - received);
@@ -230,6 +218,23 @@ public final class InferenceHandler {
         if (routed && attempt == 0) {
             shadow(request.getModelName(), request, v);
         }
+    }
+
+    /**
+     * Submits {@code p} again if its version was swapped out (not the server stopping) for one that reads the same
+     * features; returns false, doing nothing, otherwise.
+     */
+    boolean reroute(PendingInference p) {
+        if (!swapped(p.version) || !sameBinding(p.version)) {
+            return false;
+        }
+        p.version.release();
+        try {
+            submit(p.request, p.context, p.completion, p.entity, true, p.attempt + 1, p.receivedNanos);
+        } catch (RuntimeException e) {
+            p.completion.done(null, new InferenceError(Status.Code.INTERNAL, "rerouting after a swap: " + e));
+        }
+        return true;
     }
 
     /**

@@ -21,8 +21,11 @@ public final class PendingInference extends QueuedRequest {
     /** Requested output names, or null for all outputs. */
     final Set<String> outputs;
     final boolean raw;
-    /** Submits the request again to the version serving now if its own was swapped out; null: never rerouted. */
-    private java.util.function.BooleanSupplier reroute;
+    /** Routes the request again if its version is swapped out before it runs; null: never rerouted. */
+    private InferenceHandler rerouter;
+    /** The entity it was routed by, and how many times it has been rerouted. */
+    String entity;
+    int attempt;
 
     PendingInference(ModelInferRequest request, ServedVersion version, Context context,
                      InferenceHandler.Completion completion, long receivedNanos, Set<String> outputs, int rows,
@@ -38,12 +41,13 @@ public final class PendingInference extends QueuedRequest {
     }
 
     /**
-     * A routed request whose version leaves service before it runs is submitted again through {@code r} (which lets
-     * go of this version first), or {@code r} answers false and does nothing when the version was not swapped out
-     * but the server is stopping.
+     * A routed request whose version leaves service before it runs is submitted again by {@code handler} to the
+     * version serving then (fields, not a closure: this is set on every routed request).
      */
-    void rerouteWith(java.util.function.BooleanSupplier r) {
-        this.reroute = r;
+    void reroutable(InferenceHandler handler, String routedBy, int attempts) {
+        this.rerouter = handler;
+        this.entity = routedBy;
+        this.attempt = attempts;
     }
 
     @Override
@@ -88,7 +92,7 @@ public final class PendingInference extends QueuedRequest {
 
     @Override
     protected void reject(Rejection reason, String message) {
-        if (reason == Rejection.SHUTDOWN && reroute != null && reroute.getAsBoolean()) {
+        if (reason == Rejection.SHUTDOWN && rerouter != null && rerouter.reroute(this)) {
             // the version was swapped out after this request chose it: not an error, it went to the successor
             return;
         }

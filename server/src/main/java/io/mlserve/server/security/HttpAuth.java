@@ -15,6 +15,8 @@ public final class HttpAuth {
     private HttpAuth() {
     }
 
+    private static final java.util.regex.Pattern SLASHES = java.util.regex.Pattern.compile("/+");
+
     /** Whether the endpoint is open to callers without a token. */
     public static boolean open(HttpMethod m, String path) {
         return path.startsWith("/v2/health/");
@@ -22,7 +24,8 @@ public final class HttpAuth {
 
     /** The role {@code m path} needs (not called for open endpoints). */
     public static Role role(HttpMethod m, String path) {
-        String[] p = path.replaceAll("^/+|/+$", "").split("/+");
+        // split once with a compiled pattern: this runs on every HTTP request
+        String[] p = java.util.Arrays.stream(SLASHES.split(path)).filter(x -> !x.isEmpty()).toArray(String[]::new);
         boolean read = m == HttpMethod.GET || m == HttpMethod.HEAD;
         if (p.length >= 1 && p[0].equals("v2")) {
             if (p.length >= 2 && p[1].equals("repository")) {

@@ -35,13 +35,25 @@ public final class TokenFile implements AutoCloseable {
         }
     });
     private final Path file;
-    private volatile Map<String, Principal> byHash = Map.of();
+    /**
+     * The file's tokens by hash, and those already accepted by value so a known caller costs a map lookup rather than a
+     * hash per request. Replaced whole on reload: an acceptance cached against the old file dies with it. Only tokens
+     * the file lists are cached, so the cache is bounded by the file.
+     */
+    private record Tokens(Map<String, Principal> byHash,
+                          java.util.concurrent.ConcurrentHashMap<String, Principal> accepted) {
+        Tokens(Map<String, Principal> byHash) {
+            this(byHash, new java.util.concurrent.ConcurrentHashMap<>());
+        }
+    }
+
+    private volatile Tokens tokens;
     private volatile String stamp = "";
     private final ScheduledExecutorService watcher;
 
     public TokenFile(Path file, long checkMillis) throws IOException {
         this.file = file;
-        byHash = parse(file);
+        tokens = new Tokens(parse(file));
         stamp = stamp();
         watcher = io.mlserve.server.Daemons.scheduler("mlserve-auth-reload");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
@@ -56,9 +68,9 @@ public final class TokenFile implements AutoCloseable {
         try {
             String now = stamp();
             if (!now.equals(stamp)) {
-                byHash = parse(file);
+                tokens = new Tokens(parse(file));
                 stamp = now;
-                LOG.info("auth: {} reloaded ({} tokens)", file, byHash.size());
+                LOG.info("auth: {} reloaded ({} tokens)", file, tokens.byHash().size());
             }
         } catch (IOException | IllegalArgumentException e) {
             LOG.error("auth: {} not reloaded, the previous tokens stay in force: {}", file, e.getMessage());
@@ -110,8 +122,16 @@ public final class TokenFile implements AutoCloseable {
 
     /** The principal whose token this is, or null. */
     public Principal principal(String token) {
-        byte[] digest = SHA256.get().digest(token.getBytes(StandardCharsets.UTF_8));
-        return byHash.get(HexFormat.of().formatHex(digest));
+        Tokens t = tokens;
+        Principal known = t.accepted().get(token);
+        if (known != null) {
+            return known;
+        }
+        Principal p = t.byHash().get(hash(token));
+        if (p != null) {
+            t.accepted().put(token, p);
+        }
+        return p;
     }
 
     /** The sha256 hex of a token, as the file wants it. */
