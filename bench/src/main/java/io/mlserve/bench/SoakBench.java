@@ -69,8 +69,7 @@ final class SoakBench implements Callable<Integer> {
         Exporters.logisticRegression("soak", new Preprocessing(WIDTH, cols), w, 0.1)
                 .writeTo(tmp.resolve("model.onnx"));
         Files.writeString(tmp.resolve("profile.json"), ProfileBuilder.build(names, reference, null, null).toString());
-        Files.writeString(tmp.resolve("metadata.json"), "{\"sha256\": \""
-                + VersionChecksum.sha256(tmp.resolve("model.onnx")) + "\"}");
+        VersionChecksum.writeMetadata(tmp, "model.onnx");
         Files.move(tmp, repo.resolve("soak").resolve(Long.toString(v)));
     }
 

@@ -53,8 +53,7 @@ final class SwapBench implements Callable<Integer> {
         Path dir = staging.resolve(Long.toString(v));
         ExampleModels.mlp("churn", ExampleModels.CHURN_FEATURES, new int[] {hidden}, v)
                 .writeTo(dir.resolve("model.onnx"));
-        Files.writeString(dir.resolve("metadata.json"), "{\"sha256\": \""
-                + VersionChecksum.sha256(dir.resolve("model.onnx")) + "\"}");
+        VersionChecksum.writeMetadata(dir, "model.onnx");
     }
 
     /** Publishes the next staged version by rename (the work of writing it was done before the measurement). */

@@ -78,6 +78,15 @@ public final class VersionChecksum {
         return Result.VERIFIED;
     }
 
+    /**
+     * Writes {@code metadata.json} with the model file's sha256 into a version directory, for versions published
+     * without the trainer (which writes a fuller metadata.json itself).
+     */
+    public static void writeMetadata(Path versionDir, String modelFile) throws IOException {
+        Files.writeString(versionDir.resolve("metadata.json"), "{\"sha256\": \""
+                + sha256(versionDir.resolve(modelFile)) + "\"}");
+    }
+
     /** Hex sha256 of a file, streamed. */
     public static String sha256(Path file) throws IOException {
         MessageDigest d;

@@ -36,15 +36,6 @@ class FaultsTest {
     @TempDir
     Path dir;
 
-    private static void publish(Path repo, String model, long v, byte[] onnx) throws Exception {
-        Path tmp = repo.resolve(model).resolve(v + ".tmp-x");
-        Files.createDirectories(tmp);
-        Files.write(tmp.resolve("model.onnx"), onnx);
-        Files.writeString(tmp.resolve("metadata.json"), "{\"sha256\": \"" + VersionChecksum.sha256(tmp.resolve(
-                "model.onnx")) + "\"}");
-        Files.move(tmp, repo.resolve(model).resolve(Long.toString(v)));
-    }
-
     private static String http(String method, int port, String path, String body) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
@@ -71,11 +62,11 @@ class FaultsTest {
         Files.createDirectories(repo.resolve("m"));
         Files.writeString(repo.resolve("m/config.json"), "{\"rollout\": {\"mode\": \"canary\", \"window_seconds\": "
                 + "3600, \"challenger_weight\": 0.5}}");
-        publish(repo, "m", 1, ExampleModels.addMul().toByteArray());
+        TestServer.publish(repo, "m", 1, ExampleModels.addMul().toByteArray());
         String[] args = {"--model-repository", repo.toString(), "--data-dir", dir.resolve("data").toString(),
             "--repository-poll-secs", "1"};
         try (ServerProcess first = ServerProcess.start(dir.resolve("first.log"), args)) {
-            publish(repo, "m", 2, ExampleModels.addMul().toByteArray());
+            TestServer.publish(repo, "m", 2, ExampleModels.addMul().toByteArray());
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (!JSON.readTree(http("GET", first.httpPort, "/v1/models/m/rollout", null)).path("challenger")
                     .asText().equals("2") && System.nanoTime() < deadline) {
@@ -103,7 +94,7 @@ class FaultsTest {
     @Test
     void aRegistryFullOfGarbageServesWhatIsGoodAndCutShortFilesAreRefused() throws Exception {
         Path repo = dir.resolve("models");
-        publish(repo, "m", 1, ExampleModels.addMul().toByteArray());
+        TestServer.publish(repo, "m", 1, ExampleModels.addMul().toByteArray());
         // garbage beside it: stray files, non-version directories, a version without a model, a broken config
         Files.writeString(repo.resolve("README.txt"), "not a model");
         Files.write(repo.resolve("m/core.12345"), new byte[] {0, 1, 2});
@@ -135,8 +126,7 @@ class FaultsTest {
             Files.createDirectories(v2);
             byte[] model = ExampleModels.addMul().toByteArray();
             Files.write(v2.resolve("model.onnx"), model);
-            Files.writeString(v2.resolve("metadata.json"), "{\"sha256\": \"" + VersionChecksum.sha256(
-                    v2.resolve("model.onnx")) + "\"}");
+            VersionChecksum.writeMetadata(v2, "model.onnx");
             Files.write(v2.resolve("model.onnx"), java.util.Arrays.copyOf(model, model.length / 2),
                     StandardOpenOption.TRUNCATE_EXISTING);
             Files.move(v2, repo.resolve("m/2"));

@@ -30,6 +30,17 @@ public final class TestServer implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Publishes a version the way the trainer does: written beside ({@code <v>.tmp-*}), checksummed into its
+     * metadata.json, renamed into place.
+     */
+    public static Path publish(Path repo, String model, long version, byte[] onnx) throws IOException {
+        Path tmp = Files.createDirectories(repo.resolve(model).resolve(version + ".tmp-" + System.nanoTime()));
+        Files.write(tmp.resolve("model.onnx"), onnx);
+        io.mlserve.registry.VersionChecksum.writeMetadata(tmp, "model.onnx");
+        return Files.move(tmp, repo.resolve(model).resolve(Long.toString(version)));
+    }
+
     public TestServer config(String name, String json) throws IOException {
         Files.createDirectories(repository.resolve(name));
         Files.writeString(repository.resolve(name).resolve("config.json"), json);

@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -166,60 +167,53 @@ public final class RolloutManager implements AutoCloseable {
 
     /**
      * Changes the model's state, audits it, tells the registry, and reloads the model on the loader executor; the
-     * returned future completes when the new roles serve.
+     * returned future completes when the new roles serve. {@code judged} (automatic decisions; null for an operator's)
+     * is the pairing the decision was about: if the roles changed before the loader got to it (an operator acted, a
+     * newer version arrived), the decision is dropped.
      */
     private CompletableFuture<ModelEntry> apply(String model, String actor, String action, long from, long to,
-                                                ObjectNode evidence, java.util.function.UnaryOperator<RolloutState> change) {
-        return apply(model, actor, action, from, to, evidence, change, null);
-    }
-
-    /**
-     * As above; {@code judged} (for automatic decisions) is the pairing the decision was about: if the roles changed
-     * before the loader got to it (an operator acted, a newer version arrived), the decision is dropped.
-     */
-    private CompletableFuture<ModelEntry> apply(String model, String actor, String action, long from, long to,
-                                                ObjectNode evidence, java.util.function.UnaryOperator<RolloutState> change,
+                                                ObjectNode evidence, UnaryOperator<RolloutState> change,
                                                 ModelEntry.Rollout judged) {
         pending.add(model);
         return CompletableFuture.supplyAsync(() -> {
-          try {
-            ModelEntry current = repository.model(model);
-            if (judged != null && (current == null || current.rollout() == null
-                    || current.rollout().champion() != judged.champion()
-                    || current.rollout().challenger() != judged.challenger())) {
-                LOG.info("rollout of {}: the {} decided for {} is dropped: the roles changed before it ran", model,
-                        action, to);
-                return current;
-            }
-            RolloutStates states = repository.rollouts();
-            RolloutState before = states.get(model);
-            RolloutState after = change.apply(before);
-            states.put(model, after);
-            if (repository.audit() != null) {
-                repository.audit().record(actor, action, model, from, to, evidence);
-            }
-            metrics.rolloutEvent(model, action);
-            LOG.warn("rollout of {}: {} by {} ({} -> {})", model, action, actor, from, to);
-            if (source != null) {
-                try {
-                    if (after.champion() != before.champion()) {
-                        source.setRole(model, "champion", after.champion());
-                    }
-                    if (after.challenger() != before.challenger() || !after.rejected().equals(before.rejected())) {
-                        source.setRole(model, "challenger", after.challenger());
-                    }
-                    if (poller != null) {
-                        poller.rolesMoved(model, after.champion(), after.challenger());
-                    }
-                } catch (java.io.IOException | RuntimeException ex) {
-                    LOG.error("rollout of {}: registry not told of the {}: {}", model, action, ex.getMessage());
+            try {
+                ModelEntry current = repository.model(model);
+                if (judged != null && (current == null || current.rollout() == null
+                        || current.rollout().champion() != judged.champion()
+                        || current.rollout().challenger() != judged.challenger())) {
+                    LOG.info("rollout of {}: the {} decided for {} is dropped: the roles changed before it ran", model,
+                            action, to);
+                    return current;
                 }
+                RolloutStates states = repository.rollouts();
+                RolloutState before = states.get(model);
+                RolloutState after = change.apply(before);
+                states.put(model, after);
+                if (repository.audit() != null) {
+                    repository.audit().record(actor, action, model, from, to, evidence);
+                }
+                metrics.rolloutEvent(model, action);
+                LOG.warn("rollout of {}: {} by {} ({} -> {})", model, action, actor, from, to);
+                if (source != null) {
+                    try {
+                        if (after.champion() != before.champion()) {
+                            source.setRole(model, "champion", after.champion());
+                        }
+                        if (after.challenger() != before.challenger() || !after.rejected().equals(before.rejected())) {
+                            source.setRole(model, "challenger", after.challenger());
+                        }
+                        if (poller != null) {
+                            poller.rolesMoved(model, after.champion(), after.challenger());
+                        }
+                    } catch (java.io.IOException | RuntimeException ex) {
+                        LOG.error("rollout of {}: registry not told of the {}: {}", model, action, ex.getMessage());
+                    }
+                }
+                windows.remove(model);
+                return repository.load(model, actor);
+            } finally {
+                pending.remove(model);
             }
-            windows.remove(model);
-            return repository.load(model, actor);
-          } finally {
-            pending.remove(model);
-          }
         }, loader);
     }
 
@@ -236,7 +230,8 @@ public final class RolloutManager implements AutoCloseable {
             throw new java.util.NoSuchElementException("model '" + model + "' is not in the repository");
         }
         if (ModelConfigs.rolloutMode(e.config()) == null) {
-            throw new IllegalArgumentException("model '" + model + "' has no rollout (config.json rollout.mode is off)");
+            throw new IllegalArgumentException("model '" + model + "' has no rollout (config.json rollout.mode is "
+                    + "off)");
         }
         ModelEntry.Rollout r = e.rollout();
         long champion = r == null || r.champion() == null ? 0 : r.champion().version();
@@ -257,13 +252,13 @@ public final class RolloutManager implements AutoCloseable {
                 if (e.version(to) == null) {
                     throw new IllegalArgumentException("version " + to + " of '" + model + "' is not serving");
                 }
-                return apply(model, actor, "promote", champion, to, evidence, s -> s.withChampion(to));
+                return apply(model, actor, "promote", champion, to, evidence, s -> s.withChampion(to), null);
             }
             case "rollback" -> {
                 if (challenger == 0) {
                     throw new IllegalArgumentException("model '" + model + "' has no challenger to roll back");
                 }
-                return apply(model, actor, "rollback", challenger, champion, evidence, s -> s.reject(challenger));
+                return apply(model, actor, "rollback", challenger, champion, evidence, s -> s.reject(challenger), null);
             }
             case "set_champion" -> {
                 if (version <= 0) {
@@ -274,10 +269,10 @@ public final class RolloutManager implements AutoCloseable {
                     rejected.remove(version);
                     return new RolloutState(version, s.challenger() == version ? 0 : s.challenger(),
                             s.challengerSinceMs(), rejected);
-                });
+                }, null);
             }
             case "clear_rejected" -> {
-                return apply(model, actor, "clear_rejected", 0, 0, evidence, RolloutState::clearRejected);
+                return apply(model, actor, "clear_rejected", 0, 0, evidence, RolloutState::clearRejected, null);
             }
             default -> throw new IllegalArgumentException("action must be promote, rollback, set_champion or "
                     + "clear_rejected, got '" + action + "'");

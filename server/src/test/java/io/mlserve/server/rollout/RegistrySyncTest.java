@@ -8,7 +8,6 @@ import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
 import io.mlserve.proto.inference.InferParameter;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
-import io.mlserve.registry.VersionChecksum;
 import io.mlserve.runtime.DataType;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.onnx.OnnxModelBuilder;
@@ -49,11 +48,7 @@ class RegistrySyncTest {
 
     /** Publishes a version the way the trainer does: written beside, checksummed, renamed into place. */
     static Path publish(Path repo, String model, long version, OnnxModelBuilder m) throws Exception {
-        Path tmp = repo.resolve(model).resolve(version + ".tmp-" + System.nanoTime());
-        m.writeTo(tmp.resolve("model.onnx"));
-        Files.writeString(tmp.resolve("metadata.json"), "{\"sha256\": \""
-                + VersionChecksum.sha256(tmp.resolve("model.onnx")) + "\"}");
-        return Files.move(tmp, repo.resolve(model).resolve(Long.toString(version)));
+        return TestServer.publish(repo, model, version, m.toByteArray());
     }
 
     private static ServerOptions options(Path repo, Path data) {
@@ -211,15 +206,6 @@ class RegistrySyncTest {
                 channel.shutdownNow();
             }
         }
-    }
-
-    static long rssBytes() throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 
     static void deleteTree(Path p) throws Exception {
