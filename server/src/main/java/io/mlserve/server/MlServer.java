@@ -26,7 +26,7 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
-import io.mlserve.server.drift.TopicConsumer;
+import io.mlserve.datagen.TopicConsumer;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.server.drift.GrpcDriftService;

@@ -29,7 +29,7 @@ public final class TrainerServer implements AutoCloseable {
     private final TrainerJobs jobs;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server grpc;
-    private RetrainConsumer consumer;
+    private io.mlserve.datagen.TopicConsumer consumer;
 
     private TrainerServer(Options options) throws IOException {
         this.options = options;
@@ -45,7 +45,8 @@ public final class TrainerServer implements AutoCloseable {
         try {
             s.grpc.start();
             if (options.kafka() != null) {
-                s.consumer = new RetrainConsumer(options.kafka(), options.topic(), options.groupId(), s.jobs).start();
+                s.consumer = new io.mlserve.datagen.TopicConsumer(options.kafka(), options.topic(), options.groupId(),
+                        io.mlserve.datagen.TopicConsumer.Start.EARLIEST, s::submitFromKafka).start();
             }
         } catch (IOException | RuntimeException e) {
             s.close();
@@ -55,6 +56,22 @@ public final class TrainerServer implements AutoCloseable {
                 options.master(), options.kafka() == null ? "" : "; consuming " + options.topic() + " from "
                         + options.kafka());
         return s;
+    }
+
+    /**
+     * One {@code mlserve.retrain} record (a serialized JobRequest). A record without a request_id gets
+     * {@code kafka:<topic>-<partition>-<offset>}, so a redelivered record is the same job; an invalid one is refused
+     * (IllegalArgumentException: logged and skipped by the consumer, never retried).
+     */
+    private void submitFromKafka(byte[] value, String where) throws com.google.protobuf.InvalidProtocolBufferException {
+        io.mlserve.proto.v1.JobRequest request = io.mlserve.proto.v1.JobRequest.parseFrom(value);
+        if (request.getRequestId().isEmpty()) {
+            request = request.toBuilder().setRequestId("kafka:" + where).build();
+        }
+        io.mlserve.proto.v1.SubmitJobResponse s = jobs.submit(request, "kafka");
+        if (s.getDeduplicated()) {
+            LOG.info("record {}: same as job {} ({})", where, s.getJob().getJobId(), s.getJob().getState());
+        }
     }
 
     public int port() {
