@@ -4,7 +4,7 @@ import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.server.MlServer;
 import io.mlserve.server.ServerOptions;
-import io.mlserve.server.cli.DemoCommand;
+import io.mlserve.server.cli.ExampleCommand;
 import io.mlserve.server.examples.ChurnExample;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 /** {@code mlserve bench ...}: the load generator and the measured comparisons recorded in bench/RESULTS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "mlserve benchmarks.",
         subcommands = {BenchMain.Load.class, BenchMain.Transport.class, BatchingBench.class, FeatureBench.class,
-            PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, SwapBench.class, SoakBench.class,
+            PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, SwapBench.class, SoakBench.class, ScenarioBench.class, ScenarioBench.Demo.class,
             BenchMain.Jmh.class})
 public final class BenchMain implements Runnable {
     @CommandLine.Spec
@@ -148,7 +148,7 @@ public final class BenchMain implements Runnable {
             // the echo server answers with exactly what mlserve answers, captured from a real call
             try (MlServer s = MlServer.start(ServerOptions.ephemeral(repo));
                  LoadGenerator g = new LoadGenerator("127.0.0.1", s.grpcPort(), 1)) {
-                request = g.requestFor(DemoCommand.MODEL, flags.rows, !flags.typed);
+                request = g.requestFor(ExampleCommand.MODEL, flags.rows, !flags.typed);
                 canned = g.callOnce(request);
             }
             int cores = Runtime.getRuntime().availableProcessors();

@@ -10,8 +10,6 @@ import io.mlserve.server.ServerOptions;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.mlserve.server.retrain.RetrainOptions;
 import io.mlserve.server.retrain.RetrainStatus;
-import java.io.File;
-import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +53,7 @@ final class RetrainBench implements Callable<Integer> {
         Path work = Files.createTempDirectory("mlserve-retrain");
         Path registry = work.resolve("models");
         long t0 = System.nanoTime();
-        Process manual = trainerJvm(work.resolve("train.log"), "TrainMain", "--data", data.toString(), "--registry",
+        Process manual = TrainerJvm.start(work.resolve("train.log"), "TrainMain", "--data", data.toString(), "--registry",
                 registry.toString(), "--spark-master", master, "--algorithm", algorithm, "--grid", grid);
         if (!manual.waitFor(2, TimeUnit.HOURS) || manual.exitValue() != 0) {
             System.err.println("./mlserve train failed: see " + work.resolve("train.log"));
@@ -76,7 +74,7 @@ final class RetrainBench implements Callable<Integer> {
             port = s.getLocalPort();
         }
         Path trainerLog = work.resolve("trainer.log");
-        Process trainer = trainerJvm(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
+        Process trainer = TrainerJvm.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--registry", registry.toString(), "--data", data.toString(), "--spark-master", master);
         List<double[]> rows = new ArrayList<>();
         RetrainOptions options = RetrainOptions.defaults("127.0.0.1:" + port).withPoll(Duration.ofMillis(500));
@@ -132,25 +130,5 @@ final class RetrainBench implements Callable<Integer> {
             Files.writeString(json, b.append("]}\n").toString());
         }
         return 0;
-    }
-
-    /** A trainer-bridge main class in its own JVM, with the trainer's classpath and this JVM's module flags. */
-    private static Process trainerJvm(Path log, String mainClass, String... args) throws Exception {
-        Path target = Path.of(System.getProperty("mlserve.home", "."), "trainer-bridge", "target");
-        if (!Files.isDirectory(target.resolve("lib"))) {
-            throw new IllegalStateException(target.resolve("lib") + " missing: build the trainer first "
-                    + "(mvn -DskipTests install), or run through ./mlserve bench");
-        }
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("--add-") || arg.startsWith("-D")) {
-                cmd.add(arg);
-            }
-        }
-        cmd.addAll(List.of("-cp", target.resolve("trainer-bridge-0.1.0-SNAPSHOT.jar") + File.pathSeparator
-                + target.resolve("lib") + File.separator + "*", "io.mlserve.trainer." + mainClass));
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 }

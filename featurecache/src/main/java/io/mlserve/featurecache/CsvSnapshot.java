@@ -30,7 +30,7 @@ public final class CsvSnapshot {
      * @param eventTimeColumn the column holding each row's event time in ms since the epoch; when the file
      *                        has no such column, every row gets {@code defaultEventTimeMs}
      */
-    public static LoadSummary load(Path csv, FeatureTable table, String eventTimeColumn, long defaultEventTimeMs)
+    public static LoadSummary load(Path csv, RowTarget table, String eventTimeColumn, long defaultEventTimeMs)
             throws IOException {
         long start = System.nanoTime();
         try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {

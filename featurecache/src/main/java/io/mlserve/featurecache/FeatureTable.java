@@ -10,9 +10,7 @@ import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ExternalMapQueryContext;
@@ -29,7 +27,7 @@ import net.openhft.chronicle.map.MapEntry;
  * map's per-entry lock. Reads take no lock beyond Chronicle's segment read lock and allocate nothing: the
  * record is read into a per-thread array and decoded into the caller's {@link FeatureRow}.
  */
-public final class FeatureTable implements AutoCloseable {
+public final class FeatureTable implements AutoCloseable, RowTarget {
     private static final int TIME_BYTES = 8;
 
     private final FeatureView view;
@@ -37,7 +35,7 @@ public final class FeatureTable implements AutoCloseable {
     private final int maskBytes;
     private final int recordSize;
     private final long ttlMillis;
-    private final List<Map<String, Integer>> vocabularies;
+    private final CategoryCodes codes;
     private final ThreadLocal<byte[]> readScratch;
     private final ThreadLocal<StringBuilder> keyScratch = ThreadLocal.withInitial(() -> new StringBuilder(24));
     private final LongAdder applied = new LongAdder();
@@ -57,13 +55,7 @@ public final class FeatureTable implements AutoCloseable {
         this.recordSize = TIME_BYTES + maskBytes + 8 * view.size();
         this.ttlMillis = view.ttl().toMillis();
         this.readScratch = ThreadLocal.withInitial(() -> new byte[recordSize]);
-        this.vocabularies = view.features().stream().map(f -> {
-            Map<String, Integer> m = new HashMap<>();
-            for (int i = 0; i < f.vocabulary().size(); i++) {
-                m.put(f.vocabulary().get(i), i);
-            }
-            return m;
-        }).toList();
+        this.codes = new CategoryCodes(view);
     }
 
     /**
@@ -153,6 +145,7 @@ public final class FeatureTable implements AutoCloseable {
         return recovered;
     }
 
+    @Override
     public FeatureView view() {
         return view;
     }
@@ -178,19 +171,16 @@ public final class FeatureTable implements AutoCloseable {
     }
 
     /** The code a category value is stored as: vocabulary index, hash bucket, or -1 when unknown. */
+    @Override
     public long categoryCode(int feature, String value) {
-        FeatureSpec f = view.features().get(feature);
-        if (f.hashBuckets() > 0) {
-            return Math.floorMod(value.hashCode(), f.hashBuckets());
-        }
-        Integer i = vocabularies.get(feature).get(value);
-        return i == null ? -1 : i;
+        return codes.code(feature, value);
     }
 
     /**
      * Writes {@code entity}'s row as of {@code eventTimeMs}: {@code values[i]} where {@code present[i]}, the
      * default elsewhere.
      */
+    @Override
     public WriteOutcome write(CharSequence entity, long eventTimeMs, double[] values, boolean[] present) {
         if (values.length != view.size() || present.length != view.size()) {
             throw new IllegalArgumentException("a row of view '" + view.name() + "' has " + view.size()

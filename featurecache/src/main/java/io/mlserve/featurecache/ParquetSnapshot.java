@@ -23,7 +23,7 @@ public final class ParquetSnapshot {
     private ParquetSnapshot() {
     }
 
-    public static CsvSnapshot.LoadSummary load(Path parquet, FeatureTable table, String eventTimeColumn,
+    public static CsvSnapshot.LoadSummary load(Path parquet, RowTarget table, String eventTimeColumn,
                                                long defaultEventTimeMs) throws IOException {
         long start = System.nanoTime();
         List<Path> files = new ArrayList<>();

@@ -9,7 +9,7 @@ import java.util.List;
  * features; others ignored) and writing each row through the table's event-time ordering.
  */
 final class SnapshotWriter {
-    final FeatureTable table;
+    final RowTarget table;
     final FeatureView view;
     final int keyColumn;
     final int timeColumn;
@@ -21,7 +21,7 @@ final class SnapshotWriter {
     long applied;
     long ignored;
 
-    SnapshotWriter(FeatureTable table, List<String> columns, String eventTimeColumn, String source)
+    SnapshotWriter(RowTarget table, List<String> columns, String eventTimeColumn, String source)
             throws IOException {
         this.table = table;
         this.view = table.view();

@@ -9,7 +9,7 @@ public final class Snapshots {
     private Snapshots() {
     }
 
-    public static CsvSnapshot.LoadSummary load(Path path, FeatureTable table, String eventTimeColumn,
+    public static CsvSnapshot.LoadSummary load(Path path, RowTarget table, String eventTimeColumn,
                                                long defaultEventTimeMs) throws IOException {
         if (!Files.exists(path)) {
             throw new IOException(path + ": no such file or directory");

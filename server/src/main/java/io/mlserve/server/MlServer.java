@@ -70,7 +70,9 @@ import org.slf4j.LoggerFactory;
 public final class MlServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MlServer.class);
     /** How often the drift monitor looks for windows that are due. */
-    private static final long DRIFT_CHECK_MS = 1000;
+    // closing a due window is cheap (a look at each version's row count); checked often so that windows keep their
+    // size under fast traffic and replays
+    private static final long DRIFT_CHECK_MS = 100;
     /** How often the rollout manager looks for challengers whose window is due. */
     private static final long ROLLOUT_CHECK_MS = 1000;
     /** How often certificate and token files are checked for changes. */
@@ -79,6 +81,9 @@ public final class MlServer implements AutoCloseable {
 
     private final ServerOptions options;
     private final ServerMetrics metrics;
+    private final ServerClock clock = new ServerClock();
+    private final java.util.List<io.mlserve.server.drift.DriftListener> driftListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ModelRepository repository;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
@@ -88,7 +93,7 @@ public final class MlServer implements AutoCloseable {
     private final AtomicBoolean stopped = new AtomicBoolean();
     private FeatureStore features;
     private FeatureIngester ingester;
-    private RetrainBridge retrain;
+    private volatile RetrainBridge retrain;
     private TopicConsumer driftConsumer;
     private TopicConsumer outcomeConsumer;
     private DriftMonitor driftMonitor;
@@ -109,7 +114,7 @@ public final class MlServer implements AutoCloseable {
         this.options = options;
         this.metrics = new ServerMetrics();
         this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(),
-                options.resolvedDefaultInstances(), metrics);
+                options.resolvedDefaultInstances(), metrics).withClock(clock);
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
         int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
@@ -172,8 +177,9 @@ public final class MlServer implements AutoCloseable {
             LOG.info("logging predictions ({} sampled) to {} on {}", options.predictionLog().sample(),
                     options.predictionLog().topic(), options.predictionLog().bootstrapServers());
         }
-        RetrainBridge qualityBridge = retrain;
         quality = new QualityMonitor(QualityMonitor.Options.defaults(), metrics.registry(), event -> {
+            driftListeners.forEach(l -> l.alert(event));
+            RetrainBridge qualityBridge = retrain; // created below: read when the event comes
             if (qualityBridge != null) {
                 qualityBridge.onDrift(event);
             }
@@ -183,7 +189,7 @@ public final class MlServer implements AutoCloseable {
         }, model -> {
             ModelEntry entry = repository.model(model);
             return entry == null ? null : entry.config().getDrift();
-        });
+        }, clock);
         if (options.outcomesKafka() != null) {
             QualityMonitor q = quality;
             outcomeConsumer = new TopicConsumer(options.outcomesKafka(), options.outcomesTopic(),
@@ -191,12 +197,12 @@ public final class MlServer implements AutoCloseable {
                     (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
             LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
         }
-        PredictHandler predict = new PredictHandler(handler, features, predictionLog, quality);
+        PredictHandler predict = new PredictHandler(handler, features, predictionLog, quality, clock);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
             retrain = new RetrainBridge(options.retrain(), repository::model, m -> admin.load("", m),
-                    metrics.retrain());
+                    metrics.retrain(), clock);
             LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
             if (options.driftKafka() != null) {
                 RetrainBridge bridge = retrain;
@@ -217,17 +223,23 @@ public final class MlServer implements AutoCloseable {
             driftPublisher = new DriftEventPublisher(options.driftKafka(), options.driftTopic());
         }
         rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source, poller,
-                metrics.registrySync(), ROLLOUT_CHECK_MS);
+                metrics.registrySync(), ROLLOUT_CHECK_MS, clock);
         RetrainBridge bridge = retrain;
         DriftEventPublisher publisher = driftPublisher;
         driftMonitor = new DriftMonitor(repository, metrics.drift(), event -> {
+            driftListeners.forEach(l -> l.alert(event));
             if (bridge != null) {
                 bridge.onDrift(event);
             }
             if (publisher != null) {
                 publisher.publish(event);
             }
-        }, DRIFT_CHECK_MS);
+        }, DRIFT_CHECK_MS, clock, new io.mlserve.server.drift.DriftListener() {
+            @Override
+            public void window(String model, String version, io.mlserve.drift.DriftDetector.Report report) {
+                driftListeners.forEach(l -> l.window(model, version, report));
+            }
+        });
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.grpcPort()))
@@ -353,6 +365,16 @@ public final class MlServer implements AutoCloseable {
 
     public int metricsPort() {
         return ((InetSocketAddress) metricsChannel.localAddress()).getPort();
+    }
+
+    /** Adds a listener for judged drift windows and raised alerts (see {@link io.mlserve.server.drift.DriftListener}). */
+    public void addDriftListener(io.mlserve.server.drift.DriftListener listener) {
+        driftListeners.add(listener);
+    }
+
+    /** The server's time for drift, quality, rollout windows and feature reads; a replay may drive it. */
+    public ServerClock clock() {
+        return clock;
     }
 
     public ModelRepository repository() {

@@ -98,8 +98,10 @@ class DeployKitTest {
                 .path("containers").get(0);
         String trainerSource = Files.readString(DEPLOY.resolve(
                 "../trainer-bridge/src/main/java/io/mlserve/trainer/TrainerMain.java").normalize());
-        assertThat(trainer.path("args").get(0).asText()).isEqualTo("trainer");
-        for (int i = 1; i < trainer.path("args").size(); i++) {
+        // the trainer image's entrypoint is the trainer service itself (deploy/image/build)
+        assertThat(trainer.path("image").asText()).isEqualTo("mlserve-trainer:0.1.0");
+        assertThat(trainer.path("args").size()).isPositive();
+        for (int i = 0; i < trainer.path("args").size(); i++) {
             String flag = trainer.path("args").get(i).asText().split("=")[0];
             assertThat(trainerSource).as("trainer option %s", flag).contains("names = \"" + flag + "\"");
         }

@@ -22,6 +22,11 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        return invoke(args);
+    }
+
+    /** Runs {@code mlserve bench ARGS} (the bench module's entry). */
+    static int invoke(List<String> args) throws Exception {
         Class<?> main;
         try {
             main = Class.forName(BENCH_MAIN);

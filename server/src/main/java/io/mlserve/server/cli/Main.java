@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code mlserve} program: one entry for every command (the launcher script and the image run this). */
 @Command(name = "mlserve", mixinStandardHelpOptions = true, version = "mlserve 0.1.0",
         description = "gRPC inference server with the feature store, drift monitor, registry sync and retraining built in.",
-        subcommands = {ServeCommand.class, DemoCommand.class, FeaturesCommand.class, DatagenCommand.class,
+        subcommands = {DemoCommand.class, ServeCommand.class, ExampleCommand.class, ScoreCommand.class, FeaturesCommand.class, DatagenCommand.class,
             ProfileCommand.class, TrainCommand.class, TrainCommand.Service.class, TrainCommand.ExportLog.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class})

@@ -25,10 +25,20 @@ public final class DriftMonitor implements AutoCloseable {
 
     private final ModelRepository repository;
     private final DriftMetrics metrics;
-    private final Consumer<DriftEvent> listener;
-    private final ScheduledExecutorService thread;
+    /** DriftEvent.detail of an alert just raised, and of one handed on again while it stays raised. */
+    public static final String RAISED = "alert raised";
+    public static final String STILL_RAISED = "alert still raised";
 
-    public DriftMonitor(ModelRepository repository, DriftMetrics metrics, Consumer<DriftEvent> listener, long checkMs) {
+    private final Consumer<DriftEvent> listener;
+    private final DriftListener observer;
+    private final ScheduledExecutorService thread;
+    private final io.mlserve.server.ServerClock clock;
+
+    /** @param observer told about every judged window (and nothing else: alerts go to {@code listener}) */
+    public DriftMonitor(ModelRepository repository, DriftMetrics metrics, Consumer<DriftEvent> listener, long checkMs,
+                        io.mlserve.server.ServerClock clock, DriftListener observer) {
+        this.observer = observer;
+        this.clock = clock;
         this.repository = repository;
         this.metrics = metrics;
         this.listener = listener;
@@ -38,7 +48,7 @@ public final class DriftMonitor implements AutoCloseable {
 
     private void check() {
         try {
-            long now = System.currentTimeMillis();
+            long now = clock.now();
             for (ModelEntry e : repository.models()) {
                 for (ServedVersion v : e.versions()) {
                     VersionDrift d = v.drift();
@@ -55,6 +65,9 @@ public final class DriftMonitor implements AutoCloseable {
     private void judge(VersionDrift d, long now) {
         DriftDetector.Report r = d.closeAndJudge(now);
         metrics.window(d.model(), d.version(), r);
+        if (observer != null) {
+            observer.window(d.model(), d.version(), r);
+        }
         if (r.alertRaised() || r.alertCleared()) {
             LOG.warn("{}:{}: drift alert {} — {} of {} features drifted (share {}), score drifted: {}", d.model(),
                     d.version(), r.alertRaised() ? "RAISED" : "cleared",
@@ -62,19 +75,20 @@ public final class DriftMonitor implements AutoCloseable {
                     r.features().size(), String.format(java.util.Locale.ROOT, "%.2f", r.driftedShare()),
                     r.score() != null && r.score().drifted());
         }
-        if (r.alertRaised() && listener != null) {
+        if (d.notify(r) && listener != null) {
             listener.accept(event(d, r));
         }
     }
 
-    static DriftEvent event(VersionDrift d, DriftDetector.Report r) {
+    DriftEvent event(VersionDrift d, DriftDetector.Report r) {
         DriftEvent.Builder b = DriftEvent.newBuilder()
                 .setEventId(d.model() + ":" + d.version() + ":" + r.endMs())
                 .setModelName(d.model()).setModelVersion(d.version())
                 .setKind(r.datasetDrift() ? DriftKind.DATA : DriftKind.PREDICTION)
-                .setDetectedMs(System.currentTimeMillis()).setWindowStartMs(r.startMs()).setWindowEndMs(r.endMs())
+                .setDetectedMs(clock.now()).setWindowStartMs(r.startMs()).setWindowEndMs(r.endMs())
                 .setWindowRows(r.rows()).setSeverity(r.datasetDrift() ? r.driftedShare()
-                        : r.score() == null ? 0 : r.score().psi());
+                        : r.score() == null ? 0 : r.score().psi())
+                .setDetail(r.alertRaised() ? RAISED : STILL_RAISED);
         for (Map.Entry<String, DriftDetector.FeatureResult> f : r.features().entrySet()) {
             if (f.getValue().drifted()) {
                 b.addFeatures(f.getKey());

@@ -49,12 +49,15 @@ public final class QualityMonitor implements AutoCloseable {
     private final Gauge alert;
     private final Thread thread;
     private final AtomicBoolean running = new AtomicBoolean(true);
+    private final io.mlserve.server.ServerClock clock;
 
     /**
      * @param configOf a model's config.json drift block (its quality_* settings override {@code o}'s), or null
      */
     public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
-                          java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf) {
+                          java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
+                          io.mlserve.server.ServerClock clock) {
+        this.clock = clock;
         this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, model -> {
             io.mlserve.proto.inference.ModelDriftConfig c = configOf == null ? null : configOf.apply(model);
             return new QualityJoin.Settings(
@@ -138,8 +141,8 @@ public final class QualityMonitor implements AutoCloseable {
                     String.format(java.util.Locale.ROOT, "%.3f", r.metrics().auc()), r.metrics().pairs());
             if (listener != null) {
                 listener.accept(DriftEvent.newBuilder().setEventId(r.model() + ":" + r.version() + ":quality:"
-                                + System.currentTimeMillis()).setModelName(r.model()).setModelVersion(r.version())
-                        .setKind(DriftKind.QUALITY).setDetectedMs(System.currentTimeMillis())
+                                + clock.now()).setModelName(r.model()).setModelVersion(r.version())
+                        .setKind(DriftKind.QUALITY).setDetectedMs(clock.now())
                         .setWindowRows(r.metrics().pairs()).setSeverity(Math.max(0, 0.5 - (r.metrics().auc() - 0.5)))
                         .setDetail(String.format(java.util.Locale.ROOT, "AUC %.3f, log-loss %.3f", r.metrics().auc(),
                                 r.metrics().logLoss())).build());

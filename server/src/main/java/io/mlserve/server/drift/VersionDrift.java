@@ -33,18 +33,22 @@ public final class VersionDrift {
     private final DriftDetector detector;
     private final long windowRows;
     private final long windowMs;
+    private final io.mlserve.server.ServerClock clock;
     private volatile DriftDetector.Report last;
     private long windows;
+    private long sinceEvent;
+    private final long renotifyWindows;
 
     private VersionDrift(String model, String version, int input, int width, int output, ReferenceProfile reference,
-                         ModelDriftConfig c) {
+                         ModelDriftConfig c, io.mlserve.server.ServerClock clock) {
+        this.clock = clock;
         this.model = model;
         this.version = version;
         this.input = input;
         this.width = width;
         this.output = output;
         this.recorder = new WindowRecorder(reference, c.getSampleEvery() > 0 ? c.getSampleEvery() : 1,
-                System.currentTimeMillis(), !c.getNoDetrend());
+                clock.now(), !c.getNoDetrend());
         DriftDetector.Config d = DriftDetector.Config.defaults();
         this.detector = new DriftDetector(new DriftDetector.Config(
                 c.getNumericMethod().isEmpty() ? d.numericMethod() : c.getNumericMethod(),
@@ -58,6 +62,7 @@ public final class VersionDrift {
                 c.getClearAfter() > 0 ? c.getClearAfter() : d.clearAfter(),
                 !c.getNoSeasonal(), c.getMinRows() > 0 ? c.getMinRows() : d.minRows()), reference);
         this.windowRows = c.getWindowRows() > 0 ? c.getWindowRows() : 10_000;
+        this.renotifyWindows = c.getRenotifyWindows();
         this.windowMs = (c.getWindowSeconds() > 0 ? c.getWindowSeconds() : 300) * 1000L;
     }
 
@@ -67,7 +72,8 @@ public final class VersionDrift {
      * @throws IllegalArgumentException when the profile cannot serve this model (the message says why)
      */
     public static VersionDrift create(String model, long version, ModelConfig config, Path versionDir,
-                                      ModelSignature signature) throws IOException {
+                                      ModelSignature signature, io.mlserve.server.ServerClock clock)
+            throws IOException {
         Path file = versionDir.resolve(PROFILE_FILE);
         if (config.getDrift().getDisabled() || !Files.isRegularFile(file)) {
             return null;
@@ -95,7 +101,7 @@ public final class VersionDrift {
             output = 0;
         }
         VersionDrift d = new VersionDrift(model, Long.toString(version), input, width, output, reference,
-                config.getDrift());
+                config.getDrift(), clock);
         LOG.info("{}:{}: drift monitoring against {} ({} features{}), windows of {} rows or {} s", model, version, file,
                 reference.features().size(), reference.score() != null && output >= 0 ? " and the score" : "",
                 d.windowRows, d.windowMs / 1000);
@@ -123,8 +129,8 @@ public final class VersionDrift {
     }
 
     /** Records an execution's rows (input buffer, [rows, width]) and scores (first value of each output row). */
-    public void record(Rows view, int rows, long nowMs) {
-        recorder.record(view, rows, nowMs);
+    public void record(Rows view, int rows) {
+        recorder.record(view, rows, clock.now());
     }
 
     /** Whether the open window should close now. */
@@ -137,8 +143,22 @@ public final class VersionDrift {
     DriftDetector.Report closeAndJudge(long nowMs) {
         DriftDetector.Report r = detector.evaluate(recorder.close(nowMs));
         windows++;
+        sinceEvent++;
         last = r;
         return r;
+    }
+
+    /**
+     * Whether this window's report goes to the listeners as an event: when the alert is raised, and while it
+     * stays raised, again every {@code renotify_windows} windows (the monitor's thread only).
+     */
+    boolean notify(DriftDetector.Report r) {
+        boolean again = r.alert() && renotifyWindows > 0 && sinceEvent >= renotifyWindows;
+        if (r.alertRaised() || again) {
+            sinceEvent = 0;
+            return true;
+        }
+        return false;
     }
 
     long windows() {

@@ -15,7 +15,7 @@ import java.util.stream.Collectors;
  * The churn example shipped in {@code examples/churn}: a feature view {@code customer} (string key
  * {@code customer_id}, the 47 features of {@link ChurnSchema}, as the data generator writes them) in
  * {@code mlserve.yaml}, and a model repository beside it whose
- * {@code churn} model reads those features. {@code ./mlserve demo --write-example examples/churn}
+ * {@code churn} model reads those features. {@code ./mlserve example --write-example examples/churn}
  * regenerates it; a test checks the committed copy equals what this writes.
  */
 public final class ChurnExample {
@@ -44,7 +44,7 @@ public final class ChurnExample {
     public static Path writeTo(Path dir) throws IOException {
         Files.createDirectories(dir);
         StringBuilder yaml = new StringBuilder("""
-                # mlserve server config for the churn example (written by ./mlserve demo --write-example DIR).
+                # mlserve server config for the churn example (written by ./mlserve example --write-example DIR).
                 # Paths are relative to this file.
                 model_repository: models
                 data_dir: data

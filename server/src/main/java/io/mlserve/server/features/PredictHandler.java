@@ -39,17 +39,20 @@ public final class PredictHandler {
     private final FeatureStore store;
     private final PredictionLog log;
     private final QualityMonitor quality;
+    private final io.mlserve.server.ServerClock clock;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
-        this(inference, store, null, null);
+        this(inference, store, null, null, new io.mlserve.server.ServerClock());
     }
 
     /**
      * @param log     the prediction log, or null for none
      * @param quality live quality (predictions wait there for their outcomes), or null for none
      */
-    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log, QualityMonitor quality) {
+    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log, QualityMonitor quality,
+                          io.mlserve.server.ServerClock clock) {
+        this.clock = clock;
         this.inference = inference;
         this.store = store;
         this.log = log;
@@ -138,7 +141,7 @@ public final class PredictHandler {
         float[] values = new float[n * k];
         FeatureStatus[] statuses = new FeatureStatus[n * k];
         FeatureRow row = new FeatureRow(view);
-        long now = System.currentTimeMillis();
+        long now = clock.now();
         for (int i = 0; i < n; i++) {
             store.read(view.name(), request.getEntityIds(i), now, row, "entity_ids[" + i + "]");
             for (int j = 0; j < k; j++) {
@@ -210,7 +213,7 @@ public final class PredictHandler {
         }
         PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
                 .setModelVersion(response.getModelVersion()).setId(request.getId());
-        long now = quality != null || log != null ? System.currentTimeMillis() : 0;
+        long now = quality != null || log != null ? clock.now() : 0;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {

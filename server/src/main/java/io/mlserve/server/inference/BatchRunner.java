@@ -156,8 +156,7 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
                     outWidth *= (int) shape[d];
                 }
             }
-            drift.record(view.set(batch.bufferOf(drift.input()), drift.width(), scores, outWidth), rows,
-                    System.currentTimeMillis());
+            drift.record(view.set(batch.bufferOf(drift.input()), drift.width(), scores, outWidth), rows);
         } catch (RuntimeException e) {
             long now = System.nanoTime();
             if (now - lastDriftError > 60_000_000_000L) {

@@ -43,7 +43,7 @@ public final class ModelConfigs {
     }
 
     /** The model's config: parsed from config.json when present, else just its name and the defaults. */
-    static ModelConfig read(Path modelDir, String modelName) throws ModelLoadException {
+    public static ModelConfig read(Path modelDir, String modelName) throws ModelLoadException {
         Path file = modelDir.resolve(CONFIG_FILE);
         ModelConfig.Builder b = ModelConfig.newBuilder();
         if (Files.isRegularFile(file)) {

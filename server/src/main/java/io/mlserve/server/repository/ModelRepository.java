@@ -65,6 +65,7 @@ public final class ModelRepository implements AutoCloseable {
     private RolloutStates rollouts = new RolloutStates(null);
     private AuditLog audit;
     private Function<String, Map<String, Long>> roles = m -> Map.of();
+    private io.mlserve.server.ServerClock clock = new io.mlserve.server.ServerClock();
 
     /**
      * @param sessionDefaults  ONNX Runtime settings a config may override; intra-op threads 0 = cores / instances
@@ -79,6 +80,12 @@ public final class ModelRepository implements AutoCloseable {
 
     public Path root() {
         return root;
+    }
+
+    /** The clock drift monitoring of loaded versions records and judges in (set before the first load). */
+    public ModelRepository withClock(io.mlserve.server.ServerClock serverClock) {
+        this.clock = serverClock;
+        return this;
     }
 
     /**
@@ -364,7 +371,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             VersionDrift drift = null;
             try {
-                drift = VersionDrift.create(name, version, config, file.getParent(), session.signature());
+                drift = VersionDrift.create(name, version, config, file.getParent(), session.signature(), clock);
             } catch (IOException | IllegalArgumentException e) {
                 // a broken reference must not keep a good model from serving: serve it unmonitored, say so
                 LOG.error("{}: drift monitoring off: {}", session.label(), e.getMessage());

@@ -79,10 +79,18 @@ public final class RetrainBridge implements AutoCloseable {
     private final Map<String, ModelRetrain> state = new HashMap<>();
     // published snapshots for readers on other threads
     private final Map<String, RetrainStatus> statuses = new ConcurrentHashMap<>();
+    private final io.mlserve.server.ServerClock clock;
 
     /** @param reload loads a model again from the repository (the OIP repository load) */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
                          RetrainMetrics metrics) {
+        this(options, models, reload, metrics, new io.mlserve.server.ServerClock());
+    }
+
+    /** @param clock the time cooldowns are measured in (the server's: simulated during a replay) */
+    public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
+                         RetrainMetrics metrics, io.mlserve.server.ServerClock clock) {
+        this.clock = clock;
         this.options = options;
         this.models = models;
         this.reload = reload;
@@ -99,7 +107,7 @@ public final class RetrainBridge implements AutoCloseable {
      */
     public CompletableFuture<Outcome> onDrift(DriftEvent event) {
         try {
-            return CompletableFuture.supplyAsync(() -> handle(event, System.currentTimeMillis()), thread)
+            return CompletableFuture.supplyAsync(() -> handle(event, clock.now()), thread)
                     .thenCompose(f -> f);
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(new IllegalStateException("the server is stopping"));
@@ -160,7 +168,7 @@ public final class RetrainBridge implements AutoCloseable {
                     .setKind(JobKind.TRAIN).setModelName(name).setTrain(policy.getTrain())
                     .setReason(reason(event)).setRequestedBy(options.requester()).build();
             m.attempts = 0;
-            m.eventReceivedMs = now;
+            m.eventReceivedMs = System.currentTimeMillis(); // wall time: compared with the trainer's job times
             m.eventNanos = System.nanoTime();
             m.job = null;
             m.lastError = "";
@@ -438,7 +446,7 @@ public final class RetrainBridge implements AutoCloseable {
 
     private void startCooldown(String name, ModelRetrain m) {
         long ms = cooldownMs(name);
-        m.cooldownUntilMs = System.currentTimeMillis() + ms;
+        m.cooldownUntilMs = clock.now() + ms;
         // the phase shown (status, gauge) turns from cooldown to idle when it ends
         schedule(() -> publish(name, m), ms + 1);
     }
@@ -458,7 +466,7 @@ public final class RetrainBridge implements AutoCloseable {
     }
 
     private void publish(String name, ModelRetrain m) {
-        long now = System.currentTimeMillis();
+        long now = clock.now();
         String phase;
         if (m.request != null) {
             phase = m.job == null ? "delivering" : m.job.getState() == JobState.RUNNING ? "running" : "queued";

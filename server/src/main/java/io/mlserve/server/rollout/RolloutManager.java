@@ -44,6 +44,7 @@ public final class RolloutManager implements AutoCloseable {
     private final RepositoryPoller poller;
     private final RegistryMetrics metrics;
     private final ScheduledExecutorService timer;
+    private final io.mlserve.server.ServerClock clock;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Map<String, Judged> last = new ConcurrentHashMap<>();
     /** Models with a role change queued on the loader: not judged again until it has run. */
@@ -66,7 +67,9 @@ public final class RolloutManager implements AutoCloseable {
      * @param poller  the registry's poller (its view of the roles follows what is written back), or null
      */
     public RolloutManager(ModelRepository repository, ExecutorService loader, QualityMonitor quality,
-                          RegistrySource source, RepositoryPoller poller, RegistryMetrics metrics, long tickMs) {
+                          RegistrySource source, RepositoryPoller poller, RegistryMetrics metrics, long tickMs,
+                          io.mlserve.server.ServerClock clock) {
+        this.clock = clock;
         this.repository = repository;
         this.poller = poller;
         this.loader = loader;
@@ -97,7 +100,7 @@ public final class RolloutManager implements AutoCloseable {
             windows.remove(e.name());
             return;
         }
-        long now = System.currentTimeMillis();
+        long now = clock.now();
         Window w = windows.get(e.name());
         if (w == null || w.challenger() != r.challenger().version() || w.champion() != r.champion().version()) {
             // a new pairing: start its window clean

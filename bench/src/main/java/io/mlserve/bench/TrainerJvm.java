@@ -1,0 +1,33 @@
+package io.mlserve.bench;
+
+import java.io.File;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A trainer-bridge main class (Spark) in its own JVM, with the trainer's classpath and this JVM's module flags. */
+final class TrainerJvm {
+    private TrainerJvm() {
+    }
+
+    static Process start(Path log, String mainClass, String... args) throws Exception {
+        Path target = Path.of(System.getProperty("mlserve.home", "."), "trainer-bridge", "target");
+        if (!Files.isDirectory(target.resolve("lib"))) {
+            throw new IllegalStateException(target.resolve("lib") + " missing: build the trainer first "
+                    + "(mvn -DskipTests install), or run through ./mlserve");
+        }
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("--add-") || arg.startsWith("-D")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.addAll(List.of("-cp", target.resolve("trainer-bridge-0.1.0-SNAPSHOT.jar") + File.pathSeparator
+                + target.resolve("lib") + File.separator + "*", "io.mlserve.trainer." + mainClass));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+}

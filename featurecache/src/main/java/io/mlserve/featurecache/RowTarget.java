@@ -1,0 +1,16 @@
+package io.mlserve.featurecache;
+
+/**
+ * Where rows of a view read from a CSV or Parquet file go, encoded as the feature store encodes them (numbers as
+ * given, categories as their codes): a {@link FeatureTable} (snapshot loads), or anything else that must see
+ * exactly the values online serving sees (batch scoring).
+ */
+public interface RowTarget {
+    FeatureView view();
+
+    /** The code a category value is stored as: vocabulary index, hash bucket, or -1 when unknown. */
+    long categoryCode(int feature, String value);
+
+    /** One row: {@code values[i]} where {@code present[i]}, the feature's default elsewhere. */
+    FeatureTable.WriteOutcome write(CharSequence entity, long eventTimeMs, double[] values, boolean[] present);
+}

@@ -1,0 +1,79 @@
+package io.mlserve.server.cli;
+
+import io.mlserve.featurecache.FeatureView;
+import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.runtime.SessionConfig;
+import io.mlserve.server.batch.BatchScorer;
+import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.repository.ModelConfigs;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mlserve score}: batch scoring of a data set with a published version (see {@link BatchScorer}). */
+@Command(name = "score", mixinStandardHelpOptions = true,
+        description = "Score a whole data set (CSV or Parquet) with a model version from the registry, in process, with "
+                + "the same feature definitions and ONNX artifact as online serving; writes the entity key, event time, "
+                + "score, model and version (CSV, or Parquet when --out ends in .parquet).")
+public final class ScoreCommand implements Callable<Integer> {
+    @Option(names = "--data", required = true, description = "CSV file or Parquet file/directory.")
+    Path data;
+
+    @Option(names = "--model", required = true, description = "Model name in the registry.")
+    String model;
+
+    @Option(names = "--version", defaultValue = "0", description = "Version; 0 = the newest (default: ${DEFAULT-VALUE}).")
+    long version;
+
+    @Option(names = "--registry", required = true, description = "Model repository (the directory a server serves).")
+    Path registry;
+
+    @Option(names = "--config", required = true, description = "The server config whose feature view the model "
+            + "binds (the same definitions online serving uses).")
+    Path config;
+
+    @Option(names = "--out", required = true, description = "Output file (.csv or .parquet).")
+    Path out;
+
+    @Option(names = "--batch", defaultValue = "8192", description = "Rows per ONNX Runtime run (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--event-time-column", defaultValue = "event_time", description = "Column copied to the output "
+            + "as event_time when the data has it (default: ${DEFAULT-VALUE}).")
+    String eventTimeColumn;
+
+    @Option(names = "--intra-op-threads", defaultValue = "0", description = "ONNX Runtime threads; 0 = all cores "
+            + "(default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelConfig mc = ModelConfigs.read(registry.resolve(model), model);
+        String viewName = mc.getFeatures().getView();
+        FeatureView view = ServerConfigFile.read(config).featureViews().stream()
+                .filter(v -> v.name().equals(viewName)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException(config + " defines no feature view '" + viewName
+                        + "' (the view model '" + model + "' binds)"));
+        long[] last = {System.nanoTime(), 0};
+        long start = System.nanoTime();
+        boolean console = System.console() != null;
+        BatchScorer.Summary s = BatchScorer.run(new BatchScorer.Options(data, registry, model, version, view, out, batch,
+                eventTimeColumn, SessionConfig.DEFAULT.withIntraOpThreads(threads)), rows -> {
+                    long now = System.nanoTime();
+                    if (now - last[0] > 1_000_000_000L) {
+                        last[0] = now;
+                        String line = String.format(Locale.ROOT, "scored %,d rows, %,.0f rows/s", rows,
+                                rows / ((now - start) / 1e9));
+                        System.err.print(console ? "\r" + line : line + "\n");
+                    }
+                });
+        if (console) {
+            System.err.println();
+        }
+        System.out.printf(Locale.ROOT, "scored %,d rows with %s version %d in %.1f s (%,.0f rows/s) -> %s%n", s.rows(),
+                model, s.version(), s.seconds(), s.rowsPerSecond(), out);
+        return 0;
+    }
+}

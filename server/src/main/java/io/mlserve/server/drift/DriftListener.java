@@ -1,0 +1,20 @@
+package io.mlserve.server.drift;
+
+import io.mlserve.drift.DriftDetector;
+import io.mlserve.proto.v1.DriftEvent;
+
+/**
+ * Told about drift as the server sees it, on the monitor's thread (keep it short): every judged window, and every
+ * raised alert (feature/score drift from the drift monitor, low AUC from live quality) before the retrain bridge
+ * gets the event. For embedding programs (the closed-loop scenario); the server's own consumers are the metrics,
+ * the retrain bridge and the Kafka publisher.
+ */
+public interface DriftListener {
+    /** A closed window of {@code model}:{@code version}, judged. */
+    default void window(String model, String version, DriftDetector.Report report) {
+    }
+
+    /** An alert was raised. */
+    default void alert(DriftEvent event) {
+    }
+}
