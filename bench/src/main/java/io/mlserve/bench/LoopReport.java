@@ -322,6 +322,31 @@ final class LoopReport {
         return b.toString();
     }
 
+    /** The loop's served scores by the version that gave them: each version's own AUC on its own rows. */
+    String perVersion() {
+        int m = run.loopScore.length;
+        TreeMap<Integer, List<Integer>> byVersion = new TreeMap<>();
+        for (int i = 0; i < m; i++) {
+            if (run.loopVersion[i] > 0) {
+                byVersion.computeIfAbsent(run.loopVersion[i], v -> new ArrayList<>()).add(i);
+            }
+        }
+        double[] labels = new double[m];
+        for (int i = 0; i < m; i++) {
+            labels[i] = run.label[run.streamFrom + i];
+        }
+        StringBuilder b = new StringBuilder("| version | records served | first | last | its AUC | conventional v1's AUC on "
+                + "the same records |\n|---|---|---|---|---|---|\n");
+        for (Map.Entry<Integer, List<Integer>> e : byVersion.entrySet()) {
+            List<Integer> rows = e.getValue();
+            b.append(String.format(Locale.ROOT, "| v%d | %,d | %s | %s | %.4f | %.4f |%n", e.getKey(), rows.size(),
+                    ClosedLoop.date(run.time[run.streamFrom + rows.get(0)]),
+                    ClosedLoop.date(run.time[run.streamFrom + rows.get(rows.size() - 1)]),
+                    metrics(run.loopScore, labels, rows).auc(), metrics(run.staticScore, labels, rows).auc()));
+        }
+        return b.toString();
+    }
+
     String timeline() {
         StringBuilder b = new StringBuilder();
         synchronized (run.timeline) {

@@ -80,7 +80,8 @@ class ScenarioBench implements Callable<Integer> {
         Files.createDirectories(dir);
         report.chart(dir.resolve("chart.png"));
         String md = String.format(Locale.ROOT, "%s%n## Timeline (simulated dates)%n%n```%n%s```%n%n## Month by month%n"
-                + "%n%s", report.table(), report.timeline(), report.monthly());
+                + "%n%s%n## Each version on the records it served%n%n%s", report.table(), report.timeline(),
+                report.monthly(), report.perVersion());
         Files.writeString(dir.resolve("report.md"), md);
         Files.writeString(dir.resolve("result.json"), report.json());
         console.printf(Locale.ROOT, "%nTimeline (simulated dates):%n%s%n%s%n", report.timeline(), report.table());

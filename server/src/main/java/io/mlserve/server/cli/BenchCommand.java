@@ -12,7 +12,8 @@ import picocli.CommandLine.Unmatched;
  * launcher puts on the classpath; kept here so {@code mlserve --help} lists every command.
  */
 @Command(name = "bench", description = "Benchmarks: load (gRPC load generator), transport (vs a bare gRPC echo "
-        + "server), batching, features (vs Redis), predict, retrain, drift, drift-eval, jmh. Run 'mlserve bench --help' "
+        + "server), batching, features (vs Redis), predict, retrain, drift, drift-eval, swap, soak, scenario, score, "
+        + "jmh. Run 'mlserve bench --help' "
         + "for their flags.")
 public final class BenchCommand implements Callable<Integer> {
     static final String BENCH_MAIN = "io.mlserve.bench.BenchMain";
