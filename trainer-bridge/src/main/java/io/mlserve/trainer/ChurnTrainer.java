@@ -440,9 +440,12 @@ public final class ChurnTrainer {
         int[] right = new int[n];
         boolean[] leaf = new boolean[n];
         double[] value = new double[n];
+        double[] cover = new double[n];
         int next = 1;
         for (int i = 0; i < n; i++) {
             Node node = nodes.get(i);
+            // the training rows that reached the node: what TreeSHAP weighs unseen branches by
+            cover[i] = node.impurityStats().count();
             if (node instanceof InternalNode in) {
                 if (!(in.split() instanceof ContinuousSplit split)) {
                     throw new IllegalStateException("categorical splits are not exported; codes are continuous inputs");
@@ -456,7 +459,7 @@ public final class ChurnTrainer {
                 value[i] = node.prediction();
             }
         }
-        return new Exporters.Tree(feature, threshold, left, right, leaf, value);
+        return new Exporters.Tree(feature, threshold, left, right, leaf, value, cover);
     }
 
     /**

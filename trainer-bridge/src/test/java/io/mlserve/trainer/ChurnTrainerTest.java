@@ -86,6 +86,25 @@ class ChurnTrainerTest {
         assertThat(gbtMeta.get("parent_version").asLong()).isEqualTo(1);
         assertThat(gbtMeta.get("algorithm").asText()).isEqualTo("gradient_boosted_trees");
         assertThat(second.published()).isTrue();
+        // the trees carry their training covers (what TreeSHAP explains them by): each split's cover is the sum of
+        // its children's
+        io.mlserve.proto.onnx.NodeProto trees = io.mlserve.proto.onnx.ModelProto.parseFrom(
+                Files.readAllBytes(registry.resolve("churn/2/model.onnx"))).getGraph().getNodeList().stream()
+                .filter(n -> n.getOpType().equals("TreeEnsembleRegressor")).findFirst().orElseThrow();
+        java.util.Map<String, io.mlserve.proto.onnx.AttributeProto> attrs = new java.util.HashMap<>();
+        trees.getAttributeList().forEach(x -> attrs.put(x.getName(), x));
+        List<Float> covers = attrs.get("nodes_hitrates").getFloatsList();
+        List<Long> treeIds = attrs.get("nodes_treeids").getIntsList();
+        List<Long> yes = attrs.get("nodes_truenodeids").getIntsList();
+        List<Long> no = attrs.get("nodes_falsenodeids").getIntsList();
+        List<com.google.protobuf.ByteString> modes = attrs.get("nodes_modes").getStringsList();
+        assertThat(covers.get(0)).isPositive();
+        for (int i = 0; i < covers.size(); i++) {
+            if (treeIds.get(i) == 0 && !modes.get(i).toStringUtf8().equals("LEAF")) {
+                assertThat(covers.get(yes.get(i).intValue()) + covers.get(no.get(i).intValue()))
+                        .isCloseTo(covers.get(i), org.assertj.core.data.Offset.offset(0.5f));
+            }
+        }
         JsonNode profile = jsonOf(registry.resolve("churn/2/profile.json"));
         assertThat(profile.get("format").asText()).isEqualTo("mlserve.profile/1");
         assertThat(profile.get("rows").asLong()).isEqualTo(second.trainRows());

@@ -16,13 +16,22 @@ public final class Exporters {
     /**
      * One regression tree of a boosted ensemble, as flat arrays indexed by node id (root = 0): an internal node
      * sends x[feature] ≤ threshold to {@code left}, else to {@code right} (Spark's rule); a leaf holds a value.
+     * {@code cover}: the training rows that reached each node (exported as {@code nodes_hitrates}, what TreeSHAP
+     * needs to explain the model), or null when unknown.
      */
-    public record Tree(int[] feature, double[] threshold, int[] left, int[] right, boolean[] leaf, double[] value) {
+    public record Tree(int[] feature, double[] threshold, int[] left, int[] right, boolean[] leaf, double[] value,
+                       double[] cover) {
         public Tree {
             int n = feature.length;
-            if (threshold.length != n || left.length != n || right.length != n || leaf.length != n || value.length != n) {
+            if (threshold.length != n || left.length != n || right.length != n || leaf.length != n || value.length != n
+                    || (cover != null && cover.length != n)) {
                 throw new IllegalArgumentException("tree arrays must all have one entry per node");
             }
+        }
+
+        /** A tree without covers. */
+        public Tree(int[] feature, double[] threshold, int[] left, int[] right, boolean[] leaf, double[] value) {
+            this(feature, threshold, left, right, leaf, value, null);
         }
 
         /** The leaf value for {@code x}, with ONNX Runtime's float comparisons. */
@@ -64,6 +73,8 @@ public final class Exporters {
         java.util.List<Long> targetTree = new java.util.ArrayList<>();
         java.util.List<Long> targetNode = new java.util.ArrayList<>();
         java.util.List<Float> targetWeight = new java.util.ArrayList<>();
+        java.util.List<Float> covers = new java.util.ArrayList<>();
+        boolean covered = java.util.Arrays.stream(trees).allMatch(t -> t.cover() != null);
         for (int t = 0; t < trees.length; t++) {
             Tree tree = trees[t];
             for (int n = 0; n < tree.feature().length; n++) {
@@ -75,6 +86,9 @@ public final class Exporters {
                 values.add(leaf ? 0f : (float) tree.threshold()[n]);
                 trueIds.add(leaf ? 0L : tree.left()[n]);
                 falseIds.add(leaf ? 0L : tree.right()[n]);
+                if (covered) {
+                    covers.add((float) tree.cover()[n]);
+                }
                 if (leaf) {
                     targetTree.add((long) t);
                     targetNode.add((long) n);
@@ -82,7 +96,7 @@ public final class Exporters {
                 }
             }
         }
-        b.node(OnnxModelBuilder.ML_DOMAIN, "TreeEnsembleRegressor", names("gbt_x"), names("margin"),
+        java.util.List<io.mlserve.proto.onnx.AttributeProto> attributes = new java.util.ArrayList<>(java.util.List.of(
                 OnnxModelBuilder.ints("nodes_treeids", longs(treeIds)),
                 OnnxModelBuilder.ints("nodes_nodeids", longs(nodeIds)),
                 OnnxModelBuilder.ints("nodes_featureids", longs(featureIds)),
@@ -96,7 +110,13 @@ public final class Exporters {
                 OnnxModelBuilder.floats("target_weights", floats(targetWeight)),
                 attr("n_targets", 1L),
                 attr("aggregate_function", "SUM"),
-                attr("post_transform", "NONE"));
+                attr("post_transform", "NONE")));
+        if (covered) {
+            // optional in the operator ("popularity of each node"); ONNX Runtime ignores it, explanations read it
+            attributes.add(OnnxModelBuilder.floats("nodes_hitrates", floats(covers)));
+        }
+        b.node(OnnxModelBuilder.ML_DOMAIN, "TreeEnsembleRegressor", names("gbt_x"), names("margin"),
+                attributes.toArray(new io.mlserve.proto.onnx.AttributeProto[0]));
         b.initializer("gbt_two", new float[] {2f}, 1);
         b.node("Mul", names("margin", "gbt_two"), names("margin2"));
         b.node("Sigmoid", names("margin2"), names("probability"));

@@ -40,6 +40,10 @@ public final class PredictHandler {
     private final PredictionLog log;
     private final QualityMonitor quality;
     private final io.mlserve.server.ServerClock clock;
+    /** Per model, the last rows Predict assembled (the importance view explains them). */
+    private final java.util.concurrent.ConcurrentHashMap<String, io.mlserve.server.explain.RecentRows> recent =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int RECENT_ROWS = 2048;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
@@ -94,6 +98,31 @@ public final class PredictHandler {
         }
     }
 
+    /** The last rows Predict assembled for {@code model} (up to 2,048), or null before its first call. */
+    public io.mlserve.server.explain.RecentRows recentRows(String model) {
+        return recent.get(model);
+    }
+
+    /** The explainer of the version that answered (a routed request may have followed a swap to another one). */
+    private io.mlserve.server.explain.Explainer explainerOf(Assembled a, ModelInferResponse response) {
+        ServedVersion v = a.version().versionLabel().equals(response.getModelVersion()) ? a.version()
+                : inference.resolve(response.getModelName(), response.getModelVersion());
+        ServedVersion.Explanations e = v.explanations();
+        if (e.explainer() == null) {
+            throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + e.unavailable());
+        }
+        return e.explainer();
+    }
+
+    private static void explain(Prediction.Builder p, io.mlserve.server.explain.Explainer explainer, Assembled a,
+                                int offset) {
+        double[] c = explainer.contributions(a.values(), offset);
+        for (int j = 0; j < c.length; j++) {
+            p.putContributions(a.names().get(j), c[j]);
+        }
+        p.setBaseValue(explainer.base()).setExplanation(explainer.method());
+    }
+
     /** The ModelInfer request Predict runs, plus what is needed to answer. */
     private record Assembled(ModelInferRequest inferRequest, List<String> names, float[] values,
                              FeatureStatus[] statuses, ServedVersion version) {
@@ -109,6 +138,9 @@ public final class PredictHandler {
         if (!v.config().hasFeatures()) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
                     + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");
+        }
+        if (request.getExplain() && v.explanations().explainer() == null) {
+            throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + v.explanations().unavailable());
         }
         if (store == null) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION,
@@ -151,6 +183,15 @@ public final class PredictHandler {
                 statuses[i * k + j] = overridden ? FeatureStatus.OVERRIDDEN
                         : FeatureStatus.valueOf(row.status(column[j]).name());
             }
+        }
+        io.mlserve.server.explain.RecentRows kept = recent.get(v.model());
+        if (kept == null || kept.width() != k) {
+            // the first Predict of this model, or its binding changed: start over
+            kept = new io.mlserve.server.explain.RecentRows(k, RECENT_ROWS);
+            recent.put(v.model(), kept);
+        }
+        for (int i = 0; i < n; i++) {
+            kept.add(values, i * k);
         }
         ByteBuffer raw = ByteBuffer.allocate(n * k * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : values) {
@@ -214,6 +255,7 @@ public final class PredictHandler {
         PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
                 .setModelVersion(response.getModelVersion()).setId(request.getId());
         long now = quality != null || log != null ? clock.now() : 0;
+        io.mlserve.server.explain.Explainer explainer = request.getExplain() ? explainerOf(a, response) : null;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {
@@ -231,6 +273,9 @@ public final class PredictHandler {
                     p.putFeatures(a.names().get(j), a.values()[i * k + j]);
                     p.putFeatureStatus(a.names().get(j), a.statuses()[i * k + j]);
                 }
+            }
+            if (request.getExplain()) {
+                explain(p, explainer, a, i * k);
             }
             b.addPredictions(p);
             if (quality != null) {

@@ -335,6 +335,12 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
             return retrain(ctx, req, p[2], path, keepAlive);
         }
+        if (p.length == 4 && p[1].equals("models") && p[3].equals("importance")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            return importance(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
+        }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("predict")) {
             if (m != HttpMethod.POST) {
                 return error(405, path + " takes POST");
@@ -380,6 +386,76 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         DriftReports.Found f = DriftReports.find(repository, model,
                 versionParam == null || versionParam.isEmpty() ? null : versionParam.get(0));
         return json(200, g -> DriftJson.write(f.drift().model(), f.drift().version(), f.report(), g));
+    }
+
+    /**
+     * GET /v1/models/{m}/importance[?version=V]: the version's (default: the champion, else the newest) explanations
+     * of the last rows Predict served for the model, aggregated per feature, next to its last drift window's verdict.
+     */
+    private FullHttpResponse importance(String model, java.util.List<String> versionParam) throws IOException {
+        io.mlserve.server.repository.ModelEntry e = repository.model(model);
+        if (e == null || e.latest() == null) {
+            return error(404, "no serving model '" + model + "'");
+        }
+        io.mlserve.server.repository.ServedVersion v = e.rollout() != null && e.rollout().champion() != null
+                ? e.rollout().champion() : e.latest();
+        if (versionParam != null && !versionParam.isEmpty()) {
+            try {
+                v = e.version(Long.parseLong(versionParam.get(0)));
+            } catch (NumberFormatException ex) {
+                return error(400, "version: expected a number, got '" + versionParam.get(0) + "'");
+            }
+            if (v == null) {
+                return error(404, "model '" + model + "' does not serve version " + versionParam.get(0));
+            }
+        }
+        io.mlserve.server.repository.ServedVersion.Explanations x = v.explanations();
+        if (x.explainer() == null) {
+            return error(400, x.unavailable());
+        }
+        io.mlserve.server.explain.RecentRows rows = predict.recentRows(model);
+        java.util.List<String> names = v.config().getFeatures().getNamesList();
+        if (rows == null || rows.width() != names.size()) {
+            return error(404, "model '" + model + "': no Predict calls with its current feature binding yet");
+        }
+        java.util.Map<String, Boolean> flagged = new java.util.HashMap<>();
+        String window = null;
+        try {
+            DriftReports.Found f = DriftReports.find(repository, model, v.versionLabel());
+            f.report().features().forEach((name, r) -> flagged.put(name, r.drifted()));
+            window = java.time.Instant.ofEpochMilli(f.report().startMs()) + "/"
+                    + java.time.Instant.ofEpochMilli(f.report().endMs());
+        } catch (io.mlserve.server.inference.InferenceError ex) {
+            // no drift monitoring or no window yet: importance alone
+        }
+        io.mlserve.server.explain.Importance imp = io.mlserve.server.explain.Importance.of(x.explainer(),
+                rows.snapshot(), names, flagged::get);
+        String driftWindow = window;
+        String version = v.versionLabel();
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeStringField("model", model);
+            g.writeStringField("version", version);
+            g.writeNumberField("rows", imp.rows());
+            g.writeStringField("method", imp.method());
+            g.writeNumberField("base_value", imp.base());
+            if (driftWindow != null) {
+                g.writeStringField("drift_window", driftWindow);
+            }
+            g.writeArrayFieldStart("features");
+            for (io.mlserve.server.explain.Importance.Feature f : imp.features()) {
+                g.writeStartObject();
+                g.writeStringField("name", f.name());
+                g.writeNumberField("mean_abs_contribution", f.meanAbs());
+                g.writeNumberField("mean_contribution", f.mean());
+                if (f.drifted() != null) {
+                    g.writeBooleanField("drifted", f.drifted());
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
     }
 
     /** GET /v1/audit[?model=M][&action=A][&limit=N]: the last N audit records (default 100), oldest first. */

@@ -59,6 +59,13 @@ final class V1Json {
             }
             b.setReturnFeatures(rf.booleanValue());
         }
+        JsonNode explain = body.get("explain");
+        if (explain != null && !explain.isNull()) {
+            if (!explain.isBoolean()) {
+                throw InferenceError.invalid("explain: expected true or false");
+            }
+            b.setExplain(explain.booleanValue());
+        }
         JsonNode features = body.get("features");
         if (features != null && !features.isNull()) {
             if (!features.isObject()) {
@@ -156,6 +163,15 @@ final class V1Json {
                 }
                 g.writeEndObject();
                 writeStatus(g, "feature_status", p.getFeatureStatusMap());
+            }
+            if (!p.getExplanation().isEmpty()) {
+                g.writeObjectFieldStart("contributions");
+                for (Map.Entry<String, Double> e : p.getContributionsMap().entrySet()) {
+                    number(g, e.getKey(), e.getValue());
+                }
+                g.writeEndObject();
+                number(g, "base_value", p.getBaseValue());
+                g.writeStringField("explanation", p.getExplanation());
             }
             g.writeEndObject();
         }

@@ -378,7 +378,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             return new ServedVersion(name, version, config, session,
                     metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift,
-                    checksum);
+                    checksum, file);
         } catch (ModelLoadException | RuntimeException e) {
             session.close();
             throw e;

@@ -28,10 +28,14 @@ public final class ServedVersion {
     private final VersionDrift drift;
     private final VersionChecksum.Result checksum;
     private final ArmRecorder arm;
+    private final java.nio.file.Path modelFile;
+    private Explanations explanations;
 
     /** Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads). */
     ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
-                  BatchingConfig scheduling, VersionDrift drift, VersionChecksum.Result checksum) {
+                  BatchingConfig scheduling, VersionDrift drift, VersionChecksum.Result checksum,
+                  java.nio.file.Path modelFile) {
+        this.modelFile = modelFile;
         this.checksum = checksum;
         this.arm = ModelConfigs.rolloutMode(config) == null ? null : new ArmRecorder();
         this.model = model;
@@ -116,6 +120,27 @@ public final class ServedVersion {
         } finally {
             session.close();
         }
+    }
+
+    /** How this version's predictions are explained: an explainer, or why there is none. */
+    public record Explanations(io.mlserve.server.explain.Explainer explainer, String unavailable) {
+    }
+
+    /**
+     * The version's explainer, read from its graph on the first request that asks for explanations (never on the
+     * path of requests that do not).
+     */
+    public synchronized Explanations explanations() {
+        if (explanations == null) {
+            int width = (int) session.signature().inputs().get(0).shape()[1];
+            try {
+                explanations = new Explanations(io.mlserve.server.explain.Explainer.read(modelFile, width), null);
+            } catch (IllegalArgumentException | java.io.IOException | IndexOutOfBoundsException e) {
+                explanations = new Explanations(null, "model '" + model + "' version " + version + ": "
+                        + e.getMessage() + "; the sampling explainer for other graphs is not built yet");
+            }
+        }
+        return explanations;
     }
 
     @Override
