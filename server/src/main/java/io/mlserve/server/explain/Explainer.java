@@ -19,6 +19,15 @@ public interface Explainer {
     /** The method, its units and its error, for the answer. */
     String method();
 
+    /** One row explained: the contributions and the method (with this row's error, for an estimate). */
+    record Explanation(double[] contributions, String method) {
+    }
+
+    /** The row at {@code row[offset ..]} explained; exact explainers state no error beyond float rounding. */
+    default Explanation explain(float[] row, int offset) {
+        return new Explanation(contributions(row, offset), method());
+    }
+
     /**
      * The explainer of the model at {@code onnx} with {@code width} inputs: exact for the trainer's logistic
      * regression and tree ensembles.

@@ -44,6 +44,12 @@ public final class PredictHandler {
     private final java.util.concurrent.ConcurrentHashMap<String, io.mlserve.server.explain.RecentRows> recent =
             new java.util.concurrent.ConcurrentHashMap<>();
     private static final int RECENT_ROWS = 2048;
+    /**
+     * Explanations run here, not on the inference threads that answer everyone else (a sampled explanation runs the
+     * model thousands of times); one thread, so explain callers queue behind each other, not in front of others.
+     */
+    private final java.util.concurrent.ExecutorService explaining = io.mlserve.server.Daemons.scheduler(
+            "mlserve-explain");
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
@@ -80,14 +86,15 @@ public final class PredictHandler {
                 done.accept(null, error);
                 return;
             }
-            PredictResponse answer;
-            try {
-                answer = answer(request, a, response);
-            } catch (InferenceError e) {
-                done.accept(null, e);
-                return;
+            if (request.getExplain()) {
+                try {
+                    explaining.execute(() -> finish(request, a, response, done));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    done.accept(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is stopping"));
+                }
+            } else {
+                finish(request, a, response, done);
             }
-            done.accept(answer, null);
         };
         if (request.getModelVersion().isEmpty()) {
             // routed by entity: if the chosen version is swapped out before it runs, the request follows the swap;
@@ -116,11 +123,27 @@ public final class PredictHandler {
 
     private static void explain(Prediction.Builder p, io.mlserve.server.explain.Explainer explainer, Assembled a,
                                 int offset) {
-        double[] c = explainer.contributions(a.values(), offset);
-        for (int j = 0; j < c.length; j++) {
-            p.putContributions(a.names().get(j), c[j]);
+        io.mlserve.server.explain.Explainer.Explanation e = explainer.explain(a.values(), offset);
+        for (int j = 0; j < e.contributions().length; j++) {
+            p.putContributions(a.names().get(j), e.contributions()[j]);
         }
-        p.setBaseValue(explainer.base()).setExplanation(explainer.method());
+        p.setBaseValue(explainer.base()).setExplanation(e.method());
+    }
+
+    private void finish(PredictRequest request, Assembled a, ModelInferResponse response,
+                        BiConsumer<PredictResponse, InferenceError> done) {
+        PredictResponse answer;
+        try {
+            answer = answer(request, a, response);
+        } catch (InferenceError e) {
+            done.accept(null, e);
+            return;
+        } catch (RuntimeException e) {
+            done.accept(null, new InferenceError(Status.Code.INTERNAL, (request.getExplain() ? "explain: " : "")
+                    + e.getMessage()));
+            return;
+        }
+        done.accept(answer, null);
     }
 
     /** The ModelInfer request Predict runs, plus what is needed to answer. */

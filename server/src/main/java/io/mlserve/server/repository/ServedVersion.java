@@ -136,11 +136,31 @@ public final class ServedVersion {
             try {
                 explanations = new Explanations(io.mlserve.server.explain.Explainer.read(modelFile, width), null);
             } catch (IllegalArgumentException | java.io.IOException | IndexOutOfBoundsException e) {
-                explanations = new Explanations(null, "model '" + model + "' version " + version + ": "
-                        + e.getMessage() + "; the sampling explainer for other graphs is not built yet");
+                explanations = sampled(width, e.getMessage());
             }
         }
         return explanations;
+    }
+
+    /** Any other graph: Shapley values by sampling against background rows drawn from the version's profile. */
+    private Explanations sampled(int width, String notExact) {
+        java.nio.file.Path profile = modelFile.resolveSibling(VersionDrift.PROFILE_FILE);
+        String why = "model '" + model + "' version " + version + ": " + notExact + "; ";
+        if (session.signature().inputs().size() != 1
+                || session.signature().inputs().get(0).dataType() != io.mlserve.runtime.DataType.FP32
+                || session.signature().outputs().get(0).dataType() != io.mlserve.runtime.DataType.FP32) {
+            return new Explanations(null, why + "sampling needs one FP32 input and an FP32 first output");
+        }
+        if (!java.nio.file.Files.isRegularFile(profile)) {
+            return new Explanations(null, why + "sampling draws its background from profile.json, which this "
+                    + "version does not have");
+        }
+        try {
+            return new Explanations(new io.mlserve.server.explain.SamplingExplainer(session, this::acquire,
+                    this::release, io.mlserve.drift.ReferenceProfile.read(profile), width), null);
+        } catch (java.io.IOException | ai.onnxruntime.OrtException | RuntimeException e) {
+            return new Explanations(null, why + "sampling failed: " + e.getMessage());
+        }
     }
 
     @Override

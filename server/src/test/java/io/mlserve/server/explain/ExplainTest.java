@@ -49,13 +49,18 @@ class ExplainTest {
         FeatureView view = new FeatureView("v", "id", FeatureView.KeyType.STRING, List.of(
                 FeatureSpec.numeric("a", Double.NaN), FeatureSpec.numeric("b", Double.NaN),
                 new FeatureSpec("c", FeatureType.CATEGORICAL, List.of("x", "y", "z"), 0, -1)), Duration.ZERO, 100, false);
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
         try (TestServer t = new TestServer(dir.resolve("models"))
                 .model("lin", 1, Exporters.logisticRegression("lin", pre, W, B))
                 .config("lin", "{\"features\": {\"view\": \"v\", \"names\": [\"a\", \"b\", \"c\"]}}")
                 .model("mlp", 1, Exporters.mlp("mlp", pre, List.of(new float[16], new float[2]),
                         List.of(new float[2], new float[1])))
                 .config("mlp", "{\"features\": {\"view\": \"v\", \"names\": [\"a\", \"b\", \"c\"]}}")
+                .model("mlp2", 1, Exporters.mlp("mlp2", pre, List.of(weights(rng, 16), weights(rng, 2)),
+                        List.of(weights(rng, 2), weights(rng, 1))))
+                .config("mlp2", "{\"features\": {\"view\": \"v\", \"names\": [\"a\", \"b\", \"c\"]}}")
                 .start(ServerOptions.ephemeral(dir.resolve("models")).withFeatureViews(dir.resolve("t"), List.of(view)))) {
+            profile(dir.resolve("models/mlp2/1/profile.json"), rng);
             FeatureServiceGrpc.newBlockingStub(t.channel()).writeFeatures(WriteFeaturesRequest.newBuilder().setView("v")
                     .addRecords(record("e1", 3.0, null, "y")).addRecords(record("e2", 7.5, 2.0, "q")).build());
             PredictResponse r = PredictionServiceGrpc.newBlockingStub(t.channel()).predict(PredictRequest.newBuilder()
@@ -106,12 +111,51 @@ class ExplainTest {
                     .newBuilder().setModelName("mlp").addEntityIds("e1").setExplain(true).build()))
                     .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-                        assertThat(e.getStatus().getDescription()).contains("neither a logistic regression nor a tree");
+                        assertThat(e.getStatus().getDescription()).contains("neither a logistic regression nor a tree")
+                                .contains("profile.json");
                     });
             var refused = t.get(t.server.httpPort(), "/v1/models/mlp/importance");
             assertThat(refused.statusCode()).isEqualTo(400);
             assertThat(refused.body()).contains("neither a logistic regression nor a tree");
+
+            // any other graph with a profile: sampled Shapley values; they still add up to the log-odds exactly
+            PredictResponse s = PredictionServiceGrpc.newBlockingStub(t.channel()).predict(PredictRequest.newBuilder()
+                    .setModelName("mlp2").addEntityIds("e1").addEntityIds("e2").setExplain(true).build());
+            for (Prediction p : s.getPredictionsList()) {
+                double sum = p.getBaseValue() + p.getContributionsMap().values().stream().mapToDouble(d -> d).sum();
+                assertThat(sum).as("sampled: base + contributions = log-odds, %s", p.getEntityId())
+                        .isCloseTo(Math.log(p.getScore() / (1 - p.getScore())), offset(1e-4));
+                assertThat(p.getExplanation()).startsWith("sampling").contains("standard error");
+                assertThat(p.getContributionsMap()).containsOnlyKeys("a", "b", "c");
+            }
+            // the same row explained twice gives the same answer (the sample is seeded by the row)
+            assertThat(PredictionServiceGrpc.newBlockingStub(t.channel()).predict(PredictRequest.newBuilder()
+                    .setModelName("mlp2").addEntityIds("e1").setExplain(true).build()).getPredictions(0)
+                    .getContributionsMap()).isEqualTo(s.getPredictions(0).getContributionsMap());
         }
+    }
+
+    private static float[] weights(java.util.SplittableRandom r, int n) {
+        float[] w = new float[n];
+        for (int i = 0; i < n; i++) {
+            w[i] = (float) r.nextDouble(-1.5, 1.5);
+        }
+        return w;
+    }
+
+    /** A drift profile of 500 plausible rows (a, b numeric with some missing; c over x, y, z). */
+    private static void profile(Path file, java.util.SplittableRandom r) throws java.io.IOException {
+        int n = 500;
+        float[] rows = new float[n * 3];
+        for (int i = 0; i < n; i++) {
+            rows[i * 3] = (float) r.nextDouble(-2, 8);
+            rows[i * 3 + 1] = i % 10 == 0 ? Float.NaN : (float) r.nextDouble(0, 20);
+            rows[i * 3 + 2] = r.nextInt(3);
+        }
+        var profile = io.mlserve.drift.ProfileBuilder.build(List.of(new io.mlserve.drift.ProfileBuilder.Column("a",
+                null), new io.mlserve.drift.ProfileBuilder.Column("b", null),
+                new io.mlserve.drift.ProfileBuilder.Column("c", List.of("x", "y", "z"))), rows, null, null);
+        new com.fasterxml.jackson.databind.ObjectMapper().writeValue(file.toFile(), profile);
     }
 
     private static FeatureRecord record(String id, Double a, Double b, String c) {
