@@ -22,6 +22,7 @@ import picocli.CommandLine.Option;
         subcommands = {BenchMain.Load.class, BenchMain.Transport.class, BatchingBench.class, FeatureBench.class,
             PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, SwapBench.class,
             SoakBench.class, ScenarioBench.class, ScenarioBench.Demo.class, ScoreBench.class,
+            ExplainBench.class,
             BenchMain.Jmh.class})
 public final class BenchMain implements Runnable {
     @CommandLine.Spec
