@@ -163,7 +163,7 @@ final class ClosedLoop {
         deleteTree(registry);
         writeSlice(time[0], time[streamFrom]);
         t0 = System.nanoTime();
-        Process train = TrainerJvm.start(options.work().resolve("train-v1.log"), "TrainMain", "--data",
+        Process train = io.mlserve.server.cli.TrainerProcess.start(options.work().resolve("train-v1.log"), "TrainMain", "--data",
                 trainData().toString(), "--registry", registry.toString(), "--spark-master", options.sparkMaster(),
                 "--algorithm", options.algorithm(), "--grid", "");
         if (!train.waitFor(1, TimeUnit.HOURS) || train.exitValue() != 0) {
@@ -181,7 +181,7 @@ final class ClosedLoop {
             port = s.getLocalPort();
         }
         Path trainerLog = options.work().resolve("trainer.log");
-        Process trainer = TrainerJvm.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port",
+        Process trainer = io.mlserve.server.cli.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port",
                 Integer.toString(port), "--registry", registry.toString(), "--data", trainData().toString(),
                 "--spark-master", options.sparkMaster());
         try {

@@ -53,7 +53,7 @@ final class RetrainBench implements Callable<Integer> {
         Path work = Files.createTempDirectory("mlserve-retrain");
         Path registry = work.resolve("models");
         long t0 = System.nanoTime();
-        Process manual = TrainerJvm.start(work.resolve("train.log"), "TrainMain", "--data", data.toString(), "--registry",
+        Process manual = io.mlserve.server.cli.TrainerProcess.start(work.resolve("train.log"), "TrainMain", "--data", data.toString(), "--registry",
                 registry.toString(), "--spark-master", master, "--algorithm", algorithm, "--grid", grid);
         if (!manual.waitFor(2, TimeUnit.HOURS) || manual.exitValue() != 0) {
             System.err.println("./mlserve train failed: see " + work.resolve("train.log"));
@@ -74,7 +74,7 @@ final class RetrainBench implements Callable<Integer> {
             port = s.getLocalPort();
         }
         Path trainerLog = work.resolve("trainer.log");
-        Process trainer = TrainerJvm.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
+        Process trainer = io.mlserve.server.cli.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--registry", registry.toString(), "--data", data.toString(), "--spark-master", master);
         List<double[]> rows = new ArrayList<>();
         RetrainOptions options = RetrainOptions.defaults("127.0.0.1:" + port).withPoll(Duration.ofMillis(500));

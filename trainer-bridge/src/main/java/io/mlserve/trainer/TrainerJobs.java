@@ -82,14 +82,17 @@ public final class TrainerJobs implements AutoCloseable {
             return SubmitJobResponse.newBuilder().setJob(jobs.get(known)).setDeduplicated(true).build();
         }
         for (Job j : jobs.values()) {
-            if (j.getRequest().getModelName().equals(request.getModelName()) && active(j.getState())) {
+            if (j.getRequest().getModelName().equals(request.getModelName()) && active(j.getState())
+                    && (j.getRequest().getKind() == JobKind.SCORE) == (request.getKind() == JobKind.SCORE)) {
                 if (!request.getRequestId().isEmpty()) {
                     byRequest.put(request.getRequestId(), j.getJobId());
                 }
                 return SubmitJobResponse.newBuilder().setJob(j).setDeduplicated(true).build();
             }
         }
-        TrainingPlan plan = plan(request);
+        boolean scoring = request.getKind() == JobKind.SCORE;
+        TrainingPlan plan = scoring ? null : plan(request);
+        SparkScorer.Encoding encoding = scoring ? encoding(request) : null;
         String id = runId + "-" + sequence.incrementAndGet();
         JobRequest stored = request.getRequestId().isEmpty() ? request.toBuilder().setRequestId(id).build() : request;
         Job job = Job.newBuilder().setJobId(id).setRequest(stored).setState(JobState.QUEUED).setSource(source)
@@ -97,20 +100,84 @@ public final class TrainerJobs implements AutoCloseable {
         jobs.put(id, job);
         byRequest.put(stored.getRequestId(), id);
         try {
-            worker.execute(() -> run(id, plan));
+            worker.execute(() -> {
+                if (scoring) {
+                    score(id, request.getScore(), encoding);
+                } else {
+                    run(id, plan);
+                }
+            });
         } catch (RejectedExecutionException e) {
             jobs.remove(id);
             byRequest.remove(stored.getRequestId());
             throw new IllegalStateException("the trainer is stopping");
         }
-        LOG.info("job {} queued ({}): train {} with {} on {}; reason: {}", id, source, request.getModelName(),
-                plan.algorithm(), plan.data(), request.getReason().isEmpty() ? "-" : request.getReason());
+        if (scoring) {
+            LOG.info("job {} queued ({}): score {} on {} into {}; reason: {}", id, source, request.getModelName(),
+                    request.getScore().getData(), request.getScore().getOut(),
+                    request.getReason().isEmpty() ? "-" : request.getReason());
+        } else {
+            LOG.info("job {} queued ({}): train {} with {} on {}; reason: {}", id, source, request.getModelName(),
+                    plan.algorithm(), plan.data(), request.getReason().isEmpty() ? "-" : request.getReason());
+        }
         return SubmitJobResponse.newBuilder().setJob(job).build();
+    }
+
+    /** A SCORE job's encoding, checked before it is queued. */
+    private static SparkScorer.Encoding encoding(JobRequest r) {
+        io.mlserve.proto.v1.ScoreSpec s = r.getScore();
+        if (s.getData().isEmpty() || s.getOut().isEmpty() || s.getEncoding().isEmpty()) {
+            throw new IllegalArgumentException("score.data, score.out and score.encoding are required for SCORE");
+        }
+        if (s.getBatch() < 0) {
+            throw new IllegalArgumentException("score.batch must not be negative");
+        }
+        SparkScorer.Encoding e;
+        try {
+            e = SparkScorer.Encoding.parse(s.getEncoding());
+        } catch (java.io.IOException | RuntimeException ex) {
+            throw new IllegalArgumentException("score.encoding: " + ex.getMessage());
+        }
+        if (!e.model().equals(r.getModelName())) {
+            throw new IllegalArgumentException("score.encoding is for model '" + e.model() + "', the job names '"
+                    + r.getModelName() + "'");
+        }
+        if (!java.nio.file.Files.isRegularFile(Path.of(e.modelFile()))) {
+            throw new IllegalArgumentException("score.encoding: no model file " + e.modelFile());
+        }
+        return e;
+    }
+
+    private void score(String id, io.mlserve.proto.v1.ScoreSpec spec, SparkScorer.Encoding encoding) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            update(id, j -> j.setState(JobState.RUNNING).setStartedMs(System.currentTimeMillis()));
+        }
+        long start = System.nanoTime();
+        try {
+            long rows = SparkScorer.run(master, encoding, spec.getData(), spec.getOut(),
+                    spec.getBatch() > 0 ? spec.getBatch() : 8192);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            String message = String.format(java.util.Locale.ROOT, "scored %d rows with version %d in %.1f s -> %s",
+                    rows, encoding.version(), seconds, spec.getOut());
+            LOG.info("job {}: {}", id, message);
+            synchronized (this) {
+                update(id, j -> j.setScored(io.mlserve.proto.v1.ScoreResult.newBuilder().setRows(rows)
+                        .setSeconds(seconds).setOut(spec.getOut())));
+            }
+            finish(id, JobState.SUCCEEDED, message, null);
+        } catch (Exception | LinkageError e) {
+            LOG.error("job {} failed", id, e);
+            finish(id, JobState.FAILED, e.toString(), null);
+        }
     }
 
     private TrainingPlan plan(JobRequest r) {
         if (r.getKind() != JobKind.TRAIN && r.getKind() != JobKind.JOB_KIND_UNSPECIFIED) {
-            throw new IllegalArgumentException("kind " + r.getKind() + " is not a job this trainer runs (TRAIN)");
+            throw new IllegalArgumentException("kind " + r.getKind() + " is not a job this trainer runs (TRAIN, "
+                    + "SCORE)");
         }
         TrainSpec t = r.getTrain();
         Path data = t.getData().isEmpty() ? defaultData : Path.of(t.getData());

@@ -160,6 +160,40 @@ public final class BatchScorer implements RowTarget, AutoCloseable {
         }
     }
 
+    /**
+     * The encoding Spark scoring applies (see the trainer's SparkScorer): the model file, and the view's features the
+     * model binds, in input order, with their types, vocabularies and defaults — the same definitions as here.
+     */
+    public static String sparkEncoding(Path registry, String model, long version, FeatureView view,
+                                       String eventTimeColumn) throws IOException, ModelLoadException {
+        Path modelDir = registry.resolve(model);
+        long v = version > 0 ? version : newest(modelDir);
+        ModelConfig config = ModelConfigs.read(modelDir, model);
+        com.fasterxml.jackson.databind.node.ObjectNode e = com.fasterxml.jackson.databind.node.JsonNodeFactory
+                .instance.objectNode().put("model", model).put("version", v)
+                .put("model_file", modelDir.resolve(Long.toString(v)).resolve("model.onnx").toAbsolutePath().toString())
+                .put("entity_key", view.entityKey()).put("event_time_column", eventTimeColumn);
+        com.fasterxml.jackson.databind.node.ArrayNode inputs = e.putArray("inputs");
+        for (String name : config.getFeatures().getNamesList()) {
+            int f = view.indexOf(name);
+            if (f < 0) {
+                throw new IllegalArgumentException("model '" + model + "' binds feature '" + name + "', which view '"
+                        + view.name() + "' does not have");
+            }
+            FeatureSpec spec = view.features().get(f);
+            com.fasterxml.jackson.databind.node.ObjectNode in = inputs.addObject().put("name", name)
+                    .put("type", spec.type() == io.mlserve.featurecache.FeatureType.CATEGORICAL ? "category" : "number")
+                    .put("hash_buckets", spec.hashBuckets());
+            spec.vocabulary().forEach(in.putArray("vocabulary")::add);
+            if (Double.isNaN(spec.defaultValue())) {
+                in.putNull("default");
+            } else {
+                in.put("default", spec.defaultValue());
+            }
+        }
+        return e.toString();
+    }
+
     /** The newest version directory with a model.onnx. */
     static long newest(Path modelDir) throws IOException {
         try (Stream<Path> dirs = Files.list(modelDir)) {

@@ -18,7 +18,10 @@ import picocli.CommandLine.Option;
                 + "the same feature definitions and ONNX artifact as online serving; writes the entity key, event time, "
                 + "score, model and version (CSV, or Parquet when --out ends in .parquet).")
 public final class ScoreCommand implements Callable<Integer> {
-    @Option(names = "--data", required = true, description = "CSV file or Parquet file/directory.")
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--data", description = "CSV file or Parquet file/directory (required unless --print-encoding).")
     Path data;
 
     @Option(names = "--model", required = true, description = "Model name in the registry.")
@@ -34,7 +37,8 @@ public final class ScoreCommand implements Callable<Integer> {
             + "binds (the same definitions online serving uses).")
     Path config;
 
-    @Option(names = "--out", required = true, description = "Output file (.csv or .parquet).")
+    @Option(names = "--out", description = "Output file (.csv or .parquet; with --spark-master a directory) (required "
+            + "unless --print-encoding).")
     Path out;
 
     @Option(names = "--batch", defaultValue = "8192", description = "Rows per ONNX Runtime run (default: ${DEFAULT-VALUE}).")
@@ -43,6 +47,15 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--event-time-column", defaultValue = "event_time", description = "Column copied to the output "
             + "as event_time when the data has it (default: ${DEFAULT-VALUE}).")
     String eventTimeColumn;
+
+    @Option(names = "--spark-master", description = "Score on Spark instead (e.g. local[*], spark://host:7077): the "
+            + "trainer's JVM reads the data, encodes it with this view's definitions and writes --out as a directory of "
+            + "part files (Parquet, or CSV when --out ends in .csv).")
+    String sparkMaster;
+
+    @Option(names = "--print-encoding", description = "Print the encoding JSON a trainer SCORE job needs "
+            + "(ScoreSpec.encoding) for this model, version and view, then exit; --data and --out are not used.")
+    boolean printEncoding;
 
     @Option(names = "--intra-op-threads", defaultValue = "0", description = "ONNX Runtime threads; 0 = all cores "
             + "(default: ${DEFAULT-VALUE}).")
@@ -56,6 +69,27 @@ public final class ScoreCommand implements Callable<Integer> {
                 .filter(v -> v.name().equals(viewName)).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException(config + " defines no feature view '" + viewName
                         + "' (the view model '" + model + "' binds)"));
+        if (printEncoding) {
+            System.out.println(BatchScorer.sparkEncoding(registry, model, version, view, eventTimeColumn));
+            return 0;
+        }
+        if (data == null || out == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--data and --out are required "
+                    + "(unless --print-encoding)");
+        }
+        if (sparkMaster != null) {
+            java.nio.file.Path enc = java.nio.file.Files.createTempFile("mlserve-encoding", ".json");
+            try {
+                java.nio.file.Files.writeString(enc, BatchScorer.sparkEncoding(registry, model, version, view,
+                        eventTimeColumn));
+                Process p = TrainerProcess.start(null, "SparkScorer", "--encoding", enc.toString(), "--data",
+                        data.toString(), "--out", out.toString(), "--spark-master", sparkMaster, "--batch",
+                        Integer.toString(batch));
+                return p.waitFor();
+            } finally {
+                java.nio.file.Files.deleteIfExists(enc);
+            }
+        }
         long[] last = {System.nanoTime(), 0};
         long start = System.nanoTime();
         boolean console = System.console() != null;

@@ -122,6 +122,42 @@ class BatchScoringTest {
     }
 
     @Test
+    void sparkModeScoresExactlyAsInProcess() throws Exception {
+        System.setProperty("mlserve.home", Path.of("..").toAbsolutePath().normalize().toString());
+        Path config = dir.resolve("example/mlserve.yaml");
+        int local = new picocli.CommandLine(new io.mlserve.server.cli.ScoreCommand()).execute("--data",
+                data.resolve("data.csv").toString(), "--model", "churn", "--registry", repo.toString(), "--config",
+                config.toString(), "--out", dir.resolve("local.csv").toString());
+        int spark = new picocli.CommandLine(new io.mlserve.server.cli.ScoreCommand()).execute("--data",
+                data.resolve("data.parquet").toString(), "--model", "churn", "--registry", repo.toString(), "--config",
+                config.toString(), "--out", dir.resolve("spark").toString(), "--spark-master", "local[2]");
+        assertThat(local).isZero();
+        assertThat(spark).isZero();
+        Map<String, Float> expected = new HashMap<>();
+        for (String line : Files.readAllLines(dir.resolve("local.csv")).subList(1, 4_001)) {
+            String[] c = line.split(",");
+            expected.put(c[0] + "@" + c[1], Float.parseFloat(c[2]));
+        }
+        Map<String, Float> got = new HashMap<>();
+        try (var parts = Files.list(dir.resolve("spark"))) {
+            for (Path part : parts.filter(f -> f.getFileName().toString().endsWith(".parquet")).toList()) {
+                try (ParquetReader<Group> r = ParquetReader.builder(new GroupReadSupport(),
+                        new org.apache.hadoop.fs.Path(part.toUri())).withConf(new Configuration(false)).build()) {
+                    for (Group g = r.read(); g != null; g = r.read()) {
+                        assertThat(g.getString("model", 0)).isEqualTo("churn");
+                        assertThat(g.getLong("version", 0)).isEqualTo(1);
+                        got.put(g.getString("customer_id", 0) + "@" + g.getLong("event_time", 0), g.getFloat("score", 0));
+                    }
+                }
+            }
+        }
+        assertThat(got).hasSameSizeAs(expected);
+        for (Map.Entry<String, Float> e : expected.entrySet()) {
+            assertThat(got.get(e.getKey())).as(e.getKey()).isCloseTo(e.getValue(), org.assertj.core.data.Offset.offset(1e-6f));
+        }
+    }
+
+    @Test
     void refusesWhatItCannotScoreWithTheReason() throws Exception {
         Path out = dir.resolve("x.csv");
         assertThatThrownBy(() -> BatchScorer.run(new BatchScorer.Options(data.resolve("data.csv"), repo, "nope", 0,

@@ -1,4 +1,4 @@
-package io.mlserve.bench;
+package io.mlserve.server.cli;
 
 import java.io.File;
 import java.lang.management.ManagementFactory;
@@ -7,12 +7,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A trainer-bridge main class (Spark) in its own JVM, with the trainer's classpath and this JVM's module flags. */
-final class TrainerJvm {
-    private TrainerJvm() {
+/**
+ * A trainer-bridge main class (Spark) in its own JVM, with the trainer's classpath (under {@code mlserve.home}, which
+ * the launcher sets) and this JVM's module flags: how the server's commands and the benches hand work to Spark.
+ */
+public final class TrainerProcess {
+    private TrainerProcess() {
     }
 
-    static Process start(Path log, String mainClass, String... args) throws Exception {
+    /** Starts trainer class {@code mainClass} with {@code args}; output to {@code log} (null: this console). */
+    public static Process start(Path log, String mainClass, String... args) throws Exception {
         Path target = Path.of(System.getProperty("mlserve.home", "."), "trainer-bridge", "target");
         if (!Files.isDirectory(target.resolve("lib"))) {
             throw new IllegalStateException(target.resolve("lib") + " missing: build the trainer first "
@@ -28,6 +32,7 @@ final class TrainerJvm {
         cmd.addAll(List.of("-cp", target.resolve("trainer-bridge-0.1.0-SNAPSHOT.jar") + File.pathSeparator
                 + target.resolve("lib") + File.separator + "*", "io.mlserve.trainer." + mainClass));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        return (log == null ? pb.inheritIO() : pb.redirectOutput(log.toFile())).start();
     }
 }
