@@ -215,7 +215,7 @@ final class ClosedLoop {
         customer = new int[n];
         x = new float[n * WIDTH];
         label = new byte[n];
-        Map<String, Integer>[] codes = vocabularies();
+        List<Map<String, Integer>> codes = vocabularies();
         int[] i = {0};
         gen.stream(row -> {
             int r = i[0]++;
@@ -225,7 +225,7 @@ final class ClosedLoop {
                 ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
                 if (col.categorical()) {
                     String v = row.category(c);
-                    x[r * WIDTH + c] = v == null ? -1 : codes[c].get(v);
+                    x[r * WIDTH + c] = v == null ? -1 : codes.get(c).get(v);
                 } else {
                     double v = row.number(c);
                     // the data set's precision (ChurnFiles writes four decimals): served and trained values agree
@@ -245,17 +245,19 @@ final class ClosedLoop {
         staticScore = new float[m];
     }
 
-    @SuppressWarnings("unchecked")
-    private static Map<String, Integer>[] vocabularies() {
-        Map<String, Integer>[] codes = new Map[WIDTH];
+    /** Per column: category → its vocabulary code (null for numeric columns). */
+    private static List<Map<String, Integer>> vocabularies() {
+        List<Map<String, Integer>> codes = new ArrayList<>();
         for (int c = 0; c < WIDTH; c++) {
             List<String> v = ChurnSchema.COLUMNS.get(c).vocabulary();
+            Map<String, Integer> m = null;
             if (v != null) {
-                codes[c] = new HashMap<>();
+                m = new HashMap<>();
                 for (int k = 0; k < v.size(); k++) {
-                    codes[c].put(v.get(k), k);
+                    m.put(v.get(k), k);
                 }
             }
+            codes.add(m);
         }
         return codes;
     }

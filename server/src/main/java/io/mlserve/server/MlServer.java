@@ -106,6 +106,7 @@ public final class MlServer implements AutoCloseable {
     private io.mlserve.server.security.TokenFile tokens;
     private PredictionLog predictionLog;
     private QualityMonitor quality;
+    private PredictHandler predict;
     private Server grpc;
     private Channel http;
     private Channel metricsChannel;
@@ -197,7 +198,7 @@ public final class MlServer implements AutoCloseable {
                     (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
             LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
         }
-        PredictHandler predict = new PredictHandler(handler, features, predictionLog, quality, clock);
+        predict = new PredictHandler(handler, features, predictionLog, quality, clock);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
@@ -469,6 +470,9 @@ public final class MlServer implements AutoCloseable {
         }
         if (quality != null) {
             quality.close();
+        }
+        if (predict != null) {
+            predict.close();
         }
         if (retrain != null) {
             retrain.close();

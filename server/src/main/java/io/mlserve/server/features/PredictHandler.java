@@ -48,8 +48,7 @@ public final class PredictHandler {
      * Explanations run here, not on the inference threads that answer everyone else (a sampled explanation runs the
      * model thousands of times); one thread, so explain callers queue behind each other, not in front of others.
      */
-    private final java.util.concurrent.ExecutorService explaining = io.mlserve.server.Daemons.scheduler(
-            "mlserve-explain");
+    private java.util.concurrent.ExecutorService explaining;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
@@ -88,7 +87,7 @@ public final class PredictHandler {
             }
             if (request.getExplain()) {
                 try {
-                    explaining.execute(() -> finish(request, a, response, done));
+                    explainer().execute(() -> finish(request, a, response, done));
                 } catch (java.util.concurrent.RejectedExecutionException e) {
                     done.accept(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is stopping"));
                 }
@@ -128,6 +127,21 @@ public final class PredictHandler {
             p.putContributions(a.names().get(j), e.contributions()[j]);
         }
         p.setBaseValue(explainer.base()).setExplanation(e.method());
+    }
+
+    /** The explanation thread, started by the first request that asks for an explanation. */
+    private synchronized java.util.concurrent.ExecutorService explainer() {
+        if (explaining == null) {
+            explaining = io.mlserve.server.Daemons.scheduler("mlserve-explain");
+        }
+        return explaining;
+    }
+
+    /** Stops the explanation thread once the explanations already queued are answered. */
+    public synchronized void close() {
+        if (explaining != null) {
+            explaining.shutdown();
+        }
     }
 
     private void finish(PredictRequest request, Assembled a, ModelInferResponse response,
