@@ -14,9 +14,9 @@ import picocli.CommandLine.Option;
 
 /** {@code mlserve score}: batch scoring of a data set with a published version (see {@link BatchScorer}). */
 @Command(name = "score", mixinStandardHelpOptions = true,
-        description = "Score a whole data set (CSV or Parquet) with a model version from the registry, in process, with "
-                + "the same feature definitions and ONNX artifact as online serving; writes the entity key, event time, "
-                + "score, model and version (CSV, or Parquet when --out ends in .parquet).")
+        description = "Score a whole data set (CSV or Parquet) with a model version from the registry, in process or on "
+                + "Spark (--spark-master), with the same feature definitions and ONNX artifact as online serving; writes "
+                + "the entity key, event time, score, model and version (CSV, or Parquet when --out ends in .parquet).")
 public final class ScoreCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
