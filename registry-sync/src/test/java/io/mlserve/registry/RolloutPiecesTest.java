@@ -48,6 +48,26 @@ class RolloutPiecesTest {
     }
 
     @Test
+    void anAucDropMustBeBeyondTheAllowanceWith95PercentConfidence() {
+        // Hanley and McNeil at AUC 0.5 with 50 + 50: sqrt((0.25 + 49·(1/3 − 1/4) · 2) / 2500)
+        assertThat(new RolloutDecision.Auc(0.5, 50, 50).standardError()).isCloseTo(0.05802,
+                org.assertj.core.data.Offset.offset(1e-4));
+        ArmRecorder.Window champion = arm(2000, 1, 0.3, 0, 1);
+        // 0.03 lower on a thousand outcomes each (150 churners): within the noise, promoted
+        RolloutDecision.Result noisy = RolloutDecision.judge(CRITERIA, champion, arm(2000, 1, 0.3, 0, 9),
+                new RolloutDecision.Auc(0.75, 150, 850), new RolloutDecision.Auc(0.72, 150, 850));
+        assertThat(noisy.verdict()).isEqualTo(RolloutDecision.Verdict.PROMOTE);
+        // 0.05 lower on fifty thousand each: certainly worse by more than 0.02, rolled back with the interval
+        RolloutDecision.Result worse = RolloutDecision.judge(CRITERIA, champion, arm(2000, 1, 0.3, 0, 10),
+                new RolloutDecision.Auc(0.80, 5_000, 45_000), new RolloutDecision.Auc(0.75, 5_000, 45_000));
+        assertThat(worse.verdict()).isEqualTo(RolloutDecision.Verdict.ROLLBACK);
+        assertThat(worse.reasons()).singleElement().asString().startsWith("AUC 0.7500").contains("at 95 %");
+        // no outcomes on one side: AUC does not decide
+        assertThat(RolloutDecision.judge(CRITERIA, champion, arm(2000, 1, 0.3, 0, 11), RolloutDecision.Auc.NONE,
+                new RolloutDecision.Auc(0.5, 100, 100)).verdict()).isEqualTo(RolloutDecision.Verdict.PROMOTE);
+    }
+
+    @Test
     void eachCriterionDecidesOnItsOwn() {
         ArmRecorder.Window champion = arm(2000, 1, 0.3, 0, 1);
         assertThat(RolloutDecision.judge(CRITERIA, champion, arm(50, 1, 0.3, 0, 2), Double.NaN, Double.NaN).verdict())

@@ -118,9 +118,11 @@ public final class RolloutManager implements AutoCloseable {
         }
         ArmRecorder.Window champ = r.champion().arm().drain();
         ArmRecorder.Window chall = r.challenger().arm().drain();
-        double champAuc = auc(e.name(), r.champion());
-        double challAuc = auc(e.name(), r.challenger());
-        RolloutDecision.Result result = RolloutDecision.judge(criteria, champ, chall, champAuc, challAuc);
+        RolloutDecision.Auc champQuality = aucWithCounts(e.name(), r.champion());
+        RolloutDecision.Auc challQuality = aucWithCounts(e.name(), r.challenger());
+        double champAuc = champQuality.value();
+        double challAuc = challQuality.value();
+        RolloutDecision.Result result = RolloutDecision.judge(criteria, champ, chall, champQuality, challQuality);
         last.put(e.name(), new Judged(result, r.champion().versionLabel(), champ, champAuc,
                 r.challenger().versionLabel(), chall, challAuc));
         windows.put(e.name(), new Window(w.champion(), w.challenger(), now));
@@ -137,12 +139,11 @@ public final class RolloutManager implements AutoCloseable {
         }
     }
 
-    private double auc(String model, ServedVersion v) {
-        if (quality == null) {
-            return Double.NaN;
-        }
-        QualityJoin.Report q = quality.last(model, v.versionLabel());
-        return q == null ? Double.NaN : q.metrics().auc();
+    /** A version's AUC in its last live-quality window, with the class counts for its standard error. */
+    private RolloutDecision.Auc aucWithCounts(String model, ServedVersion v) {
+        QualityJoin.Report q = quality == null ? null : quality.last(model, v.versionLabel());
+        return q == null ? RolloutDecision.Auc.NONE : new RolloutDecision.Auc(q.metrics().auc(),
+                q.metrics().positives(), q.metrics().pairs() - q.metrics().positives());
     }
 
     private static ObjectNode evidence(RolloutDecision.Result r, ArmRecorder.Window champ, double champAuc,
