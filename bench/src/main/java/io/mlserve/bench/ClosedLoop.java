@@ -215,7 +215,8 @@ final class ClosedLoop {
         customer = new int[n];
         x = new float[n * WIDTH];
         label = new byte[n];
-        List<Map<String, Integer>> codes = vocabularies();
+        // category codes as the feature store stores them
+        io.mlserve.featurecache.CategoryCodes codes = new io.mlserve.featurecache.CategoryCodes(view());
         int[] i = {0};
         gen.stream(row -> {
             int r = i[0]++;
@@ -225,7 +226,7 @@ final class ClosedLoop {
                 ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
                 if (col.categorical()) {
                     String v = row.category(c);
-                    x[r * WIDTH + c] = v == null ? -1 : codes.get(c).get(v);
+                    x[r * WIDTH + c] = v == null ? -1 : codes.code(c, v);
                 } else {
                     double v = row.number(c);
                     // the data set's precision (ChurnFiles writes four decimals): served and trained values agree
@@ -243,23 +244,6 @@ final class ClosedLoop {
         loopScore = new float[m];
         loopVersion = new int[m];
         staticScore = new float[m];
-    }
-
-    /** Per column: category → its vocabulary code (null for numeric columns). */
-    private static List<Map<String, Integer>> vocabularies() {
-        List<Map<String, Integer>> codes = new ArrayList<>();
-        for (int c = 0; c < WIDTH; c++) {
-            List<String> v = ChurnSchema.COLUMNS.get(c).vocabulary();
-            Map<String, Integer> m = null;
-            if (v != null) {
-                m = new HashMap<>();
-                for (int k = 0; k < v.size(); k++) {
-                    m.put(v.get(k), k);
-                }
-            }
-            codes.add(m);
-        }
-        return codes;
     }
 
     /** The feature view: numbers default to NaN (missing), as the trainer's imputation expects. */

@@ -198,7 +198,7 @@ public final class MlServer implements AutoCloseable {
                     (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
             LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
         }
-        predict = new PredictHandler(handler, features, predictionLog, quality, clock);
+        predict = new PredictHandler(handler, features, predictionLog, quality, clock).withMetrics(metrics.registry());
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {

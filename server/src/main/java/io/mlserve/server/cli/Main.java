@@ -17,7 +17,16 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
         org.slf4j.bridge.SLF4JBridgeHandler.install();
-        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    // what the user can fix (a missing file, a bad value, a model that cannot load): one line
+                    if (e instanceof java.io.IOException || e instanceof IllegalArgumentException
+                            || e instanceof io.mlserve.runtime.ModelLoadException) {
+                        cmd.getErr().println("mlserve " + cmd.getCommandName() + ": " + e.getMessage());
+                        return 2;
+                    }
+                    throw e;
+                }).execute(args);
         if (code != 0) {
             System.exit(code);
         }

@@ -63,6 +63,9 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!java.nio.file.Files.isDirectory(registry.resolve(model))) {
+            throw new IllegalArgumentException("no model '" + model + "' in " + registry);
+        }
         ModelConfig mc = ModelConfigs.read(registry.resolve(model), model);
         String viewName = mc.getFeatures().getView();
         FeatureView view = ServerConfigFile.read(config).featureViews().stream()

@@ -49,6 +49,8 @@ public final class PredictHandler {
      * model thousands of times); one thread, so explain callers queue behind each other, not in front of others.
      */
     private java.util.concurrent.ExecutorService explaining;
+    private io.prometheus.metrics.core.metrics.Counter explained;
+    private io.prometheus.metrics.core.metrics.Histogram explainSeconds;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
@@ -129,6 +131,20 @@ public final class PredictHandler {
         p.setBaseValue(explainer.base()).setExplanation(e.method());
     }
 
+    /** Counts explanations by model and method (and refusals), and times them, in {@code registry}. */
+    public PredictHandler withMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry registry) {
+        explained = io.prometheus.metrics.core.metrics.Counter.builder().name("mlserve_explanations_total")
+                .help("Predictions explained (explain=true), by model and method: linear, treeshap, sampling; "
+                        + "refused when the version's graph allows none").labelNames("model", "method")
+                .register(registry);
+        explainSeconds = io.prometheus.metrics.core.metrics.Histogram.builder().name("mlserve_explanation_seconds")
+                .help("Time to explain one prediction, by model").unit(
+                        io.prometheus.metrics.model.snapshots.Unit.SECONDS).labelNames("model").classicOnly()
+                .classicUpperBounds(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1).withoutExemplars()
+                .register(registry);
+        return this;
+    }
+
     /** The explanation thread, started by the first request that asks for an explanation. */
     private synchronized java.util.concurrent.ExecutorService explainer() {
         if (explaining == null) {
@@ -177,6 +193,9 @@ public final class PredictHandler {
                     + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");
         }
         if (request.getExplain() && v.explanations().explainer() == null) {
+            if (explained != null) {
+                explained.labelValues(v.model(), "refused").inc();
+            }
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + v.explanations().unavailable());
         }
         if (store == null) {
@@ -312,7 +331,13 @@ public final class PredictHandler {
                 }
             }
             if (request.getExplain()) {
+                long t0 = System.nanoTime();
                 explain(p, explainer, a, i * k);
+                if (explained != null) {
+                    explained.labelValues(response.getModelName(), p.getExplanation().split("[: ]")[0]
+                            .toLowerCase(java.util.Locale.ROOT)).inc();
+                    explainSeconds.labelValues(response.getModelName()).observe((System.nanoTime() - t0) / 1e9);
+                }
             }
             b.addPredictions(p);
             if (quality != null) {
