@@ -214,7 +214,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     if (m != HttpMethod.POST) {
                         return error(405, path + " takes POST");
                     }
-                    handler.submit(JsonTensors.request(body(req), model, version), io.grpc.Context.ROOT, (r, error) -> {
+                    // the context route() runs in carries the principal checked above: the core's allow-list check reads it
+                    handler.submit(JsonTensors.request(body(req), model, version), io.grpc.Context.current(), (r, error) -> {
                         FullHttpResponse res;
                         if (error != null) {
                             res = error(error.httpStatus(), error.getMessage());
@@ -346,7 +347,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 return error(405, path + " takes POST");
             }
             PredictRequest pr = V1Json.predictRequest(body(req), p[2]);
-            predict.predict(pr, io.grpc.Context.ROOT, (response, error) -> {
+            predict.predict(pr, io.grpc.Context.current(), (response, error) -> {
                 FullHttpResponse res;
                 try {
                     res = error != null ? error(error.httpStatus(), error.getMessage())

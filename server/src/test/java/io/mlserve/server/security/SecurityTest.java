@@ -254,6 +254,15 @@ class SecurityTest {
             assertThat(anon.headers().firstValue("www-authenticate")).contains("Bearer");
             assertThat(http("GET", h, "/v2/health/ready", null, null).statusCode()).isEqualTo(200);
             assertThat(http("GET", h, "/v2/models/m", "tok-app", null).statusCode()).isEqualTo(200);
+            String oneRow = "{\"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", \"shape\": [1, 4], "
+                    + "\"data\": [1, 2, 3, 4]}, {\"name\": \"b\", \"datatype\": \"FP32\", \"shape\": [1, 4], "
+                    + "\"data\": [1, 2, 3, 4]}]}";
+            assertThat(http("POST", h, "/v2/models/m/infer", "tok-app", oneRow).statusCode()).isEqualTo(200);
+            HttpResponse<String> notAllowed = http("POST", h, "/v2/models/other/infer", "tok-app", oneRow);
+            assertThat(notAllowed.statusCode()).as("REST infer holds the allow-list").isEqualTo(403);
+            assertThat(notAllowed.body()).contains("may not use model 'other'").doesNotContain("outputs");
+            assertThat(http("GET", h, "/v2/models/other", "tok-app", null).statusCode()).isEqualTo(403);
+            assertThat(http("POST", h, "/v2/models/other/infer", "tok-ops", oneRow).statusCode()).isEqualTo(200);
             assertThat(http("POST", h, "/v2/repository/index", "tok-app", "{}").statusCode()).isEqualTo(403);
             assertThat(http("POST", h, "/v2/repository/index", "tok-ops", "{}").statusCode()).isEqualTo(200);
             assertThat(http("PUT", h, "/v1/features/customer", "tok-app", "{}").statusCode()).isEqualTo(403);
