@@ -172,24 +172,11 @@ public final class BatchScorer implements RowTarget, AutoCloseable {
         com.fasterxml.jackson.databind.node.ObjectNode e = com.fasterxml.jackson.databind.node.JsonNodeFactory
                 .instance.objectNode().put("model", model).put("version", v)
                 .put("model_file", modelDir.resolve(Long.toString(v)).resolve("model.onnx").toAbsolutePath().toString())
-                .put("entity_key", view.entityKey()).put("event_time_column", eventTimeColumn);
-        com.fasterxml.jackson.databind.node.ArrayNode inputs = e.putArray("inputs");
-        for (String name : config.getFeatures().getNamesList()) {
-            int f = view.indexOf(name);
-            if (f < 0) {
-                throw new IllegalArgumentException("model '" + model + "' binds feature '" + name + "', which view '"
-                        + view.name() + "' does not have");
-            }
-            FeatureSpec spec = view.features().get(f);
-            com.fasterxml.jackson.databind.node.ObjectNode in = inputs.addObject().put("name", name)
-                    .put("type", spec.type() == io.mlserve.featurecache.FeatureType.CATEGORICAL ? "category" : "number")
-                    .put("hash_buckets", spec.hashBuckets());
-            spec.vocabulary().forEach(in.putArray("vocabulary")::add);
-            if (Double.isNaN(spec.defaultValue())) {
-                in.putNull("default");
-            } else {
-                in.put("default", spec.defaultValue());
-            }
+                .put("event_time_column", eventTimeColumn);
+        try {
+            e.setAll(io.mlserve.featurecache.ViewEncoding.json(view, config.getFeatures().getNamesList()));
+        } catch (IllegalArgumentException bad) {
+            throw new IllegalArgumentException("model '" + model + "': " + bad.getMessage());
         }
         return e.toString();
     }

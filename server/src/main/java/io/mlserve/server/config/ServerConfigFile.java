@@ -4,21 +4,17 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.mlserve.featurecache.FeatureSpec;
-import io.mlserve.featurecache.FeatureType;
 import io.mlserve.featurecache.FeatureView;
+import io.mlserve.featurecache.FeatureViewConfig;
 import io.mlserve.featurecache.kafka.IngestConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The server config file given with {@code --config} (YAML or JSON): where the model repository and the
@@ -44,10 +40,6 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
     private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "parquet", "path", "event_time_column");
     private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
     private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
-    private static final Set<String> VIEW_KEYS = Set.of("name", "entity_key", "key_type", "ttl", "max_entities",
-            "serve_stale", "features");
-    private static final Set<String> FEATURE_KEYS = Set.of("name", "type", "vocabulary", "hash_buckets", "default");
-    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)?");
 
     public ServerConfigFile {
         featureViews = List.copyOf(featureViews);
@@ -78,7 +70,8 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
                 throw new ConfigException(file + ": feature_views: expected a list of views");
             }
             for (int i = 0; i < vs.size(); i++) {
-                views.add(view(file, "feature_views[" + i + "]", vs.get(i)));
+                int at = i;
+                views.add(checked(() -> view(file, "feature_views[" + at + "]", vs.get(at))));
             }
         }
         IngestConfig kafka = root.has("kafka") ? kafka(file, root.get("kafka")) : null;
@@ -157,137 +150,34 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
     }
 
     private static FeatureView view(Path file, String key, JsonNode v) {
-        if (!v.isObject()) {
-            throw new ConfigException(file + ": " + key + ": expected a mapping");
-        }
-        checkKeys(file, key + ".", v, VIEW_KEYS);
-        String name = text(file, key + ".name", require(file, key, v, "name"));
-        String entityKey = text(file, key + ".entity_key", require(file, key, v, "entity_key"));
-        String keyType = v.has("key_type") ? text(file, key + ".key_type", v.get("key_type")).toLowerCase(Locale.ROOT) : "string";
-        FeatureView.KeyType kt = switch (keyType) {
-            case "string" -> FeatureView.KeyType.STRING;
-            case "int64" -> FeatureView.KeyType.INT64;
-            default -> throw new ConfigException(file + ": " + key + ".key_type: expected string or int64, got '"
-                    + keyType + "'");
-        };
-        Duration ttl = v.has("ttl") ? duration(file, key + ".ttl", v.get("ttl")) : Duration.ZERO;
-        long maxEntities = v.has("max_entities") ? positive(file, key + ".max_entities", v.get("max_entities")) : 1_000_000;
-        boolean serveStale = v.has("serve_stale") && bool(file, key + ".serve_stale", v.get("serve_stale"));
-        JsonNode fs = require(file, key, v, "features");
-        if (!fs.isArray() || fs.isEmpty()) {
-            throw new ConfigException(file + ": " + key + ".features: expected a non-empty list");
-        }
-        List<FeatureSpec> features = new ArrayList<>();
-        for (int i = 0; i < fs.size(); i++) {
-            features.add(feature(file, key + ".features[" + i + "]", fs.get(i)));
-        }
-        try {
-            return new FeatureView(name, entityKey, kt, features, ttl, maxEntities, serveStale);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(file + ": " + key + ": " + e.getMessage());
-        }
+        return FeatureViewConfig.view(file.toString(), key, v);
     }
 
-    private static FeatureSpec feature(Path file, String key, JsonNode f) {
-        if (!f.isObject()) {
-            throw new ConfigException(file + ": " + key + ": expected a mapping with name and type");
-        }
-        checkKeys(file, key + ".", f, FEATURE_KEYS);
-        String name = text(file, key + ".name", require(file, key, f, "name"));
-        String type = f.has("type") ? text(file, key + ".type", f.get("type")).toLowerCase(Locale.ROOT) : "float32";
-        FeatureType ft = switch (type) {
-            case "float32", "float", "double" -> FeatureType.FLOAT32;
-            case "int64", "int" -> FeatureType.INT64;
-            case "categorical", "string" -> FeatureType.CATEGORICAL;
-            default -> throw new ConfigException(file + ": " + key + ".type: expected float32, int64 or categorical, got '"
-                    + type + "'");
-        };
-        List<String> vocabulary = new ArrayList<>();
-        if (f.has("vocabulary")) {
-            JsonNode voc = f.get("vocabulary");
-            if (!voc.isArray()) {
-                throw new ConfigException(file + ": " + key + ".vocabulary: expected a list of strings");
-            }
-            for (int i = 0; i < voc.size(); i++) {
-                vocabulary.add(text(file, key + ".vocabulary[" + i + "]", voc.get(i)));
-            }
-        }
-        int buckets = f.has("hash_buckets") ? (int) positive(file, key + ".hash_buckets", f.get("hash_buckets")) : 0;
-        double def = 0;
-        if (f.has("default")) {
-            JsonNode d = f.get("default");
-            if (d.isTextual() && d.asText().equalsIgnoreCase("nan")) {
-                def = Double.NaN; // "missing": a model with imputation in its graph fills it
-            } else if (d.isNumber()) {
-                def = d.doubleValue();
-            } else {
-                throw new ConfigException(file + ": " + key + ".default: expected a number or nan");
-            }
-        }
+    private static <T> T checked(java.util.function.Supplier<T> read) {
         try {
-            return new FeatureSpec(name, ft, vocabulary, buckets, def);
+            return read.get();
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(file + ": " + key + ": " + e.getMessage());
+            throw new ConfigException(e.getMessage());
         }
     }
 
     private static void checkKeys(Path file, String prefix, JsonNode node, Set<String> allowed) {
-        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-            String k = it.next();
-            if (!allowed.contains(k)) {
-                throw new ConfigException(file + ": " + prefix + k + ": unknown key; expected one of "
-                        + String.join(", ", new java.util.TreeSet<>(allowed)));
-            }
-        }
+        checked(() -> {
+            FeatureViewConfig.checkKeys(file.toString(), prefix, node, allowed);
+            return null;
+        });
     }
 
     private static JsonNode require(Path file, String key, JsonNode node, String field) {
-        JsonNode v = node.get(field);
-        if (v == null || v.isNull()) {
-            throw new ConfigException(file + ": " + key + "." + field + ": required");
-        }
-        return v;
+        return checked(() -> FeatureViewConfig.require(file.toString(), key, node, field));
     }
 
     private static String text(Path file, String key, JsonNode v) {
-        if (!v.isTextual() || v.asText().isEmpty()) {
-            throw new ConfigException(file + ": " + key + ": expected a non-empty string");
-        }
-        return v.asText();
+        return checked(() -> FeatureViewConfig.text(file.toString(), key, v));
     }
 
-    private static boolean bool(Path file, String key, JsonNode v) {
-        if (!v.isBoolean()) {
-            throw new ConfigException(file + ": " + key + ": expected true or false");
-        }
-        return v.booleanValue();
-    }
-
-    private static long positive(Path file, String key, JsonNode v) {
-        if (!v.isIntegralNumber() || v.longValue() < 1) {
-            throw new ConfigException(file + ": " + key + ": expected a positive integer");
-        }
-        return v.longValue();
-    }
-
-    /** A duration: seconds as a number, or a number with ms, s, m, h or d. */
     static Duration duration(Path file, String key, JsonNode v) {
-        if (v.isIntegralNumber() && v.longValue() >= 0) {
-            return Duration.ofSeconds(v.longValue());
-        }
-        Matcher m = v.isTextual() ? DURATION.matcher(v.asText().trim()) : null;
-        if (m == null || !m.matches()) {
-            throw new ConfigException(file + ": " + key + ": expected a duration such as 90s, 15m, 24h or 7d");
-        }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "s" : m.group(2);
-        return switch (unit) {
-            case "ms" -> Duration.ofMillis(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            case "d" -> Duration.ofDays(n);
-            default -> Duration.ofSeconds(n);
-        };
+        return checked(() -> FeatureViewConfig.duration(file.toString(), key, v));
     }
 
     /** A mistake in the config file; its message names the file and key. */
