@@ -137,7 +137,10 @@ public final class ChurnDataGenerator {
         return drifts();
     }
 
-    /** Writes {@code out/data.csv}, {@code out/data.parquet} ({@link ChurnFiles}) and {@code out/manifest.json}. */
+    /**
+     * Writes {@code out/data.csv}, {@code out/data.parquet} ({@link ChurnFiles}), {@code out/manifest.json} and
+     * {@code out/mlserve.yaml} (the churn feature view, for {@code ./mlserve train --config}).
+     */
     public Manifest generate(Path out) throws IOException {
         double positiveRate;
         String[] categories = new String[ChurnSchema.COLUMNS.size() - ChurnSchema.NUMERIC.size()];
@@ -156,6 +159,9 @@ public final class ChurnDataGenerator {
         Manifest m = new Manifest(options.rows(), options.seed(), START_MS, START_MS + spanMs, positiveRate,
                 ChurnFiles.columns(), drifts());
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("manifest.json").toFile(), m);
+        java.nio.file.Files.writeString(out.resolve("mlserve.yaml"), "# The churn feature view of this data set "
+                + "(label column: " + ChurnSchema.LABEL + "), for ./mlserve train --config and serve --config.\n"
+                + "feature_views:\n" + ChurnSchema.viewYaml("  "));
         return m;
     }
 

@@ -44,6 +44,32 @@ public final class ChurnSchema {
         return List.copyOf(c);
     }
 
+    /** The label column of the generated data: 1 when the customer churned within 90 days. */
+    public static final String LABEL = "churned";
+
+    /**
+     * The churn feature view as a server config file's {@code feature_views} entry (YAML, each line indented by
+     * {@code indent}): key {@code customer_id}; numbers default to {@code nan} — a missing value stays missing, as in
+     * the generated data, and the trainer's models impute it — and categories to -1 (unknown).
+     */
+    public static String viewYaml(String indent) {
+        StringBuilder b = new StringBuilder();
+        b.append(indent).append("- name: customer\n").append(indent).append("  entity_key: customer_id\n")
+                .append(indent).append("  key_type: string\n").append(indent).append("  ttl: 7d\n")
+                .append(indent).append("  max_entities: 1000000\n").append(indent).append("  serve_stale: false\n")
+                .append(indent).append("  features:\n");
+        for (Column c : COLUMNS) {
+            b.append(indent).append("    - {name: ").append(c.name());
+            if (c.categorical()) {
+                b.append(", type: categorical, vocabulary: [").append(String.join(", ", c.vocabulary()))
+                        .append("], default: -1}\n");
+            } else {
+                b.append(", type: float32, default: nan}\n");
+            }
+        }
+        return b.toString();
+    }
+
     /** Index of {@code name} in {@link #COLUMNS}, or -1. */
     public static int indexOf(String name) {
         for (int i = 0; i < COLUMNS.size(); i++) {

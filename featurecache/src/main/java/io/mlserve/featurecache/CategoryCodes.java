@@ -20,11 +20,16 @@ public final class CategoryCodes {
         }).toList();
     }
 
+    /** The bucket of {@code value} among {@code buckets}: the one hash every reader and writer of codes uses. */
+    public static int hashed(String value, int buckets) {
+        return Math.floorMod(value.hashCode(), buckets);
+    }
+
     /** The code of {@code value} for feature {@code feature} of the view. */
     public long code(int feature, String value) {
         FeatureSpec f = view.features().get(feature);
         if (f.hashBuckets() > 0) {
-            return Math.floorMod(value.hashCode(), f.hashBuckets());
+            return hashed(value, f.hashBuckets());
         }
         Integer i = vocabularies.get(feature).get(value);
         return i == null ? -1 : i;

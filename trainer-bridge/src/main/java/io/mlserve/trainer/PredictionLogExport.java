@@ -4,15 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.mlserve.datagen.ChurnFiles;
-import io.mlserve.datagen.ChurnSchema;
 import io.mlserve.proto.v1.Outcome;
 import io.mlserve.proto.v1.PredictionRecord;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -31,30 +28,38 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Training data from what was served: the prediction log ({@code mlserve.predictions}, one
+ * Training data from what was served, at scale: the prediction log on Kafka ({@code mlserve.predictions}, one
  * {@code PredictionRecord} per logged Predict with the feature values the model actually received) joined with
- * the outcomes that arrived later ({@code mlserve.outcomes}), written as the churn data set's files so that
- * {@code ./mlserve train --data DIR} trains on the features as served — no training–serving skew by construction.
+ * the outcomes that arrived later ({@code mlserve.outcomes}), written in the training log's format (what a server
+ * writes under {@code <data_dir>/training-log/<model>}), so that {@code ./mlserve train --data DIR} and retraining
+ * jobs read both the same way: the features as served — no second feature pipeline to drift.
  *
  * <p>Both topics are read from the beginning up to their end offsets at the start (a bounded snapshot of the log).
  * The join is the live quality monitor's: by request id when the outcome names one; otherwise the entity's
  * prediction nearest the outcome's observed time within {@code --max-gap-ms} (or its latest prediction made before
  * the outcome when the outcome gives no observed time). Each prediction takes one label (the first outcome;
- * later ones are counted as duplicates); predictions without an outcome are left out, and counted.
+ * later ones are counted as duplicates); predictions without an outcome are written without a label, and counted.
  */
 @Command(name = "export-log", mixinStandardHelpOptions = true,
-        description = "Join the prediction log with the outcomes from Kafka and write data.csv/data.parquet (the "
-                + "churn data set's format) for ./mlserve train: training data with the features as served.")
+        description = "Join the prediction log with the outcomes from Kafka and write them in the training log's "
+                + "format (date=YYYY-MM-DD/ Parquet partitions) for ./mlserve train --data: training data with the "
+                + "features as served.")
 public final class PredictionLogExport implements Callable<Integer> {
     @Option(names = "--kafka", required = true, description = "Kafka bootstrap servers.")
     String kafka;
 
-    @Option(names = "--out", required = true, description = "Directory to write data.csv, data.parquet and "
-            + "export.json into.")
+    @Option(names = "--out", required = true, description = "Directory to write the training log (date= "
+            + "partitions) and _export.json into.")
     Path out;
 
-    @Option(names = "--model", description = "Only predictions of this model (default: every model in the log).")
+    @Option(names = "--model", required = true, description = "The model whose predictions to export.")
     String model;
+
+    @Option(names = "--config", required = true, description = "Server config file naming the model's feature view.")
+    Path config;
+
+    @Option(names = "--view", description = "The feature view the model binds (default: the config's only view).")
+    String view;
 
     @Option(names = "--predictions-topic", defaultValue = "mlserve.predictions",
             description = "Default: ${DEFAULT-VALUE}.")
@@ -71,7 +76,7 @@ public final class PredictionLogExport implements Callable<Integer> {
     public record Summary(long predictions, long otherModels, long malformedPredictions, long outcomes,
                           long malformedOutcomes, long joinedByRequest, long joinedByEntity, long unmatchedOutcomes,
                           long duplicateOutcomes, long unlabelled, long written, long firstMs, long lastMs,
-                          Map<String, Long> versions, List<String> unknownFeatures) {
+                          Map<String, Long> versions, long otherFeatures) {
     }
 
     private static final class Served {
@@ -89,22 +94,27 @@ public final class PredictionLogExport implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Summary s = export(kafka, predictionsTopic, outcomesTopic, model, maxGapMs, out);
+        TrainingSchema schema;
+        try {
+            schema = TrainingSchema.fromConfig(config, view, TrainingData.LOG_LABEL);
+        } catch (IllegalArgumentException e) {
+            System.err.println("mlserve export-log: " + e.getMessage());
+            return 2;
+        }
+        Summary s = export(kafka, predictionsTopic, outcomesTopic, model, schema, maxGapMs, out);
         System.out.printf(java.util.Locale.ROOT, "read %d predictions (%d of other models, %d malformed) and %d "
                         + "outcomes (%d malformed); joined %d by request id and %d by entity; %d outcomes matched "
-                        + "nothing, %d were duplicates; %d predictions have no outcome yet; wrote %d rows to %s%n",
+                        + "nothing, %d were duplicates; %d predictions have no outcome yet; wrote %d rows to %s%s%n",
                 s.predictions(), s.otherModels(), s.malformedPredictions(), s.outcomes(), s.malformedOutcomes(),
                 s.joinedByRequest(), s.joinedByEntity(), s.unmatchedOutcomes(), s.duplicateOutcomes(),
-                s.unlabelled(), s.written(), out);
-        if (!s.unknownFeatures().isEmpty()) {
-            System.out.println("features not in the churn schema (left out): " + s.unknownFeatures());
-        }
+                s.unlabelled(), s.written(), out, s.otherFeatures() == 0 ? "" : "; " + s.otherFeatures()
+                        + " were served with other features than the view has now (kept, marked by their encoding)");
         return s.written() > 0 ? 0 : 1;
     }
 
     /** Reads both topics, joins, writes {@code out}; see the class comment. */
     public static Summary export(String kafka, String predictionsTopic, String outcomesTopic, String model,
-                                 long maxGapMs, Path out) throws IOException {
+                                 TrainingSchema schema, long maxGapMs, Path out) throws IOException {
         List<Served> served = new ArrayList<>();
         Map<String, Served> byRequest = new HashMap<>();
         Map<String, List<Served>> byEntity = new HashMap<>();
@@ -155,51 +165,35 @@ public final class PredictionLogExport implements Callable<Integer> {
         });
         served.sort(Comparator.comparingLong(x -> x.record.getTimeMs()));
         Map<String, Long> versions = new TreeMap<>();
-        java.util.Set<String> unknown = new java.util.TreeSet<>();
-        long written;
         long unlabelled = 0;
+        long other = 0;
         long first = Long.MAX_VALUE;
         long last = Long.MIN_VALUE;
-        double[] numeric = new double[ChurnSchema.NUMERIC.size()];
-        String[] categories = new String[ChurnSchema.COLUMNS.size() - ChurnSchema.NUMERIC.size()];
-        try (ChurnFiles files = new ChurnFiles(out)) {
+        long written = 0;
+        try (TrainingLogFiles files = new TrainingLogFiles(out, schema)) {
             for (Served s : served) {
+                PredictionRecord p = s.record;
                 if (s.label < 0) {
                     unlabelled++;
-                    continue;
                 }
-                PredictionRecord p = s.record;
-                Arrays.fill(numeric, Double.NaN);
-                Arrays.fill(categories, null);
-                for (int j = 0; j < p.getFeatureNamesCount() && j < p.getFeaturesCount(); j++) {
-                    String name = p.getFeatureNames(j);
-                    int column = ChurnSchema.indexOf(name);
-                    if (column < 0) {
-                        unknown.add(name);
-                        continue;
-                    }
-                    float v = p.getFeatures(j);
-                    ChurnSchema.Column c = ChurnSchema.COLUMNS.get(column);
-                    if (!c.categorical()) {
-                        numeric[column] = v;
-                    } else if (v >= 0 && v == (int) v && v < c.vocabulary().size()) {
-                        categories[column - ChurnSchema.NUMERIC.size()] = c.vocabulary().get((int) v);
-                    }
+                if (!p.getFeatureNamesList().equals(schema.names())) {
+                    other++;
                 }
-                files.write(p.getTimeMs(), p.getEntityId(), numeric, categories, s.label);
+                files.write(p, s.label < 0 ? null : (double) s.label);
                 versions.merge(p.getModelName() + "/" + p.getModelVersion(), 1L, Long::sum);
                 first = Math.min(first, p.getTimeMs());
                 last = Math.max(last, p.getTimeMs());
+                written++;
             }
-            written = files.rows();
         }
         Summary summary = new Summary(served.size(), counts[0], counts[1], o[0], o[1], o[2], o[3], o[4], o[5],
-                unlabelled, written, written == 0 ? 0 : first, written == 0 ? 0 : last, versions, List.copyOf(unknown));
+                unlabelled, written, written == 0 ? 0 : first, written == 0 ? 0 : last, versions, other);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode meta = json.valueToTree(summary);
         meta.put("source", "prediction log").put("kafka", kafka).put("predictions_topic", predictionsTopic)
                 .put("outcomes_topic", outcomesTopic).put("max_gap_ms", maxGapMs);
-        json.writeValue(out.resolve("export.json").toFile(), meta);
+        java.nio.file.Files.createDirectories(out);
+        json.writeValue(out.resolve("_export.json").toFile(), meta);
         return summary;
     }
 

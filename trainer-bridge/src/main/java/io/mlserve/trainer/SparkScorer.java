@@ -10,7 +10,6 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -56,54 +55,18 @@ public final class SparkScorer implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "8192", description = "Rows per ONNX Runtime run.")
     int batch;
 
-    /** One input feature's encoding. */
-    record Input(String name, boolean category, Map<String, Integer> vocabulary, int hashBuckets, float missing)
-            implements Serializable {
-        float encode(Object v) {
-            if (v == null) {
-                return missing;
-            }
-            if (category) {
-                String s = v.toString();
-                if (s.isEmpty()) {
-                    return missing;
-                }
-                if (hashBuckets > 0) {
-                    return Math.floorMod(s.hashCode(), hashBuckets);
-                }
-                Integer code = vocabulary.get(s);
-                return code == null ? -1 : code;
-            }
-            if (v instanceof Number n) {
-                return (float) n.doubleValue();
-            }
-            String s = v.toString();
-            return s.isEmpty() ? missing : (float) Double.parseDouble(s);
-        }
-    }
-
     /** The encoding file, read. */
-    record Encoding(String model, long version, String modelFile, String entityKey, String eventTime, List<Input> inputs)
-            implements Serializable {
+    record Encoding(String model, long version, String modelFile, String entityKey, String eventTime,
+                    List<TrainingSchema.Cell> inputs) implements Serializable {
         static Encoding read(Path file) throws java.io.IOException {
             return parse(Files.readString(file));
         }
 
         static Encoding parse(String json) throws java.io.IOException {
             JsonNode e = new ObjectMapper().readTree(json);
-            List<Input> inputs = new ArrayList<>();
-            for (JsonNode f : e.get("inputs")) {
-                Map<String, Integer> vocab = new HashMap<>();
-                JsonNode v = f.path("vocabulary");
-                for (int i = 0; i < v.size(); i++) {
-                    vocab.put(v.get(i).asText(), i);
-                }
-                JsonNode d = f.get("default");
-                inputs.add(new Input(f.get("name").asText(), f.get("type").asText().equals("category"), vocab,
-                        f.path("hash_buckets").asInt(0), d == null || d.isNull() ? Float.NaN : (float) d.asDouble()));
-            }
+            TrainingSchema schema = TrainingSchema.fromEncoding(json, null);
             return new Encoding(e.get("model").asText(), e.get("version").asLong(), e.get("model_file").asText(),
-                    e.get("entity_key").asText(), e.path("event_time_column").asText(""), inputs);
+                    e.get("entity_key").asText(), e.path("event_time_column").asText(""), schema.cells());
         }
     }
 

@@ -39,7 +39,7 @@ public final class TrainerJobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TrainerJobs.class);
 
     private final Path registry;
-    private final Path defaultData;
+    private final Defaults defaults;
     private final String master;
     private final int history;
     private final ExecutorService worker;
@@ -52,17 +52,28 @@ public final class TrainerJobs implements AutoCloseable {
     private boolean closed;
 
     /**
+     * What a job that leaves them out trains on.
+     *
+     * @param data   the data directory (may be null)
+     * @param config the server config file naming the feature view (may be null)
+     * @param view   the view in it (null: its only view)
+     */
+    public record Defaults(Path data, Path config, String view) {
+        public static final Defaults NONE = new Defaults(null, null, null);
+    }
+
+    /**
      * @param registry    the model repository jobs publish into
-     * @param defaultData the data directory for requests that name none (may be null)
+     * @param defaults    what jobs that name no data or schema use
      * @param master      the Spark master every job uses
      * @param history     finished jobs kept for GetJob/ListJobs
      */
-    public TrainerJobs(Path registry, Path defaultData, String master, int history) {
+    public TrainerJobs(Path registry, Defaults defaults, String master, int history) {
         if (history < 1) {
             throw new IllegalArgumentException("history must be at least 1, got " + history);
         }
         this.registry = registry;
-        this.defaultData = defaultData;
+        this.defaults = defaults;
         this.master = master;
         this.history = history;
         this.worker = Executors.newSingleThreadExecutor(r -> {
@@ -118,7 +129,7 @@ public final class TrainerJobs implements AutoCloseable {
                     request.getReason().isEmpty() ? "-" : request.getReason());
         } else {
             LOG.info("job {} queued ({}): train {} with {} on {}; reason: {}", id, source, request.getModelName(),
-                    plan.algorithm(), plan.data(), request.getReason().isEmpty() ? "-" : request.getReason());
+                    plan.algorithm(), plan.source().describe(), request.getReason().isEmpty() ? "-" : request.getReason());
         }
         return SubmitJobResponse.newBuilder().setJob(job).build();
     }
@@ -180,22 +191,52 @@ public final class TrainerJobs implements AutoCloseable {
                     + "SCORE)");
         }
         TrainSpec t = r.getTrain();
-        Path data = t.getData().isEmpty() ? defaultData : Path.of(t.getData());
-        if (data == null) {
-            throw new IllegalArgumentException("train.data is empty and the trainer has no --data default");
+        if (t.getTrees() < 0 || t.getDepth() < 0 || t.getHoldout() < 0 || t.getEpochs() < 0 || t.getFromMs() < 0
+                || t.getToMs() < 0 || t.getChampionVersion() < 0) {
+            throw new IllegalArgumentException("train.trees, depth, holdout, epochs, from_ms, to_ms and "
+                    + "champion_version must not be negative");
         }
-        if (t.getTrees() < 0 || t.getDepth() < 0 || t.getHoldout() < 0 || t.getEpochs() < 0) {
-            throw new IllegalArgumentException("train.trees, train.depth, train.holdout and train.epochs must not be "
-                    + "negative");
+        boolean log = t.getData().equals("log");
+        String label = log ? TrainingData.LOG_LABEL : t.getLabel();
+        TrainingSchema schema;
+        if (!t.getSchema().isEmpty()) {
+            schema = TrainingSchema.fromEncoding(t.getSchema(), label);
+        } else if (defaults.config() != null) {
+            try {
+                schema = TrainingSchema.fromConfig(defaults.config(), defaults.view(), label);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException(defaults.config() + ": " + e.getMessage());
+            }
+        } else {
+            throw new IllegalArgumentException("train.schema is empty and the trainer has no --config: name the "
+                    + "feature view the model binds");
         }
-        return TrainingPlan.of(t.getAlgorithm().isEmpty() ? "lr" : t.getAlgorithm(), data, r.getModelName(), master,
-                t.getHoldout() == 0 ? ChurnTrainer.DEFAULT_HOLDOUT : t.getHoldout(),
-                t.getTrees() == 0 ? ChurnTrainer.DEFAULT_TREES : t.getTrees(),
-                t.getDepth() == 0 ? ChurnTrainer.DEFAULT_DEPTH : t.getDepth(),
-                t.hasGateMargin() ? t.getGateMargin() : ChurnTrainer.DEFAULT_GATE_MARGIN,
-                t.hasThreshold() ? t.getThreshold() : ChurnTrainer.DEFAULT_THRESHOLD,
-                t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ChurnTrainer.DEFAULT_EPOCHS : t.getEpochs(),
-                t.getBalance().isEmpty() ? "weights" : t.getBalance());
+        TrainingData.Source source;
+        if (log) {
+            if (t.hasLogKafka() && !t.getLogKafka().getBootstrapServers().isEmpty()) {
+                source = new TrainingData.Topics(t.getLogKafka(), r.getModelName(), t.getFromMs(), t.getToMs());
+            } else if (t.getLogDir().isEmpty()) {
+                throw new IllegalArgumentException("train.data is \"log\" but the job names no log_dir or log_kafka");
+            } else {
+                source = new TrainingData.Log(Path.of(t.getLogDir()), t.getFromMs(), t.getToMs());
+            }
+        } else {
+            Path data = t.getData().isEmpty() ? defaults.data() : Path.of(t.getData());
+            if (data == null) {
+                throw new IllegalArgumentException("train.data is empty and the trainer has no --data default");
+            }
+            source = TrainingData.source(data, t.getFromMs(), t.getToMs());
+        }
+        return TrainingPlan.of(schema, source, r.getModelName(), new TrainingPlan.Settings(
+                t.getAlgorithm().isEmpty() ? "lr" : t.getAlgorithm(), master,
+                t.getHoldout() == 0 ? ModelTrainer.DEFAULT_HOLDOUT : t.getHoldout(),
+                t.getTrees() == 0 ? ModelTrainer.DEFAULT_TREES : t.getTrees(),
+                t.getDepth() == 0 ? ModelTrainer.DEFAULT_DEPTH : t.getDepth(),
+                t.hasGateMargin() ? t.getGateMargin() : ModelTrainer.DEFAULT_GATE_MARGIN,
+                t.hasThreshold() ? t.getThreshold() : ModelTrainer.DEFAULT_THRESHOLD,
+                t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ModelTrainer.DEFAULT_EPOCHS : t.getEpochs(),
+                t.getBalance().isEmpty() ? "weights" : t.getBalance(),
+                t.getBins() == 0 ? ModelTrainer.DEFAULT_BINS : Math.max(0, t.getBins()), t.getChampionVersion()));
     }
 
     private void run(String id, TrainingPlan plan) {
@@ -206,18 +247,24 @@ public final class TrainerJobs implements AutoCloseable {
             update(id, j -> j.setState(JobState.RUNNING).setStartedMs(System.currentTimeMillis()));
         }
         try {
-            ChurnTrainer.Result r = plan.run(registry);
+            ModelTrainer.Result r = plan.run(registry);
             TrainResult result = TrainResult.newBuilder().setVersion(r.version()).setPublished(r.published())
                     .setCandidateAuc(r.candidateAuc()).setChampionAuc(r.championAuc())
                     .setMaxAbsDelta(r.maxAbsDelta()).setTrainRows(r.trainRows()).setHoldoutRows(r.holdoutRows())
                     .setLogLoss(r.metrics().logLoss()).setAccuracy(r.metrics().accuracy())
                     .setPrecision(r.metrics().precision()).setRecall(r.metrics().recall())
-                    .setThreshold(r.metrics().threshold()).build();
+                    .setThreshold(r.metrics().threshold()).setSkewChecked(r.skew().checked())
+                    .setSkewRows(r.skew().rows()).setSkewMaxAbsDelta(r.skew().maxAbsDelta()).setData(r.data())
+                    .setChampionVersion(r.championVersion()).build();
             String message = r.published() ? "published version " + r.version()
                     : String.format(java.util.Locale.ROOT, "quality gate: candidate AUC %.4f < champion %.4f - margin; "
                             + "nothing published", r.candidateAuc(), r.championAuc());
             LOG.info("job {}: {}", id, message);
             finish(id, r.published() ? JobState.SUCCEEDED : JobState.REJECTED, message, result);
+        } catch (IllegalArgumentException e) {
+            // the job's data or schema: the user's to fix, said in one line
+            LOG.error("job {} failed: {}", id, e.getMessage());
+            finish(id, JobState.FAILED, e.getMessage(), null);
         } catch (Exception | LinkageError e) {
             LOG.error("job {} failed", id, e);
             finish(id, JobState.FAILED, e.toString(), null);

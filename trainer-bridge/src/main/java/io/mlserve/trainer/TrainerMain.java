@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 @Command(name = "trainer", mixinStandardHelpOptions = true,
         description = "Run the trainer service: gRPC mlserve.v1.TrainerService (SubmitJob, GetJob, ListJobs) and, "
                 + "with --kafka, a consumer of retrain requests. Jobs run one at a time with Spark MLlib and publish "
-                + "into --registry exactly as ./mlserve train does.")
+                + "into --registry exactly as ./mlserve train does; a server's jobs name their feature view and data "
+                + "(the model's training log, the last N days).")
 public final class TrainerMain implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -24,8 +25,15 @@ public final class TrainerMain implements Callable<Integer> {
     @Option(names = "--registry", required = true, description = "Model repository jobs publish into.")
     Path registry;
 
-    @Option(names = "--data", description = "Data directory (with data.parquet) for jobs that name none.")
+    @Option(names = "--data", description = "Data directory (data.parquet or data.csv) for jobs that name none.")
     Path data;
+
+    @Option(names = "--config", description = "Server config file: the feature view of jobs that carry no schema "
+            + "(a server's jobs carry theirs).")
+    Path config;
+
+    @Option(names = "--view", description = "The feature view in --config (default: its only view).")
+    String view;
 
     @Option(names = "--spark-master", defaultValue = "local[*]", description = "Spark master (default: ${DEFAULT-VALUE}).")
     String master;
@@ -65,7 +73,8 @@ public final class TrainerMain implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--history must be >= 1 and --shutdown-grace-secs >= 0");
         }
-        TrainerServer server = TrainerServer.start(new TrainerServer.Options(host, port, registry, data, master, kafka,
+        TrainerServer server = TrainerServer.start(new TrainerServer.Options(host, port, registry,
+                new TrainerJobs.Defaults(data, config, view), master, kafka,
                 topic, groupId, history, grace));
         System.out.println("trainer listening on port " + server.port());
         System.out.flush();

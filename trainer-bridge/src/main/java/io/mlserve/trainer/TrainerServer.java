@@ -21,7 +21,7 @@ public final class TrainerServer implements AutoCloseable {
      * @param kafka      bootstrap servers, or null for no Kafka consumer
      * @param graceSeconds how long a running job may take to finish on shutdown
      */
-    public record Options(String host, int port, Path registry, Path data, String master, String kafka, String topic,
+    public record Options(String host, int port, Path registry, TrainerJobs.Defaults defaults, String master, String kafka, String topic,
                           String groupId, int history, int graceSeconds) {
     }
 
@@ -33,7 +33,7 @@ public final class TrainerServer implements AutoCloseable {
 
     private TrainerServer(Options options) throws IOException {
         this.options = options;
-        this.jobs = new TrainerJobs(options.registry(), options.data(), options.master(), options.history());
+        this.jobs = new TrainerJobs(options.registry(), options.defaults(), options.master(), options.history());
         this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.port()))
                 .addService(new GrpcTrainerService(jobs))
                 .addService(health.getHealthService())

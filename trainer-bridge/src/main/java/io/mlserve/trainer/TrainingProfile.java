@@ -14,7 +14,6 @@ import static org.apache.spark.sql.functions.when;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mlserve.datagen.ChurnSchema;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,25 +70,35 @@ final class TrainingProfile {
     }
 
     /**
-     * @param train  encoded training rows (ChurnSchema columns as doubles, NaN / -1 = missing, event_time in ms)
+     * @param train  encoded training rows (the schema's input columns as doubles, NaN / -1 = missing, event_time in
+     *               ms)
      * @param scored holdout rows with Spark's {@code probability} vector
      */
-    static ObjectNode build(Dataset<Row> train, Dataset<Row> scored) {
+    static ObjectNode build(TrainingSchema schema, Dataset<Row> train, Dataset<Row> scored) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode profile = json.createObjectNode();
         Dataset<Row> seasoned = train.withColumn("season", expr("month(timestamp_millis(event_time))"));
-        List<ChurnSchema.Column> numeric = ChurnSchema.COLUMNS.stream().filter(c -> !c.categorical()).toList();
-        String[] numericNames = numeric.stream().map(ChurnSchema.Column::name).toArray(String[]::new);
+        int[] numeric = schema.numeric();
+        String[] numericNames = Arrays.stream(numeric).mapToObj(TrainingSchema::column).toArray(String[]::new);
 
         // overall quantiles (their deciles are the histogram edges) in one pass; then every count and the
         // per-season quantiles in one grouped pass
-        double[][] quantiles = seasoned.stat().approxQuantile(numericNames, PROBABILITIES, 0.001);
-        double[][] edges = new double[numeric.size()][];
+        double[][] quantiles = numericNames.length == 0 ? new double[0][]
+                : seasoned.stat().approxQuantile(numericNames, PROBABILITIES, 0.001);
+        double[][] edges = new double[numeric.length][];
         List<Column> aggs = new ArrayList<>();
         aggs.add(count(lit(1)));
-        for (int f = 0; f < numeric.size(); f++) {
+        // per input, in input order: its missing count, then its bins (numeric) or codes (categorical)
+        for (int j = 0, f = 0; j < schema.width(); j++) {
+            Column x = col(TrainingSchema.column(j));
+            if (schema.categorical(j)) {
+                aggs.add(ones(x.equalTo(-1.0)));
+                for (int k = 0; k < schema.levels(j); k++) {
+                    aggs.add(ones(x.equalTo((double) k)));
+                }
+                continue;
+            }
             edges[f] = deciles(quantiles[f]);
-            Column x = col(numericNames[f]);
             aggs.add(ones(isnan(x)));
             for (int b = 0; b <= edges[f].length; b++) {
                 Column in = isnan(x).equalTo(false);
@@ -101,14 +110,7 @@ final class TrainingProfile {
                 }
                 aggs.add(ones(in));
             }
-        }
-        List<ChurnSchema.Column> categorical = ChurnSchema.COLUMNS.stream().filter(ChurnSchema.Column::categorical)
-                .toList();
-        for (ChurnSchema.Column c : categorical) {
-            aggs.add(ones(col(c.name()).equalTo(-1.0)));
-            for (int k = 0; k < c.vocabulary().size(); k++) {
-                aggs.add(ones(col(c.name()).equalTo((double) k)));
-            }
+            f++;
         }
         Column probabilities = array(Arrays.stream(PROBABILITIES).mapToObj(functions::lit).toArray(Column[]::new));
         List<Column> grouped = new ArrayList<>(aggs.subList(1, aggs.size()));
@@ -119,13 +121,13 @@ final class TrainingProfile {
         List<Row> bySeason = seasoned.groupBy("season").agg(aggs.get(0), grouped.toArray(new Column[0]))
                 .collectAsList();
         long[][] counts = new long[SEASONS.length][aggs.size()];
-        double[][][] seasonQuantiles = new double[SEASONS.length][numeric.size()][0];
+        double[][][] seasonQuantiles = new double[SEASONS.length][numeric.length][0];
         for (Row r : bySeason) {
             int q = r.getInt(0) - 1;
             for (int a = 0; a < aggs.size(); a++) {
                 counts[q][a] = r.getLong(a + 1);
             }
-            for (int n = 0; n < numeric.size(); n++) {
+            for (int n = 0; n < numeric.length; n++) {
                 int at = 1 + aggs.size() + n;
                 if (!r.isNullAt(at)) {
                     List<Object> values = r.getList(at);
@@ -146,21 +148,26 @@ final class TrainingProfile {
         ArrayNode features = profile.putArray("features");
         int a = 1;
         int n = 0;
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
+        for (int j = 0; j < schema.width(); j++) {
+            boolean categorical = schema.categorical(j);
             ObjectNode node = json.createObjectNode();
-            node.put("name", c.name()).put("index", ChurnSchema.indexOf(c.name()));
-            node.put("type", c.categorical() ? "categorical" : "numeric");
-            if (c.categorical()) {
+            node.put("name", schema.names().get(j)).put("index", j);
+            node.put("type", categorical ? "categorical" : "numeric");
+            if (categorical) {
+                // the codes' names: the vocabulary, or one per hash bucket
+                List<String> names = schema.inputs().get(j).vocabulary();
                 ArrayNode vocabulary = node.putArray("vocabulary");
-                c.vocabulary().forEach(vocabulary::add);
+                for (int k = 0; k < schema.levels(j); k++) {
+                    vocabulary.add(names.isEmpty() ? "bucket_" + k : names.get(k));
+                }
             }
             node.put("count", total[0]).put("missing", total[a]);
             ObjectNode seasons = json.createObjectNode();
             for (int q = 0; q < SEASONS.length; q++) {
                 seasons.putObject(SEASONS[q]).put("count", counts[q][0]).put("missing", counts[q][a]);
             }
-            int bins = c.categorical() ? c.vocabulary().size() : edges[n].length + 1;
-            if (!c.categorical()) {
+            int bins = categorical ? schema.levels(j) : edges[n].length + 1;
+            if (!categorical) {
                 addAll(node.putArray("quantiles"), quantiles[n]);
                 ObjectNode histogram = node.putObject("histogram");
                 addAll(histogram.putArray("edges"), edges[n]);
@@ -179,8 +186,8 @@ final class TrainingProfile {
             features.add(node);
             a += 1 + bins;
         }
-        if (n != numeric.size() || a != aggs.size()) {
-            throw new IllegalStateException("profile columns out of step: " + n + "/" + numeric.size() + ", " + a
+        if (n != numeric.length || a != aggs.size()) {
+            throw new IllegalStateException("profile columns out of step: " + n + "/" + numeric.length + ", " + a
                     + "/" + aggs.size());
         }
         profile.set("score", scoreProfile(json, scored));

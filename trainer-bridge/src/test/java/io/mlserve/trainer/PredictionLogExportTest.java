@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The prediction log as training data, through a real Kafka broker: records as the server logs them (feature
  * names, values as served — categories as vocabulary codes), outcomes joined by request id, by entity and time,
- * late, duplicated, missing and malformed; the export is the data set's format and the trainer trains on it.
+ * late, duplicated, missing and malformed; the export is the training log's format (features as served, NULL where
+ * the view's default was served) and the trainer trains on it.
  */
 class PredictionLogExportTest {
     @TempDir
@@ -59,6 +60,10 @@ class PredictionLogExportTest {
                         .setTimeMs((long) v[width]).addAllFeatureNames(names).setScore(0.5);
                 for (int j = 0; j < width; j++) {
                     p.addFeatures((float) v[j]);
+                    boolean missing = ChurnSchema.COLUMNS.get(j).categorical() ? v[j] < 0 : Double.isNaN(v[j]);
+                    if (missing) {
+                        p.addDefaulted(j); // what the server marks: the view's default was served
+                    }
                 }
                 producer.send(new ProducerRecord<>("mlserve.predictions", entity, p.build().toByteArray()));
                 // every 10th has no outcome yet; half the rest name the request, half only entity and time
@@ -86,8 +91,11 @@ class PredictionLogExportTest {
             producer.flush();
 
             Path out = dir.resolve("from-log");
+            Path config = dir.resolve("mlserve.yaml");
+            Files.writeString(config, "feature_views:\n" + ChurnSchema.viewYaml("  "));
+            TrainingSchema schema = TrainingSchema.fromConfig(config, "customer", TrainingData.LOG_LABEL);
             PredictionLogExport.Summary s = PredictionLogExport.export(kafka.bootstrap(), "mlserve.predictions",
-                    "mlserve.outcomes", "churn", 3_600_000, out);
+                    "mlserve.outcomes", "churn", schema, 3_600_000, out);
             assertThat(s.predictions()).isEqualTo(4_000);
             assertThat(s.otherModels()).isEqualTo(1);
             assertThat(s.joinedByRequest()).isEqualTo(2_000); // every even i
@@ -96,43 +104,56 @@ class PredictionLogExportTest {
             assertThat(s.unmatchedOutcomes()).isEqualTo(1);
             assertThat(s.malformedOutcomes()).isEqualTo(1);
             assertThat(s.unlabelled()).isEqualTo(400);
-            assertThat(s.written()).isEqualTo(3_600);
-            assertThat(s.versions()).containsEntry("churn/1", 1_800L).containsEntry("churn/2", 1_800L);
-            assertThat(out.resolve("data.parquet")).exists();
-            assertThat(out.resolve("export.json")).exists();
+            assertThat(s.written()).as("unlabelled rows are kept, without a label").isEqualTo(4_000);
+            assertThat(s.versions()).containsEntry("churn/1", 2_000L).containsEntry("churn/2", 2_000L);
+            assertThat(out.resolve("_export.json")).exists();
 
-            // each written row is the served features and the joined label, categories back to their names
-            List<String> lines = Files.readAllLines(out.resolve("data.csv"));
-            assertThat(lines.get(0).split(",")).containsExactlyElementsOf(io.mlserve.datagen.ChurnFiles.columns());
-            assertThat(lines).hasSize(3_601);
-            for (String line : lines.subList(1, lines.size())) {
-                String[] c = line.split(",", -1);
-                double[] v = expected.get(c[1]);
-                assertThat(v).as(c[1]).isNotNull();
-                assertThat(Long.parseLong(c[0])).isEqualTo((long) v[width]);
-                for (int j = 0; j < width; j++) {
-                    ChurnSchema.Column col = ChurnSchema.COLUMNS.get(j);
-                    String cell = c[j + 2];
-                    if (col.categorical()) {
-                        assertThat(cell).isEqualTo(v[j] < 0 ? "" : col.vocabulary().get((int) v[j]));
-                    } else if (Double.isNaN(v[j])) {
-                        assertThat(cell).isEmpty();
-                    } else {
-                        assertThat(Double.parseDouble(cell)).as("%s %s", c[1], col.name())
-                                .isCloseTo(v[j], org.assertj.core.data.Offset.offset(5e-5 + Math.abs(v[j]) * 1e-6));
+            // each written row is the served features (NULL where the default was served) and the joined label
+            int labelled = 0;
+            try (java.util.stream.Stream<Path> files = Files.walk(out)) {
+                for (Path f : files.filter(x -> x.toString().endsWith(".parquet")).toList()) {
+                    assertThat(f.getParent().getFileName().toString()).startsWith("date=");
+                    try (org.apache.parquet.hadoop.ParquetReader<org.apache.parquet.example.data.Group> reader =
+                                 org.apache.parquet.hadoop.ParquetReader.builder(
+                                         new org.apache.parquet.hadoop.example.GroupReadSupport(),
+                                         new org.apache.hadoop.fs.Path(f.toUri())).build()) {
+                        for (org.apache.parquet.example.data.Group g; (g = reader.read()) != null; ) {
+                            String entity = g.getString("customer_id", 0);
+                            assertThat(g.getString("encoding", 0)).isEqualTo(schema.fingerprint());
+                            double[] v = expected.get(entity);
+                            if (v == null) {
+                                assertThat(g.getFieldRepetitionCount("label")).as(entity).isZero();
+                                continue;
+                            }
+                            labelled++;
+                            assertThat(g.getLong("event_time", 0)).isEqualTo((long) v[width]);
+                            assertThat(g.getDouble("label", 0)).isEqualTo(v[width + 1]);
+                            for (int j = 0; j < width; j++) {
+                                ChurnSchema.Column col = ChurnSchema.COLUMNS.get(j);
+                                boolean missing = col.categorical() ? v[j] < 0 : Double.isNaN(v[j]);
+                                assertThat(g.getFieldRepetitionCount(col.name())).as("%s %s", entity, col.name())
+                                        .isEqualTo(missing ? 0 : 1);
+                                if (!missing) {
+                                    assertThat(col.categorical() ? g.getInteger(col.name(), 0)
+                                            : (double) g.getFloat(col.name(), 0)).isEqualTo(col.categorical()
+                                            ? (int) v[j] : (double) (float) v[j]);
+                                }
+                            }
+                        }
                     }
                 }
-                assertThat(Integer.parseInt(c[width + 2])).isEqualTo((int) v[width + 1]);
             }
+            assertThat(labelled).isEqualTo(3_600);
 
-            // the trainer takes it as it takes generated data
-            ChurnTrainer.Result r = new ChurnTrainer("local[2]", 0.2).trainLogisticRegression(out, "churn",
-                    dir.resolve("models"));
+            // the trainer takes it as it takes a server's training log
+            ModelTrainer.Result r = new ModelTrainer("local[2]", 0.2).train(ModelTrainer.Algorithm.LOGISTIC_REGRESSION,
+                    schema, TrainingData.source(out, 0, 0), "churn", dir.resolve("models"));
             assertThat(r.version()).isEqualTo(1);
             assertThat(r.maxAbsDelta()).isLessThan(1e-4);
+            assertThat(r.data()).contains("3,600 labelled rows").contains("400 without an outcome");
 
             assertThatThrownBy(() -> PredictionLogExport.export(kafka.bootstrap(), "no.such.topic",
-                    "mlserve.outcomes", null, 1, dir.resolve("x"))).hasMessageContaining("does not exist");
+                    "mlserve.outcomes", "churn", schema, 1, dir.resolve("x"))).hasMessageContaining("does not exist");
         }
     }
 

@@ -69,7 +69,7 @@ class ScoreJobTest {
         String encoding = "{\"model\":\"churn\",\"version\":1,\"model_file\":\"" + model + "\",\"entity_key\":"
                 + "\"customer_id\",\"event_time_column\":\"event_time\",\"inputs\":[" + inputs + "]}";
 
-        TrainerJobs jobs = new TrainerJobs(dir.resolve("models"), null, "local[2]", 10);
+        TrainerJobs jobs = new TrainerJobs(dir.resolve("models"), TrainerJobs.Defaults.NONE, "local[2]", 10);
         try {
             assertThatThrownBy(() -> jobs.submit(JobRequest.newBuilder().setKind(JobKind.SCORE).setModelName("churn")
                     .setScore(ScoreSpec.newBuilder().setData("x").setOut("y")).build(), "grpc"))

@@ -8,7 +8,7 @@ import org.apache.spark.ml.classification.LogisticRegression;
 import org.apache.spark.ml.param.ParamMap;
 import org.junit.jupiter.api.Test;
 
-/** Grid parsing and its mapping onto Spark's parameters; the search itself runs in ChurnTrainerTest. */
+/** Grid parsing and its mapping onto Spark's parameters; the search itself runs in ModelTrainerTest. */
 class SearchGridTest {
     @Test
     void buildsTheCrossProductWithTypedValues() {

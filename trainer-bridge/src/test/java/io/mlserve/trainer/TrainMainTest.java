@@ -14,7 +14,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 
-/** Bad options are refused with a message and exit status 2 before Spark starts, and nothing is written. */
+/**
+ * Bad options are refused with a message and exit status 2 before Spark starts, and nothing is written; bad data
+ * (a missing column, a label that is not 0/1, text in a numeric column) the same once Spark has read it.
+ */
 class TrainMainTest {
     @TempDir
     Path dir;
@@ -35,16 +38,63 @@ class TrainMainTest {
         Path data = Files.createDirectories(dir.resolve("data"));
         Files.writeString(data.resolve("data.parquet"), "not read: the options fail first");
         List<String> args = new ArrayList<>(List.of("--data", data.toString(), "--registry",
-                dir.resolve("models").toString()));
+                dir.resolve("models").toString(), "--config", config().toString(), "--model", "m"));
         args.addAll(List.of(option.split(" ")));
         assertThat(run(args.toArray(new String[0]))).contains(message);
         assertThat(dir.resolve("models")).doesNotExist();
     }
 
+    private Path config() throws Exception {
+        Path f = dir.resolve("mlserve.yaml");
+        Files.writeString(f, """
+                feature_views:
+                  - name: sensor
+                    entity_key: device
+                    features:
+                      - {name: temp, type: float32, default: nan}
+                      - {name: site, type: categorical, hash_buckets: 8, default: -1}
+                """);
+        return f;
+    }
+
     @Test
-    void refusesADirectoryWithoutData() {
-        assertThat(run("--data", dir.toString(), "--registry", dir.resolve("models").toString()))
-                .contains("no data.parquet there");
+    void refusesADirectoryWithoutDataAnUnknownViewAndAMissingConfig() throws Exception {
+        String[] base = {"--registry", dir.resolve("models").toString(), "--model", "m"};
+        assertThat(run(concat(base, "--data", dir.toString(), "--config", config().toString())))
+                .contains("neither data.parquet nor data.csv there");
+        Files.createDirectories(dir.resolve("d"));
+        Files.writeString(dir.resolve("d/data.csv"), "device,event_time,temp,site,label\n");
+        assertThat(run(concat(base, "--data", dir.resolve("d").toString(), "--config", config().toString(),
+                "--view", "nope"))).contains("no feature view 'nope'; it has sensor");
+        assertThat(run(concat(base, "--data", dir.resolve("d").toString(), "--config",
+                dir.resolve("nope.yaml").toString()))).contains("nope.yaml: no such file");
+        assertThat(run(concat(base, "--data", dir.resolve("d").toString(), "--config", config().toString(),
+                "--window-days", "7"))).contains("is none");
+        assertThat(run(concat(base, "--data", dir.resolve("d").toString(), "--config", config().toString(),
+                "--label", "temp"))).contains("the label 'temp' is also a feature");
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "device,event_time,temp,label|no column 'site' (a feature of view 'sensor')",
+        "device,event_time,temp,site|no column 'label' (the label (--label))",
+        "event_time,temp,site,label|no column 'device' (the entity key of view 'sensor')",
+        "device,event_time,temp,site,label;d1,1000,hot,a,1|column 'temp' holds 'hot', which is not a number",
+        "device,event_time,temp,site,label;d1,1000,3,a,2;d2,2000,4,b,0|label 'label' must be 0 or 1"})
+    void refusesBadDataInOneLine(String csv, String message) throws Exception {
+        Path d = Files.createDirectories(dir.resolve("bad"));
+        Files.writeString(d.resolve("data.csv"), csv.replace(';', '\n') + "\n");
+        String err = run("--registry", dir.resolve("models").toString(), "--model", "m", "--data", d.toString(),
+                "--config", config().toString(), "--spark-master", "local[1]");
+        assertThat(err).contains(message);
+        assertThat(err.lines().filter(l -> l.startsWith("\tat ")).count()).as("no stack trace").isZero();
+        assertThat(dir.resolve("models/m")).doesNotExist();
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(new String[0]);
     }
 
     private static String run(String... args) {

@@ -35,9 +35,14 @@ class TrainerServiceTest {
     Path dir;
 
     private TrainerServer start(Path registry, Path data, String kafka) throws Exception {
-        return TrainerServer.start(new TrainerServer.Options("127.0.0.1", 0, registry, data, "local[2]", kafka,
+        return TrainerServer.start(new TrainerServer.Options("127.0.0.1", 0, registry, new TrainerJobs.Defaults(data,
+                data == null ? null : data.resolve("mlserve.yaml"), null), "local[2]", kafka,
                 "mlserve.retrain", "test-trainer", 100, 60));
     }
+
+    /** A one-feature encoding, as a server would send it. */
+    private static final String SCHEMA = "{\"view\": \"v\", \"entity_key\": \"id\", \"inputs\": [{\"name\": \"x\", "
+            + "\"type\": \"number\", \"default\": null}]}";
 
     private static ManagedChannel channel(TrainerServer s) {
         return NettyChannelBuilder.forAddress("127.0.0.1", s.port()).usePlaintext().build();
@@ -53,15 +58,22 @@ class TrainerServiceTest {
             try {
                 var stub = TrainerServiceGrpc.newBlockingStub(ch);
                 Object[][] cases = {
-                    {JobRequest.newBuilder().setModelName("churn"), "train.data is empty and the trainer has no --data"},
-                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder()
-                            .setData(empty.toString())), "no data.parquet there"},
-                    {JobRequest.newBuilder().setModelName("../etc").setTrain(TrainSpec.newBuilder()
+                    {JobRequest.newBuilder().setModelName("churn"), "train.schema is empty and the trainer has no "
+                            + "--config"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)),
+                            "train.data is empty and the trainer has no --data"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
+                            .setData(empty.toString())), "neither data.parquet nor data.csv there"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
+                            .setData("log")), "names no log_dir or log_kafka"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema("{")),
+                            "train.schema: not JSON"},
+                    {JobRequest.newBuilder().setModelName("../etc").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
                             .setData(data.toString())), "model name must be"},
-                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder()
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
                             .setAlgorithm("svm").setData(data.toString())), "algorithm must be lr, gbt or mlp"},
-                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setTrees(-1)
-                            .setData(data.toString())), "must not be negative"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
+                            .setTrees(-1).setData(data.toString())), "must not be negative"},
                 };
                 for (Object[] c : cases) {
                     JobRequest r = ((JobRequest.Builder) c[0]).build();
@@ -69,7 +81,7 @@ class TrainerServiceTest {
                             .hasMessageStartingWith("INVALID_ARGUMENT").hasMessageContaining((String) c[1]);
                 }
                 JobRequest badGrid = JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder()
-                        .setData(data.toString()).setGrid("noSuch=1")).build();
+                        .setSchema(SCHEMA).setData(data.toString()).setGrid("noSuch=1")).build();
                 assertThatThrownBy(() -> stub.submitJob(badGrid)).hasMessageStartingWith("INVALID_ARGUMENT")
                         .hasMessageContaining("no parameter 'noSuch'");
                 assertThat(stub.listJobs(ListJobsRequest.getDefaultInstance()).getJobsList()).isEmpty();
@@ -95,7 +107,7 @@ class TrainerServiceTest {
             try {
                 var stub = TrainerServiceGrpc.newBlockingStub(ch);
                 JobRequest lr = JobRequest.newBuilder().setRequestId("r1").setModelName("churn")
-                        .setReason("test").build();
+                        .setTrain(TrainSpec.newBuilder().setLabel("churned")).setReason("test").build();
                 SubmitJobResponse first = stub.submitJob(lr);
                 assertThat(first.getDeduplicated()).isFalse();
                 assertThat(first.getJob().getState()).isIn(JobState.QUEUED, JobState.RUNNING);
@@ -118,7 +130,7 @@ class TrainerServiceTest {
 
                 // over Kafka: a record that is not a request is refused; a weak candidate is rejected by the gate
                 JobRequest weak = JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder()
-                        .setAlgorithm("gbt").setTrees(1).setDepth(1).setGateMargin(0)).build();
+                        .setLabel("churned").setAlgorithm("gbt").setTrees(1).setDepth(1).setGateMargin(0)).build();
                 try (KafkaProducer<String, byte[]> p = producer(kafka.bootstrap())) {
                     p.send(new ProducerRecord<>("mlserve.retrain", "churn", new byte[] {(byte) 0xff, 1, 2})).get();
                     p.send(new ProducerRecord<>("mlserve.retrain", "churn", weak.toByteArray())).get();

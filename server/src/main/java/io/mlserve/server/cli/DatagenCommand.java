@@ -10,8 +10,9 @@ import picocli.CommandLine.Option;
 
 /** {@code mlserve datagen}: synthetic churn data with known drift (see {@link ChurnDataGenerator}). */
 @Command(name = "datagen", mixinStandardHelpOptions = true,
-        description = "Write synthetic churn data: DIR/data.csv, DIR/data.parquet and DIR/manifest.json (drift "
-                + "ground truth); or replay it to Kafka. Deterministic by seed.")
+        description = "Write synthetic churn data: DIR/data.csv, DIR/data.parquet, DIR/manifest.json (drift "
+                + "ground truth) and DIR/mlserve.yaml (its feature view, label column churned); or replay it to Kafka. "
+                + "Deterministic by seed.")
 public final class DatagenCommand implements Callable<Integer> {
     @Option(names = "--rows", defaultValue = "1000000", description = "Customer-event records (default: ${DEFAULT-VALUE}).")
     long rows;
@@ -66,7 +67,7 @@ public final class DatagenCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         ChurnDataGenerator.Manifest m = new ChurnDataGenerator(new ChurnDataGenerator.Options(rows, years, seed))
                 .generate(out);
-        System.out.printf(Locale.ROOT, "wrote %d rows to %s (data.csv, data.parquet, manifest.json) in %.1f s; "
+        System.out.printf(Locale.ROOT, "wrote %d rows to %s (data.csv, data.parquet, manifest.json, mlserve.yaml) in %.1f s; "
                         + "churn rate %.3f; drifts: %s%n", m.rows(), out, (System.nanoTime() - t0) / 1e9, m.positiveRate(),
                 m.drifts().stream().map(d -> d.kind()).toList());
         return 0;

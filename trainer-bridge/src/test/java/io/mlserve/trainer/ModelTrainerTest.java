@@ -13,18 +13,31 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A full small run: generated data → Spark (local) → ONNX with preprocessing, checked → published version. */
-class ChurnTrainerTest {
+/**
+ * A full small run on the churn example: generated data → Spark (local) → ONNX with preprocessing, checked →
+ * published version. The schema comes from the view the generator writes beside its data (mlserve.yaml).
+ */
+class ModelTrainerTest {
     @TempDir
     Path dir;
+
+    /** The churn view of a generated data directory, label churned. */
+    static TrainingSchema churn(Path data) throws Exception {
+        return TrainingSchema.fromConfig(data.resolve("mlserve.yaml"), "customer", "churned");
+    }
+
+    static ModelTrainer.Result train(ModelTrainer trainer, ModelTrainer.Algorithm algorithm, Path data,
+                                     Path registry) throws Exception {
+        return trainer.train(algorithm, churn(data), TrainingData.source(data, 0, 0), "churn", registry);
+    }
 
     @Test
     void trainsExportsVerifiesAndPublishesNumberedVersions() throws Exception {
         Path data = dir.resolve("data");
         new ChurnDataGenerator(new ChurnDataGenerator.Options(8_000, 3, 3)).generate(data);
         Path registry = dir.resolve("models");
-        ChurnTrainer trainer = new ChurnTrainer("local[2]", 0.2);
-        ChurnTrainer.Result first = trainer.trainLogisticRegression(data, "churn", registry);
+        ModelTrainer trainer = new ModelTrainer("local[2]", 0.2);
+        ModelTrainer.Result first = train(trainer, ModelTrainer.Algorithm.LOGISTIC_REGRESSION, data, registry);
         assertThat(first.version()).isEqualTo(1);
         assertThat(first.maxAbsDelta()).isLessThan(1e-4);
         assertThat(first.holdoutAuc()).isGreaterThan(0.6);
@@ -34,6 +47,14 @@ class ChurnTrainerTest {
         }
         JsonNode meta = new ObjectMapper().readTree(registry.resolve("churn/1/metadata.json").toFile());
         assertThat(meta.get("inputs").get("features")).hasSize(47);
+        // how each input encodes a missing value: the view's default (numbers nan → imputed; categories -1)
+        assertThat(meta.at("/inputs/missing/tenure_months").isNull()).isTrue();
+        assertThat(meta.at("/inputs/missing/contract_type").asDouble()).isEqualTo(-1.0);
+        assertThat(meta.at("/inputs/view").asText()).isEqualTo("customer");
+        assertThat(meta.at("/inputs/label").asText()).isEqualTo("churned");
+        assertThat(meta.at("/inputs/encoding").asText()).isEqualTo(churn(data).fingerprint());
+        assertThat(meta.at("/data/source").asText()).isEqualTo("files");
+        assertThat(meta.at("/skew/checked").asLong()).as("no served scores in a data directory").isZero();
         // lineage: the data's time range and where the holdout starts, the parameters, the code
         JsonNode d = meta.get("data");
         assertThat(d.get("event_time_from_ms").asLong()).isLessThan(d.get("holdout_from_ms").asLong());
@@ -44,16 +65,16 @@ class ChurnTrainerTest {
         if (Files.isDirectory(Path.of("..", ".git"))) {
             assertThat(meta.at("/code/git_commit").asText()).as("built in this checkout").matches("[0-9a-f]{40}");
         }
-        // RFM-style segments in the linear model, cut at training quintiles (the export check above covers them)
-        for (String role : List.of("recency", "frequency", "monetary")) {
-            JsonNode r = meta.at("/preprocessing/rfm/" + role);
-            assertThat(r.get("feature").asText()).isIn(ChurnTrainer.RFM);
-            assertThat(r.get("edges").size()).isBetween(1, 4);
+        // every numeric feature cut at its training quintiles in the linear model (the export check above covers them)
+        JsonNode bins = meta.at("/preprocessing/bins");
+        assertThat(bins.size()).isBetween(30, 41);
+        for (JsonNode edges : bins) {
+            assertThat(edges.size()).isBetween(1, 4);
         }
         assertThat(meta.get("metrics").get("holdout_auc").asDouble()).isEqualTo(first.holdoutAuc());
         // class weights train for a balanced prior, so P(1) runs high on the ~15 % positive holdout: log-loss is
         // above a calibrated model's, while recall at 0.5 is well above the base rate
-        ChurnTrainer.Metrics m = first.metrics();
+        ModelTrainer.Metrics m = first.metrics();
         assertThat(m.logLoss()).isBetween(0.3, 1.5);
         assertThat(m.accuracy()).isBetween(0.4, 1.0);
         assertThat(m.recall()).isBetween(0.5, 1.0);
@@ -77,8 +98,8 @@ class ChurnTrainerTest {
         }
         // gradient-boosted trees, 50 trees of depth 5, over category codes and imputed missing values
         // gated against v1 on the same holdout rows; the margin is wide because on 8k rows the two are close
-        ChurnTrainer.Result second = new ChurnTrainer("local[2]", 0.2, 50, 5).withGateMargin(0.2)
-                .train(ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, "churn", registry);
+        ModelTrainer.Result second = train(new ModelTrainer("local[2]", 0.2, 50, 5).withGateMargin(0.2),
+                ModelTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, registry);
         assertThat(second.version()).isEqualTo(2);
         assertThat(second.maxAbsDelta()).isLessThan(1e-4);
         assertThat(second.holdoutAuc()).isGreaterThan(0.6);
@@ -151,8 +172,8 @@ class ChurnTrainerTest {
         assertThat(gbtMeta.get("quality_gate").get("candidate_auc").asDouble()).isEqualTo(second.candidateAuc());
 
         // a single stump cannot match v2: with no margin the gate refuses it and nothing is published
-        ChurnTrainer.Result stump = new ChurnTrainer("local[2]", 0.2, 1, 1).withGateMargin(0.0)
-                .train(ChurnTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, "churn", registry);
+        ModelTrainer.Result stump = train(new ModelTrainer("local[2]", 0.2, 1, 1).withGateMargin(0.0),
+                ModelTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, registry);
         assertThat(stump.published()).isFalse();
         assertThat(stump.version()).isZero();
         assertThat(stump.candidateAuc()).isLessThan(stump.championAuc());
@@ -166,6 +187,15 @@ class ChurnTrainerTest {
         assertThat(last.get("decision").asText()).isEqualTo("rejected");
         assertThat(last.get("champion").asText()).isEqualTo("2");
         assertThat(jsonOf(log.get(0)).get("champion").isNull()).isTrue();
+
+        // the gate judges against the serving champion, not the newest version: with v1 serving (say v2 was rolled
+        // back) the same stump is compared with v1
+        ModelTrainer.Result againstV1 = train(new ModelTrainer("local[2]", 0.2, 1, 1).withGateMargin(0.0)
+                .withChampion(1), ModelTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, registry);
+        assertThat(againstV1.championVersion()).isEqualTo(1);
+        assertThat(againstV1.championAuc()).isEqualTo(first.candidateAuc(), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(jsonOf(Files.readAllLines(registry.resolve("churn/training-log.jsonl")).get(3)).get("champion")
+                .asText()).isEqualTo("1");
     }
 
     private static JsonNode jsonOf(Path p) throws Exception {
@@ -181,8 +211,8 @@ class ChurnTrainerTest {
         Path data = dir.resolve("data");
         new ChurnDataGenerator(new ChurnDataGenerator.Options(5_000, 3, 5)).generate(data);
         Path registry = dir.resolve("models");
-        ChurnTrainer.Result r = new ChurnTrainer("local[2]", 0.2).withEpochs(3)
-                .train(ChurnTrainer.Algorithm.MLP, data, "churn", registry);
+        ModelTrainer.Result r = train(new ModelTrainer("local[2]", 0.2).withEpochs(3), ModelTrainer.Algorithm.MLP,
+                data, registry);
         assertThat(r.published()).isTrue();
         assertThat(r.maxAbsDelta()).as("ONNX Runtime vs DJL").isLessThanOrEqualTo(1e-4);
         assertThat(r.holdoutAuc()).isGreaterThan(0.6);

@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mlserve.datagen.ChurnSchema;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.RunOutputs;
 import io.mlserve.runtime.SessionConfig;
@@ -34,6 +33,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
@@ -60,17 +60,19 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Trains the churn model with Spark MLlib on a data directory written by {@code ./mlserve datagen}, exports
- * it to ONNX with its preprocessing (so the server feeds raw feature rows in the view's order), checks the
- * ONNX model against Spark's own predictions, and publishes a new version into a model repository.
+ * Trains a binary classifier with Spark MLlib (or DJL for the perceptron) on the rows of a {@link TrainingSchema} —
+ * the feature view a model binds, and a named label — exports it to ONNX with its preprocessing (so the server feeds
+ * the rows it reads from the feature store, in the binding's order), checks the ONNX model against the trainer's own
+ * predictions, gates it against the serving champion, and publishes a new version into a model repository.
  *
- * <p>Features as the model sees them: numbers with NaN for missing; categories as their vocabulary codes
- * (-1 for missing), exactly what the feature store returns. Preprocessing: numeric columns imputed with
- * the training mean and standardised; categorical codes one-hot encoded (missing/unknown = all zeros). Class
- * imbalance: positive and negative rows weighted to equal total weight, on the training split only.
- * Holdout: the last {@code holdoutFraction} of the time range.
+ * <p>Features as the model sees them are what the feature store serves: numbers, with the view's default where a
+ * value is missing (NaN when the default is {@code nan}: the graph imputes the training mean); categories as their
+ * codes (vocabulary index or hash bucket; -1 unknown). Preprocessing: numeric columns imputed and standardised;
+ * categorical codes one-hot encoded (unknown = all zeros); for logistic regression every numeric feature also cut at
+ * its training quantiles and one-hot encoded over the bins. Class imbalance: positive and negative rows weighted to
+ * equal total weight, on the training split only. Holdout: the last {@code holdoutFraction} of the time range.
  */
-public final class ChurnTrainer {
+public final class ModelTrainer {
     /**
      * What was trained and where it went.
      *
@@ -79,11 +81,20 @@ public final class ChurnTrainer {
      * @param candidateAuc the candidate's AUC on those rows (same computation as championAuc)
      */
     public record Result(long version, Path versionDir, double maxAbsDelta, long trainRows, long holdoutRows,
-                         double candidateAuc, double championAuc, boolean published, Metrics metrics) {
+                         double candidateAuc, double championAuc, boolean published, Metrics metrics, long championVersion,
+                         Skew skew, String data) {
         /** Spark's AUC over the whole holdout. */
         public double holdoutAuc() {
             return metrics.auc();
         }
+    }
+
+    /**
+     * Training-serving skew found by re-scoring logged rows: {@code rows} of {@code checked} differ from the score the
+     * server answered by more than {@link #SKEW_TOLERANCE}. Zero checked when the data did not come from the log.
+     */
+    public record Skew(long checked, long rows, double maxAbsDelta) {
+        static final Skew NONE = new Skew(0, 0, 0);
     }
 
     /**
@@ -100,10 +111,10 @@ public final class ChurnTrainer {
 
     /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
     private static final int GATE_ROWS = 50_000;
-
-    /** The RFM-style segment features of the linear model: recency, frequency and monetary value, in that order. */
-    static final List<String> RFM = List.of("days_since_last_login", "logins_30d", "monthly_charges");
-    private static final List<String> RFM_ROLES = List.of("recency", "frequency", "monetary");
+    /** A served score and the trainer's re-scoring of the same logged row may differ by this much. */
+    static final double SKEW_TOLERANCE = 1e-4;
+    /** Logged rows re-scored for the skew figure. */
+    private static final int SKEW_ROWS = 2_000;
 
     /** Defaults shared by {@code ./mlserve train} and the trainer service's jobs. */
     public static final double DEFAULT_HOLDOUT = 0.2;
@@ -112,6 +123,8 @@ public final class ChurnTrainer {
     public static final double DEFAULT_GATE_MARGIN = 0.005;
     public static final double DEFAULT_THRESHOLD = 0.5;
     public static final int DEFAULT_EPOCHS = 5;
+    /** Logistic regression: each numeric feature cut at this many training quantiles (one-hot over the bins). */
+    public static final int DEFAULT_BINS = 5;
     /** The MLP's hidden layers (ReLU). */
     static final int[] MLP_HIDDEN = {64, 32};
 
@@ -122,17 +135,21 @@ public final class ChurnTrainer {
     private double gateMargin = DEFAULT_GATE_MARGIN;
     private double threshold = DEFAULT_THRESHOLD;
     private int epochs = DEFAULT_EPOCHS;
+    private int bins = DEFAULT_BINS;
+    private long championVersion;
     private Balance balance = Balance.WEIGHTS;
-    /** Data range and parameters of the run in progress, for metadata.json. */
-    private ObjectNode lineage;
     private String grid;
+    // the run in progress (one at a time per trainer): its schema, and its data range and parameters for metadata.json
+    private TrainingSchema schema;
+    private TrainingData.Loaded data;
+    private ObjectNode lineage;
 
-    public ChurnTrainer(String master, double holdoutFraction) {
+    public ModelTrainer(String master, double holdoutFraction) {
         this(master, holdoutFraction, DEFAULT_TREES, DEFAULT_DEPTH);
     }
 
     /** @param gbtTrees boosting iterations and @param gbtDepth tree depth for gradient-boosted trees */
-    public ChurnTrainer(String master, double holdoutFraction, int gbtTrees, int gbtDepth) {
+    public ModelTrainer(String master, double holdoutFraction, int gbtTrees, int gbtDepth) {
         if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
             throw new IllegalArgumentException("holdout must be in (0, 1), got " + holdoutFraction);
         }
@@ -146,11 +163,32 @@ public final class ChurnTrainer {
         this.gbtDepth = gbtDepth;
     }
 
+    /** lr: cut each numeric feature at this many training quantiles, one-hot over the bins; 0 = no bins. */
+    public ModelTrainer withBins(int bins) {
+        if (bins < 0 || bins == 1 || bins > 100) {
+            throw new IllegalArgumentException("bins must be 0 (none) or 2..100, got " + bins);
+        }
+        this.bins = bins;
+        return this;
+    }
+
     /**
-     * The quality gate: a candidate is published only if its holdout AUC is at least the current champion's
-     * (the highest published version, scored on the same rows) minus {@code margin}.
+     * The serving champion the gate compares with (the rollout's champion, or the served version); 0 = the highest
+     * published version.
      */
-    public ChurnTrainer withGateMargin(double margin) {
+    public ModelTrainer withChampion(long version) {
+        if (version < 0) {
+            throw new IllegalArgumentException("champion version must be positive, got " + version);
+        }
+        this.championVersion = version;
+        return this;
+    }
+
+    /**
+     * The quality gate: a candidate is published only if its holdout AUC is at least the serving champion's
+     * (scored on the same rows) minus {@code margin}.
+     */
+    public ModelTrainer withGateMargin(double margin) {
         if (!Double.isFinite(margin)) {
             throw new IllegalArgumentException("gate margin must be a finite number, got " + margin);
         }
@@ -159,7 +197,7 @@ public final class ChurnTrainer {
     }
 
     /** The decision threshold for accuracy, precision and recall (default 0.5; the classes are weighted equal). */
-    public ChurnTrainer withThreshold(double threshold) {
+    public ModelTrainer withThreshold(double threshold) {
         if (!(threshold > 0 && threshold < 1)) {
             throw new IllegalArgumentException("threshold must be in (0, 1), got " + threshold);
         }
@@ -171,13 +209,13 @@ public final class ChurnTrainer {
     public enum Balance { WEIGHTS, SMOTE }
 
     /** mlp: class weights in the loss (default) or SMOTE-style oversampling. */
-    public ChurnTrainer withBalance(Balance b) {
+    public ModelTrainer withBalance(Balance b) {
         this.balance = b;
         return this;
     }
 
     /** mlp: passes over the (oversampled) training split. */
-    public ChurnTrainer withEpochs(int epochs) {
+    public ModelTrainer withEpochs(int epochs) {
         if (epochs < 1) {
             throw new IllegalArgumentException("epochs must be at least 1, got " + epochs);
         }
@@ -189,7 +227,7 @@ public final class ChurnTrainer {
      * The hyperparameter grid ({@link SearchGrid} syntax; "" = no search). By default logistic regression
      * searches {@code regParam=0.0001,0.01} and gradient-boosted trees fit the configured trees and depth once.
      */
-    public ChurnTrainer withGrid(String grid) {
+    public ModelTrainer withGrid(String grid) {
         SearchGrid.parse(grid);
         this.grid = grid;
         return this;
@@ -217,12 +255,9 @@ public final class ChurnTrainer {
     /** The model families the trainer fits. */
     public enum Algorithm { LOGISTIC_REGRESSION, GRADIENT_BOOSTED_TREES, MLP }
 
-    public Result trainLogisticRegression(Path dataDir, String model, Path registry) throws Exception {
-        return train(Algorithm.LOGISTIC_REGRESSION, dataDir, model, registry);
-    }
-
-    /** Trains {@code algorithm} on {@code dataDir}, verifies the export and publishes the next version. */
-    public Result train(Algorithm algorithm, Path dataDir, String model, Path registry) throws Exception {
+    /** Trains {@code algorithm} on {@code source} read by {@code schema}, verifies the export and publishes. */
+    public Result train(Algorithm algorithm, TrainingSchema schema, TrainingData.Source source, String model,
+                        Path registry) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName("mlserve-train").master(master)
                 .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
                 .config("spark.sql.session.timeZone", "UTC");
@@ -232,45 +267,37 @@ public final class ChurnTrainer {
         }
         SparkSession spark = builder.getOrCreate();
         try {
-            return run(spark, algorithm, dataDir, model, registry);
+            this.schema = schema;
+            return run(spark, algorithm, source, model, registry);
         } finally {
             spark.stop();
-        }
-    }
-
-    private static List<String> numeric() {
-        return ChurnSchema.NUMERIC;
-    }
-
-    private static List<ChurnSchema.Column> categorical() {
-        return ChurnSchema.COLUMNS.subList(ChurnSchema.NUMERIC.size(), ChurnSchema.COLUMNS.size());
-    }
-
-    /** Raw model inputs: numbers as double (null → NaN), categories as their codes (missing/unknown → -1). */
-    private static Dataset<Row> encode(Dataset<Row> raw) {
-        Dataset<Row> d = raw;
-        for (String n : numeric()) {
-            d = d.withColumn(n, when(col(n).isNull(), lit(Double.NaN)).otherwise(col(n).cast("double")));
-        }
-        for (ChurnSchema.Column c : categorical()) {
-            Column code = lit(-1.0);
-            for (int k = c.vocabulary().size() - 1; k >= 0; k--) {
-                code = when(col(c.name()).equalTo(c.vocabulary().get(k)), lit((double) k)).otherwise(code);
-            }
-            d = d.withColumn(c.name(), when(col(c.name()).isNull(), lit(-1.0)).otherwise(code));
-        }
-        for (ChurnSchema.Column c : categorical()) {
-            for (int k = 0; k < c.vocabulary().size(); k++) {
-                d = d.withColumn(c.name() + "_is_" + k, when(col(c.name()).equalTo((double) k), lit(1.0)).otherwise(lit(0.0)));
+            if (data != null && data.scratch() != null) {
+                deleteTree(data.scratch());
             }
         }
-        return d.withColumn("label", col("churned").cast("double"));
     }
 
-    private Result run(SparkSession spark, Algorithm algorithm, Path dataDir, String model, Path registry)
-            throws Exception {
-        Path parquet = dataDir.resolve("data.parquet");
-        Dataset<Row> all = encode(spark.read().parquet(parquet.toString())).cache();
+    /** Spark column names of the numeric inputs, in input order. */
+    private String[] numericColumns() {
+        return java.util.Arrays.stream(schema.numeric()).mapToObj(TrainingSchema::column).toArray(String[]::new);
+    }
+
+    /** The one-hot columns of every categorical input's codes, added to the encoded rows. */
+    private Dataset<Row> oneHot(Dataset<Row> encoded) {
+        Dataset<Row> d = encoded;
+        for (int j : schema.categoricalInputs()) {
+            for (int k = 0; k < schema.levels(j); k++) {
+                d = d.withColumn(TrainingSchema.column(j) + "_is_" + k, when(col(TrainingSchema.column(j))
+                        .equalTo((double) k), lit(1.0)).otherwise(lit(0.0)));
+            }
+        }
+        return d;
+    }
+
+    private Result run(SparkSession spark, Algorithm algorithm, TrainingData.Source source, String model,
+                       Path registry) throws Exception {
+        data = TrainingData.load(spark, schema, source);
+        Dataset<Row> all = data.rows();
         double cut = all.stat().approxQuantile("event_time", new double[] {1 - holdoutFraction}, 0.001)[0];
         Dataset<Row> train = all.filter(col("event_time").lt(cut));
         Dataset<Row> holdout = all.filter(col("event_time").geq(cut));
@@ -286,100 +313,126 @@ public final class ChurnTrainer {
                 .put("threshold", threshold).put("gate_margin", gateMargin).put("grid", grid(algorithm).toString())
                 .put("spark_master", master);
         switch (algorithm) {
-            case LOGISTIC_REGRESSION -> params.put("max_iter", 100).put("class_weights", "balanced");
+            case LOGISTIC_REGRESSION -> params.put("max_iter", 100).put("class_weights", "balanced").put("bins", bins);
             case GRADIENT_BOOSTED_TREES -> params.put("trees", gbtTrees).put("depth", gbtDepth).put("step", 0.1)
                     .put("class_weights", "balanced");
             case MLP -> params.put("epochs", epochs).put("balance", balance.name().toLowerCase(java.util.Locale.ROOT));
         }
         long trainRows = train.count();
         long holdoutRows = holdout.count();
-        double positives = train.filter(col("label").equalTo(1.0)).count() / (double) trainRows;
+        if (trainRows == 0 || holdoutRows == 0) {
+            throw new IllegalArgumentException(data.describe() + ": the rows span too short a time to hold out the "
+                    + "last " + Math.round(holdoutFraction * 100) + " % of it");
+        }
+        long trainPositives = train.filter(col("label").equalTo(1.0)).count();
+        if (trainPositives == 0 || trainPositives == trainRows) {
+            throw new IllegalArgumentException(data.describe() + ": the training split has only label "
+                    + (trainPositives == 0 ? "0" : "1") + "; a classifier needs both outcomes");
+        }
+        double positives = trainPositives / (double) trainRows;
         train = train.withColumn("w", when(col("label").equalTo(1.0), lit(0.5 / positives))
                 .otherwise(lit(0.5 / (1 - positives))));
 
-        String[] num = numeric().toArray(new String[0]);
-        String[] imputed = numeric().stream().map(n -> n + "_imp").toArray(String[]::new);
+        String[] num = numericColumns();
+        String[] imputed = java.util.Arrays.stream(num).map(n -> n + "_imp").toArray(String[]::new);
         if (algorithm == Algorithm.MLP) {
-            return mlp(spark, train, holdout, model, registry, parquet, trainRows, holdoutRows);
+            return mlp(spark, train, holdout, model, registry, trainRows, holdoutRows);
         }
         if (algorithm == Algorithm.GRADIENT_BOOSTED_TREES) {
-            return gbt(spark, train, holdout, num, imputed, model, registry, parquet, trainRows, holdoutRows);
+            return gbt(spark, train, holdout, num, imputed, model, registry, trainRows, holdoutRows);
         }
-        List<String> design = new ArrayList<>(List.of("num_scaled"));
-        for (ChurnSchema.Column c : categorical()) {
-            for (int k = 0; k < c.vocabulary().size(); k++) {
-                design.add(c.name() + "_is_" + k);
+        train = oneHot(train);
+        holdout = oneHot(holdout);
+        List<String> design = new ArrayList<>();
+        if (num.length > 0) {
+            design.add("num_scaled");
+        }
+        for (int j : schema.categoricalInputs()) {
+            for (int k = 0; k < schema.levels(j); k++) {
+                design.add(TrainingSchema.column(j) + "_is_" + k);
             }
         }
-        // RFM-style segments: recency, frequency and monetary value each cut at the training quintiles (after
-        // imputation, like every number), one-hot over the bins, so the linear model gets their non-linear shape
-        double[][] rfmEdges = new double[RFM.size()][];
-        String[] rfmImputed = new String[RFM.size()];
-        String[] rfmBins = new String[RFM.size()];
-        double[][] splits = new double[RFM.size()][];
-        StringBuilder oneHot = new StringBuilder("SELECT *");
-        for (int r = 0; r < RFM.size(); r++) {
-            String feature = RFM.get(r);
-            rfmEdges[r] = quintileEdges(train, feature);
-            rfmImputed[r] = feature + "_imp";
-            rfmBins[r] = "rfm_" + feature + "_bin";
-            splits[r] = new double[rfmEdges[r].length + 2];
-            splits[r][0] = Double.NEGATIVE_INFINITY;
-            System.arraycopy(rfmEdges[r], 0, splits[r], 1, rfmEdges[r].length);
-            splits[r][splits[r].length - 1] = Double.POSITIVE_INFINITY;
-            for (int b = 0; b <= rfmEdges[r].length; b++) {
-                String name = rfmBins[r] + "_is_" + b;
-                oneHot.append(", CAST(").append(rfmBins[r]).append(" = ").append(b).append(" AS DOUBLE) AS ").append(name);
+        // every numeric feature also cut at its training quantiles (after imputation, like every number), one-hot over
+        // the bins, so the linear model gets each feature's non-linear shape
+        int[] numeric = schema.numeric();
+        double[][] edges = new double[numeric.length][];
+        List<Integer> binned = new ArrayList<>();
+        List<String> binInputs = new ArrayList<>();
+        List<String> binOutputs = new ArrayList<>();
+        List<double[]> splits = new ArrayList<>();
+        StringBuilder oneHotBins = new StringBuilder("SELECT *");
+        for (int f = 0; bins > 0 && f < numeric.length; f++) {
+            edges[f] = quantileEdges(train, num[f], bins);
+            if (edges[f].length == 0) {
+                continue; // one value: nothing to cut
+            }
+            binned.add(f);
+            binInputs.add(imputed[f]);
+            String out = num[f] + "_bin";
+            binOutputs.add(out);
+            double[] sp = new double[edges[f].length + 2];
+            sp[0] = Double.NEGATIVE_INFINITY;
+            System.arraycopy(edges[f], 0, sp, 1, edges[f].length);
+            sp[sp.length - 1] = Double.POSITIVE_INFINITY;
+            splits.add(sp);
+            for (int b = 0; b <= edges[f].length; b++) {
+                String name = out + "_is_" + b;
+                oneHotBins.append(", CAST(").append(out).append(" = ").append(b).append(" AS DOUBLE) AS ").append(name);
                 design.add(name);
             }
         }
-        Imputer imputer = new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean");
-        VectorAssembler numVec = new VectorAssembler().setInputCols(imputed).setOutputCol("num_vec");
-        StandardScaler scaler = new StandardScaler().setInputCol("num_vec").setOutputCol("num_scaled")
-                .setWithMean(true).setWithStd(true);
-        Bucketizer bins = new Bucketizer().setInputCols(rfmImputed).setOutputCols(rfmBins).setSplitsArray(splits);
-        SQLTransformer segments = new SQLTransformer().setStatement(oneHot.append(" FROM __THIS__").toString());
-        VectorAssembler features = new VectorAssembler().setInputCols(design.toArray(new String[0]))
-                .setOutputCol("features");
+        List<PipelineStage> stages = new ArrayList<>();
+        if (num.length > 0) {
+            stages.add(new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean"));
+            stages.add(new VectorAssembler().setInputCols(imputed).setOutputCol("num_vec"));
+            stages.add(new StandardScaler().setInputCol("num_vec").setOutputCol("num_scaled").setWithMean(true)
+                    .setWithStd(true));
+        }
+        if (!binned.isEmpty()) {
+            stages.add(new Bucketizer().setInputCols(binInputs.toArray(new String[0]))
+                    .setOutputCols(binOutputs.toArray(new String[0])).setSplitsArray(splits.toArray(new double[0][])));
+            stages.add(new SQLTransformer().setStatement(oneHotBins.append(" FROM __THIS__").toString()));
+        }
+        stages.add(new VectorAssembler().setInputCols(design.toArray(new String[0])).setOutputCol("features"));
         LogisticRegression lr = new LogisticRegression().setWeightCol("w").setMaxIter(100).setRegParam(1e-4);
+        stages.add(lr);
         SearchGrid.Outcome fit = grid(Algorithm.LOGISTIC_REGRESSION).fit(new Pipeline().setStages(
-                new PipelineStage[] {imputer, numVec, scaler, bins, segments, features, lr}), lr, train, 0.2);
+                stages.toArray(new PipelineStage[0])), lr, train, 0.2);
         PipelineModel fitted = fit.model();
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
 
-        ImputerModel im = stage(fitted, ImputerModel.class);
-        StandardScalerModel sm = stage(fitted, StandardScalerModel.class);
         LogisticRegressionModel lm = stage(fitted, LogisticRegressionModel.class);
-        Row surrogate = im.surrogateDF().head();
         List<Preprocessing.Column> cols = new ArrayList<>();
-        for (int i = 0; i < num.length; i++) {
-            double mean = sm.mean().apply(i);
-            double std = sm.std().apply(i);
-            // a constant column scales to 0 in Spark; (x - mean) / 1 does the same for the imputed constant
-            cols.add(new Preprocessing.Numeric(i, surrogate.getDouble(surrogate.fieldIndex(num[i])), mean,
-                    std > 0 ? std : 1));
+        double[] impute = new double[numeric.length];
+        if (num.length > 0) {
+            ImputerModel im = stage(fitted, ImputerModel.class);
+            StandardScalerModel sm = stage(fitted, StandardScalerModel.class);
+            Row surrogate = im.surrogateDF().head();
+            for (int f = 0; f < numeric.length; f++) {
+                impute[f] = surrogate.getDouble(surrogate.fieldIndex(num[f]));
+                double std = sm.std().apply(f);
+                // a constant column scales to 0 in Spark; (x - mean) / 1 does the same for the imputed constant
+                cols.add(new Preprocessing.Numeric(numeric[f], impute[f], sm.mean().apply(f), std > 0 ? std : 1));
+            }
         }
-        int index = num.length;
-        for (ChurnSchema.Column c : categorical()) {
-            cols.add(new Preprocessing.Categorical(index++, c.vocabulary().size()));
+        for (int j : schema.categoricalInputs()) {
+            cols.add(new Preprocessing.Categorical(j, schema.levels(j)));
         }
-        ObjectNode rfm = new ObjectMapper().createObjectNode();
-        for (int r = 0; r < RFM.size(); r++) {
-            String feature = RFM.get(r);
-            int column = ChurnSchema.NUMERIC.indexOf(feature);
-            cols.add(new Preprocessing.Binned(column, surrogate.getDouble(surrogate.fieldIndex(feature)), rfmEdges[r]));
-            ArrayNode e = rfm.putObject(RFM_ROLES.get(r)).put("feature", feature).putArray("edges");
-            Arrays.stream(rfmEdges[r]).forEach(e::add);
+        ObjectNode cuts = new ObjectMapper().createObjectNode();
+        for (int f : binned) {
+            cols.add(new Preprocessing.Binned(numeric[f], impute[f], edges[f]));
+            ArrayNode e = cuts.putArray(schema.names().get(numeric[f]));
+            Arrays.stream(edges[f]).forEach(e::add);
         }
-        Preprocessing pre = new Preprocessing(ChurnSchema.COLUMNS.size(), cols);
+        Preprocessing pre = new Preprocessing(schema.width(), cols);
         byte[] onnx = Exporters.logisticRegression(model, pre, lm.coefficients().toArray(), lm.intercept())
                 .toByteArray();
         Check check = verify(onnx, scored, "Spark");
-        double delta = check.maxAbsDelta();
-        return gateAndPublish(registry, model, "logistic_regression", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record(), (ObjectNode) new ObjectMapper().createObjectNode().set("rfm", rfm), check.csv());
+        return gateAndPublish(spark, registry, model, "logistic_regression", onnx, auc, check.maxAbsDelta(), trainRows,
+                holdoutRows, spark.version(), train, scored, fit.record(),
+                (ObjectNode) new ObjectMapper().createObjectNode().set("bins", cuts), check.csv());
     }
 
     /**
@@ -387,29 +440,39 @@ public final class ChurnTrainer {
      * makes them on plain columns), exported as an ai.onnx.ml tree ensemble after the same imputation.
      */
     private Result gbt(SparkSession spark, Dataset<Row> train, Dataset<Row> holdout, String[] num, String[] imputed,
-                       String model, Path registry, Path parquet, long trainRows, long holdoutRows) throws Exception {
-        List<String> inputs = new ArrayList<>(List.of(imputed));
-        for (ChurnSchema.Column c : categorical()) {
-            inputs.add(c.name());
+                       String model, Path registry, long trainRows, long holdoutRows) throws Exception {
+        // the trees see every input in input order: numbers imputed, codes as they are
+        int width = schema.width();
+        String[] inputs = new String[width];
+        int[] numeric = schema.numeric();
+        for (int j = 0; j < width; j++) {
+            inputs[j] = TrainingSchema.column(j);
         }
-        Imputer imputer = new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean");
-        VectorAssembler features = new VectorAssembler().setInputCols(inputs.toArray(new String[0]))
-                .setOutputCol("features");
+        for (int f = 0; f < numeric.length; f++) {
+            inputs[numeric[f]] = imputed[f];
+        }
+        List<PipelineStage> stages = new ArrayList<>();
+        if (num.length > 0) {
+            stages.add(new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean"));
+        }
+        stages.add(new VectorAssembler().setInputCols(inputs).setOutputCol("features"));
         GBTClassifier gbt = new GBTClassifier().setWeightCol("w").setMaxIter(gbtTrees).setMaxDepth(gbtDepth)
                 .setStepSize(0.1).setSeed(7);
+        stages.add(gbt);
         SearchGrid.Outcome fit = grid(Algorithm.GRADIENT_BOOSTED_TREES).fit(
-                new Pipeline().setStages(new PipelineStage[] {imputer, features, gbt}), gbt, train, 0.2);
+                new Pipeline().setStages(stages.toArray(new PipelineStage[0])), gbt, train, 0.2);
         PipelineModel fitted = fit.model();
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
-        ImputerModel im = (ImputerModel) fitted.stages()[0];
-        GBTClassificationModel gm = (GBTClassificationModel) fitted.stages()[2];
-        Row surrogate = im.surrogateDF().head();
-        int width = ChurnSchema.COLUMNS.size();
+        GBTClassificationModel gm = stage(fitted, GBTClassificationModel.class);
         double[] impute = new double[width];
-        for (int i = 0; i < width; i++) {
-            impute[i] = i < num.length ? surrogate.getDouble(surrogate.fieldIndex(num[i])) : Double.NaN;
+        Arrays.fill(impute, Double.NaN);
+        if (num.length > 0) {
+            Row surrogate = stage(fitted, ImputerModel.class).surrogateDF().head();
+            for (int f = 0; f < numeric.length; f++) {
+                impute[numeric[f]] = surrogate.getDouble(surrogate.fieldIndex(num[f]));
+            }
         }
         DecisionTreeRegressionModel[] sparkTrees = gm.trees();
         Exporters.Tree[] trees = new Exporters.Tree[sparkTrees.length];
@@ -418,9 +481,8 @@ public final class ChurnTrainer {
         }
         byte[] onnx = Exporters.gradientBoostedTrees(model, width, impute, trees, gm.treeWeights()).toByteArray();
         Check check = verify(onnx, scored, "Spark");
-        double delta = check.maxAbsDelta();
-        return gateAndPublish(registry, model, "gradient_boosted_trees", onnx, auc, delta, trainRows, holdoutRows,
-                parquet, spark.version(), train, scored, fit.record(), null, check.csv());
+        return gateAndPublish(spark, registry, model, "gradient_boosted_trees", onnx, auc, check.maxAbsDelta(),
+                trainRows, holdoutRows, spark.version(), train, scored, fit.record(), null, check.csv());
     }
 
     /** Spark's tree as flat arrays, root = 0, children numbered in visiting order. */
@@ -463,48 +525,137 @@ public final class ChurnTrainer {
     }
 
     /**
-     * Scores candidate and champion on the same holdout rows with ONNX Runtime, applies the gate, records the
-     * decision in {@code <registry>/<model>/training-log.jsonl}, and publishes only a candidate that passes.
+     * Scores candidate and the serving champion on the same holdout rows (the freshest labelled rows) with ONNX
+     * Runtime, applies the gate, counts training-serving skew on logged rows, records the decision in
+     * {@code <registry>/<model>/training-log.jsonl}, and publishes only a candidate that passes.
      */
-    private Result gateAndPublish(Path registry, String model, String algorithm, byte[] onnx, double sparkAuc,
-                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
+    private Result gateAndPublish(SparkSession spark, Path registry, String model, String algorithm, byte[] onnx,
+                                  double sparkAuc, double delta, long trainRows, long holdoutRows, String sparkVersion,
                                   Dataset<Row> train, Dataset<Row> scored, ObjectNode search, ObjectNode preprocessing,
                                   String verification)
             throws Exception {
         List<Row> rows = inputsThen(scored, "label", GATE_ROWS);
         double[] labels = new double[rows.size()];
         for (int i = 0; i < labels.length; i++) {
-            labels[i] = rows.get(i).getDouble(ChurnSchema.COLUMNS.size());
+            labels[i] = rows.get(i).getDouble(schema.width());
         }
         Metrics metrics = metrics(scored, sparkAuc, threshold);
         double candidate = auc(score(onnx, rows), labels);
-        Path champion = championFile(registry.resolve(model));
-        double championAuc = champion == null ? Double.NaN : auc(score(Files.readAllBytes(champion), rows), labels);
-        boolean pass = champion == null || candidate >= championAuc - gateMargin;
+        Path modelDir = registry.resolve(model);
+        long championV = championVersion > 0 ? championVersion : highestVersion(modelDir);
+        Path champion = championV > 0 ? modelDir.resolve(Long.toString(championV)).resolve("model.onnx") : null;
+        if (championVersion > 0 && !Files.isRegularFile(champion)) {
+            throw new IllegalArgumentException("champion version " + championVersion + " of model '" + model
+                    + "' is not in " + registry);
+        }
+        if (champion != null && !Files.isRegularFile(champion)) {
+            champion = null;
+        }
+        // a champion that reads other inputs cannot be scored on these rows: the canary judges the two instead
+        String incomparable = champion == null ? null : otherInputs(champion.getParent());
+        double championAuc = champion == null || incomparable != null ? Double.NaN
+                : auc(score(Files.readAllBytes(champion), rows), labels);
+        boolean pass = champion == null || incomparable != null || candidate >= championAuc - gateMargin;
+        Skew skew = skew(registry, model);
         ObjectMapper json = new ObjectMapper();
         ObjectNode log = json.createObjectNode();
         log.put("time", Instant.now().toString()).put("algorithm", algorithm)
-                .put("candidate_auc", candidate).put("champion", champion == null ? null : champion.getParent()
-                        .getFileName().toString())
-                .put("champion_auc", champion == null ? null : championAuc).put("margin", gateMargin)
-                .put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
-        Files.createDirectories(registry.resolve(model));
-        long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows, data,
-                sparkVersion, log, search, preprocessing, lineage, TrainingProfile.build(train, scored), verification) : 0;
+                .put("candidate_auc", candidate).put("champion", champion == null ? null : Long.toString(championV))
+                .put("champion_auc", champion == null || incomparable != null ? null : championAuc)
+                .put("margin", gateMargin).put("rows", rows.size()).put("decision", pass ? "published" : "rejected");
+        if (incomparable != null) {
+            log.put("not_compared", incomparable);
+        }
+        Files.createDirectories(modelDir);
+        long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows,
+                sparkVersion, log, search, preprocessing, lineage, TrainingProfile.build(schema, train, scored),
+                verification, skew) : 0;
         if (pass) {
             log.put("version", version);
         }
-        Files.writeString(registry.resolve(model).resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
+        Files.writeString(modelDir.resolve("training-log.jsonl"), json.writeValueAsString(log) + "\n",
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        return new Result(version, pass ? registry.resolve(model).resolve(Long.toString(version)) : null, delta,
-                trainRows, holdoutRows, candidate, championAuc, pass, metrics);
+        return new Result(version, pass ? modelDir.resolve(Long.toString(version)) : null, delta,
+                trainRows, holdoutRows, candidate, championAuc, pass, metrics, champion == null ? 0 : championV, skew,
+                data.describe());
     }
 
-    /** model.onnx of the highest published version, or null. */
-    private static Path championFile(Path modelDir) throws IOException {
-        long version = highestVersion(modelDir);
-        Path onnx = modelDir.resolve(Long.toString(version)).resolve("model.onnx");
-        return version > 0 && Files.exists(onnx) ? onnx : null;
+    /** Why the version in {@code versionDir} cannot be scored on this schema's rows, or null when it can. */
+    private String otherInputs(Path versionDir) {
+        JsonNode features = readMetadata(versionDir).path("inputs").path("features");
+        if (!features.isArray() || features.isEmpty()) {
+            return null; // an older version without the record: it was trained on this view
+        }
+        List<String> names = new ArrayList<>();
+        features.forEach(f -> names.add(f.asText()));
+        return names.equals(schema.names()) ? null : "the champion reads other inputs (" + String.join(", ", names)
+                + ")";
+    }
+
+    private static JsonNode readMetadata(Path versionDir) {
+        Path meta = versionDir.resolve("metadata.json");
+        try {
+            return Files.isRegularFile(meta) ? new ObjectMapper().readTree(meta.toFile())
+                    : new ObjectMapper().createObjectNode();
+        } catch (IOException e) {
+            return new ObjectMapper().createObjectNode();
+        }
+    }
+
+    /**
+     * Training-serving skew on the log's rows: up to {@link #SKEW_ROWS} logged rows, each re-scored with the version
+     * that served it, its inputs encoded by the trainer — present values as logged, a cell the server filled with the
+     * view's default as that version says it encodes a missing value ({@code metadata.json} inputs.missing; the view's
+     * default when it says nothing) — against the score the server answered.
+     */
+    private Skew skew(Path registry, String model) throws Exception {
+        if (!(data.source() instanceof TrainingData.Log) || data.served() == null) {
+            return Skew.NONE;
+        }
+        List<String> pick = new ArrayList<>();
+        schema.names().forEach(n -> pick.add("`" + n + "`"));
+        pick.add("score");
+        pick.add("version");
+        double share = Math.min(1.0, 2.0 * SKEW_ROWS / Math.max(1, data.logged()));
+        List<Row> sample = data.served().sample(false, share, 11).selectExpr(pick.toArray(new String[0]))
+                .limit(SKEW_ROWS).collectAsList();
+        java.util.Map<String, List<Row>> byVersion = new java.util.TreeMap<>();
+        for (Row r : sample) {
+            byVersion.computeIfAbsent(r.getString(schema.width() + 1), v -> new ArrayList<>()).add(r);
+        }
+        int width = schema.width();
+        List<TrainingSchema.Cell> cells = schema.cells();
+        long checked = 0;
+        long differing = 0;
+        double worst = 0;
+        for (java.util.Map.Entry<String, List<Row>> e : byVersion.entrySet()) {
+            Path dir = registry.resolve(model).resolve(e.getKey());
+            if (!Files.isRegularFile(dir.resolve("model.onnx"))) {
+                continue; // a version no longer in the registry
+            }
+            JsonNode declared = readMetadata(dir).path("inputs").path("missing");
+            float[] missing = new float[width];
+            for (int j = 0; j < width; j++) {
+                JsonNode m = declared.get(schema.names().get(j));
+                missing[j] = m == null ? cells.get(j).missing() : m.isNull() ? Float.NaN : (float) m.asDouble();
+            }
+            List<Row> rows = e.getValue();
+            float[] x = new float[rows.size() * width];
+            for (int i = 0; i < rows.size(); i++) {
+                Row r = rows.get(i);
+                for (int j = 0; j < width; j++) {
+                    x[i * width + j] = r.isNullAt(j) ? missing[j] : cells.get(j).encode(r.get(j));
+                }
+            }
+            float[] p = score(Files.readAllBytes(dir.resolve("model.onnx")), x, rows.size());
+            for (int i = 0; i < rows.size(); i++) {
+                double d = Math.abs(p[i] - ((Number) rows.get(i).get(width)).doubleValue());
+                worst = Math.max(worst, d);
+                differing += d > SKEW_TOLERANCE ? 1 : 0;
+                checked++;
+            }
+        }
+        return new Skew(checked, differing, worst);
     }
 
     /** The highest numbered version directory, 0 when there is none (or no model directory). */
@@ -519,31 +670,43 @@ public final class ChurnTrainer {
     }
 
     /** Up to {@code limit} rows: the model's input columns in order, then {@code extra}. */
-    private static List<Row> inputsThen(Dataset<Row> scored, String extra, int limit) {
+    private List<Row> inputsThen(Dataset<Row> scored, String extra, int limit) {
         List<Column> cols = new ArrayList<>();
-        ChurnSchema.COLUMNS.forEach(c -> cols.add(col(c.name())));
+        for (int j = 0; j < schema.width(); j++) {
+            cols.add(col(TrainingSchema.column(j)));
+        }
         cols.add(col(extra));
         return scored.select(cols.toArray(new Column[0])).limit(limit).collectAsList();
     }
 
-    /** P(1) of each row (the ChurnSchema columns first) from an ONNX model. */
-    private static float[] score(byte[] onnx, List<Row> rows) throws Exception {
+    /** P(1) of each row (the inputs first, as doubles) from an ONNX model. */
+    private float[] score(byte[] onnx, List<Row> rows) throws Exception {
+        int width = schema.width();
+        float[] x = new float[rows.size() * width];
+        for (int i = 0; i < rows.size(); i++) {
+            for (int j = 0; j < width; j++) {
+                x[i * width + j] = (float) rows.get(i).getDouble(j);
+            }
+        }
+        return score(onnx, x, rows.size());
+    }
+
+    /** P(1) of {@code n} rows of this schema's width, row-major in {@code x}, from an ONNX model. */
+    private float[] score(byte[] onnx, float[] x, int n) throws Exception {
         Path tmp = Files.createTempFile("mlserve-score", ".onnx");
         try {
             Files.write(tmp, onnx);
             try (ModelSession s = ModelSession.open("score", tmp, SessionConfig.DEFAULT)) {
-                int width = ChurnSchema.COLUMNS.size();
+                int width = schema.width();
                 TensorBatch batch = new TensorBatch(s.signature());
                 long[] shape = batch.shape(0, 2);
-                shape[0] = rows.size();
+                shape[0] = n;
                 shape[1] = width;
-                ByteBuffer in = batch.buffer(0, rows.size() * width * 4);
-                for (int i = 0; i < rows.size(); i++) {
-                    for (int j = 0; j < width; j++) {
-                        in.putFloat((i * width + j) * 4, (float) rows.get(i).getDouble(j));
-                    }
+                ByteBuffer in = batch.buffer(0, n * width * 4);
+                for (int i = 0; i < n * width; i++) {
+                    in.putFloat(i * 4, x[i]);
                 }
-                float[] p = new float[rows.size()];
+                float[] p = new float[n];
                 try (RunOutputs out = s.run(batch, null)) {
                     ByteBuffer b = out.bytes(0);
                     for (int i = 0; i < p.length; i++) {
@@ -595,7 +758,7 @@ public final class ChurnTrainer {
      * probabilities ({@code scored.probability}); fails the job, before anything is published, beyond
      * {@link #MAX_EXPORT_DELTA}.
      */
-    private static Check verify(byte[] onnx, Dataset<Row> scored, String trainer) throws Exception {
+    private Check verify(byte[] onnx, Dataset<Row> scored, String trainer) throws Exception {
         Check check = compare(onnx, scored);
         if (check.maxAbsDelta() > MAX_EXPORT_DELTA) {
             throw new IllegalStateException("the ONNX export differs from " + trainer + " by " + check.maxAbsDelta()
@@ -604,12 +767,12 @@ public final class ChurnTrainer {
         return check;
     }
 
-    private static Check compare(byte[] onnx, Dataset<Row> scored) throws Exception {
+    private Check compare(byte[] onnx, Dataset<Row> scored) throws Exception {
         List<Row> rows = inputsThen(scored, "probability", 2000);
         float[] onnxP = score(onnx, rows);
-        int width = ChurnSchema.COLUMNS.size();
+        int width = schema.width();
         StringBuilder csv = new StringBuilder();
-        ChurnSchema.COLUMNS.forEach(c -> csv.append(c.name()).append(','));
+        schema.names().forEach(n -> csv.append(n).append(','));
         csv.append("spark_probability\n");
         double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
@@ -630,14 +793,14 @@ public final class ChurnTrainer {
      * that preprocessing, and checked against DJL's own probabilities.
      */
     private Result mlp(SparkSession spark, Dataset<Row> train, Dataset<Row> holdout, String model, Path registry,
-                       Path parquet, long trainRows, long holdoutRows) throws Exception {
-        int width = ChurnSchema.COLUMNS.size();
-        int numeric = ChurnSchema.NUMERIC.size();
+                       long trainRows, long holdoutRows) throws Exception {
+        int width = schema.width();
+        int[] numericInputs = schema.numeric();
         float[][] tr = rows(train, width);
         float[] raw = tr[0];
         int n = tr[1].length;
         List<Preprocessing.Column> cols = new ArrayList<>();
-        for (int j = 0; j < numeric; j++) {
+        for (int j : numericInputs) {
             double sum = 0;
             long count = 0;
             for (int i = 0; i < n; i++) {
@@ -657,8 +820,8 @@ public final class ChurnTrainer {
             double std = Math.sqrt(squares / Math.max(1, n - 1));
             cols.add(new Preprocessing.Numeric(j, mean, mean, std > 0 ? std : 1));
         }
-        for (int j = numeric; j < width; j++) {
-            cols.add(new Preprocessing.Categorical(j, ChurnSchema.COLUMNS.get(j).vocabulary().size()));
+        for (int j : schema.categoricalInputs()) {
+            cols.add(new Preprocessing.Categorical(j, schema.levels(j)));
         }
         Preprocessing pre = new Preprocessing(width, cols);
         int d = pre.outputWidth();
@@ -666,7 +829,7 @@ public final class ChurnTrainer {
         float[] labels = tr[1];
         float[] rowWeights;
         if (balance == Balance.SMOTE) {
-            float[][] balanced = MlpTrainer.smote(design, labels, d, numeric, 5, 256, 11);
+            float[][] balanced = MlpTrainer.smote(design, labels, d, numericInputs.length, 5, 256, 11);
             design = balanced[0];
             labels = balanced[1];
             rowWeights = new float[labels.length];
@@ -689,8 +852,8 @@ public final class ChurnTrainer {
         byte[] onnx = Exporters.mlp(model, pre, f.weights(), f.biases()).toByteArray();
 
         List<org.apache.spark.sql.types.StructField> fields = new ArrayList<>();
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            fields.add(org.apache.spark.sql.types.DataTypes.createStructField(c.name(),
+        for (int j = 0; j < width; j++) {
+            fields.add(org.apache.spark.sql.types.DataTypes.createStructField(TrainingSchema.column(j),
                     org.apache.spark.sql.types.DataTypes.DoubleType, false));
         }
         fields.add(org.apache.spark.sql.types.DataTypes.createStructField("label",
@@ -724,7 +887,7 @@ public final class ChurnTrainer {
         if (balance == Balance.SMOTE) {
             net.putObject("smote").put("k", 5).put("candidate_pool", 256);
         }
-        return gateAndPublish(registry, model, "mlp", onnx, auc, check.maxAbsDelta(), trainRows, holdoutRows, parquet,
+        return gateAndPublish(spark, registry, model, "mlp", onnx, auc, check.maxAbsDelta(), trainRows, holdoutRows,
                 spark.version(), train, scored, json.createObjectNode().put("grid", "none"),
                 (ObjectNode) json.createObjectNode().set("mlp", net), check.csv());
     }
@@ -732,7 +895,9 @@ public final class ChurnTrainer {
     /** {inputs n × width row-major as float (NaN = missing, codes), labels} of a split, in Spark's row order. */
     private static float[][] rows(Dataset<Row> split, int width) {
         List<Column> cols = new ArrayList<>();
-        ChurnSchema.COLUMNS.forEach(c -> cols.add(col(c.name())));
+        for (int j = 0; j < width; j++) {
+            cols.add(col(TrainingSchema.column(j)));
+        }
         cols.add(col("label"));
         FloatBuffer x = new FloatBuffer();
         FloatBuffer y = new FloatBuffer();
@@ -778,9 +943,13 @@ public final class ChurnTrainer {
         }
     }
 
-    /** The distinct training quintiles (20/40/60/80 %) of a numeric column's present values. */
-    private static double[] quintileEdges(Dataset<Row> train, String column) {
-        double[] q = train.stat().approxQuantile(column, new double[] {0.2, 0.4, 0.6, 0.8}, 0.001);
+    /** The distinct inner quantiles (1/bins … (bins-1)/bins) of a numeric column's present values. */
+    private static double[] quantileEdges(Dataset<Row> train, String column, int bins) {
+        double[] p = new double[bins - 1];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = (i + 1) / (double) bins;
+        }
+        double[] q = train.stat().approxQuantile(column, p, 0.001);
         return Arrays.stream(q).filter(Double::isFinite).distinct().sorted().toArray();
     }
 
@@ -794,10 +963,10 @@ public final class ChurnTrainer {
     }
 
     /** The new version's number. */
-    private static long publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
-                                  double delta, long trainRows, long holdoutRows, Path data, String sparkVersion,
-                                  ObjectNode gate, ObjectNode search, ObjectNode preprocessing, ObjectNode lineage,
-                                  ObjectNode profile, String verification)
+    private long publish(Path registry, String model, String algorithm, byte[] onnx, Metrics metrics,
+                         double delta, long trainRows, long holdoutRows, String sparkVersion,
+                         ObjectNode gate, ObjectNode search, ObjectNode preprocessing, ObjectNode lineage,
+                         ObjectNode profile, String verification, Skew skew)
             throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
@@ -810,18 +979,41 @@ public final class ChurnTrainer {
         meta.put("model", model).put("version", version).put("algorithm", algorithm)
                 .put("framework", "spark-mllib " + sparkVersion).put("created", Instant.now().toString())
                 .put("sha256", sha256(onnx)).put("parent_version", version > 1 ? version - 1 : 0);
-        meta.putObject("data").put("path", data.toString()).put("sha256", sha256(Files.readAllBytes(data)))
-                .put("train_rows", trainRows).put("holdout_rows", holdoutRows).setAll((ObjectNode) lineage.get("range"));
+        ObjectNode d = meta.putObject("data");
+        if (data.source() instanceof TrainingData.Log log) {
+            d.put("source", "training_log").put("path", log.dir().toString()).put("from_ms", log.fromMs())
+                    .put("to_ms", log.toMs()).put("logged_rows", data.logged()).put("unlabelled_rows", data.unlabelled())
+                    .put("other_encoding_rows", data.otherEncoding());
+        } else {
+            d.put("source", "files").put("path", data.file().toString())
+                    .put("sha256", sha256(data.file()));
+        }
+        d.put("rows", data.labelled()).put("train_rows", trainRows).put("holdout_rows", holdoutRows)
+                .setAll((ObjectNode) lineage.get("range"));
         meta.set("parameters", lineage.get("parameters"));
         CodeVersion.into(meta.putObject("code"));
         metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());
+        meta.putObject("skew").put("checked", skew.checked()).put("rows_differing", skew.rows())
+                .put("max_abs_delta", skew.maxAbsDelta()).put("tolerance", SKEW_TOLERANCE);
         meta.set("search", search);
         if (preprocessing != null) {
             meta.set("preprocessing", preprocessing);
         }
-        ArrayNode inputs = meta.putObject("inputs").putArray("features");
-        ChurnSchema.COLUMNS.forEach(c -> inputs.add(c.name()));
+        // what the model reads and how it encodes a missing value of each input: the server refuses to bind the
+        // version to a view that serves something else for a missing feature
+        ObjectNode inputs = meta.putObject("inputs").put("view", schema.view()).put("entity_key", schema.entityKey())
+                .put("label", schema.label()).put("encoding", schema.fingerprint());
+        ArrayNode names = inputs.putArray("features");
+        schema.names().forEach(names::add);
+        ObjectNode missing = inputs.putObject("missing");
+        for (int j = 0; j < schema.width(); j++) {
+            if (Double.isNaN(schema.missing(j))) {
+                missing.putNull(schema.names().get(j));
+            } else {
+                missing.put(schema.names().get(j), schema.missing(j));
+            }
+        }
         json.writeValue(tmp.resolve("metadata.json").toFile(), meta);
         json.writeValue(tmp.resolve("profile.json").toFile(), profile);
         Files.writeString(tmp.resolve("verification.csv"), verification);
@@ -831,14 +1023,37 @@ public final class ChurnTrainer {
             cfg.put("name", model).put("platform", "onnxruntime_onnx").put("max_batch_size", 256);
             cfg.putObject("dynamic_batching").put("max_queue_delay_microseconds", 0);
             ObjectNode binding = cfg.putObject("features");
-            binding.put("input", "features").put("view", "customer");
-            ArrayNode names = binding.putArray("names");
-            ChurnSchema.COLUMNS.forEach(c -> names.add(c.name()));
+            binding.put("input", "features").put("view", schema.view());
+            ArrayNode bound = binding.putArray("names");
+            schema.names().forEach(bound::add);
             json.writeValue(config.toFile(), cfg);
         }
         Path target = modelDir.resolve(Long.toString(version));
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         return version;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            // a temporary directory: the system cleans it up eventually
+        }
+    }
+
+    private static String sha256(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String sha256(byte[] b) {
