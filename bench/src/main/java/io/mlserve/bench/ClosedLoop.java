@@ -3,74 +3,49 @@ package io.mlserve.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import io.mlserve.datagen.ChurnDataGenerator;
-import io.mlserve.datagen.ChurnFiles;
 import io.mlserve.datagen.ChurnSchema;
-import io.mlserve.drift.DriftDetector;
-import io.mlserve.featurecache.FeatureSpec;
-import io.mlserve.featurecache.FeatureType;
+import io.mlserve.featurecache.CategoryCodes;
 import io.mlserve.featurecache.FeatureView;
-import io.mlserve.proto.v1.DriftEvent;
-import io.mlserve.proto.v1.FeatureRecord;
-import io.mlserve.proto.v1.FeatureServiceGrpc;
-import io.mlserve.proto.v1.FeatureValue;
 import io.mlserve.proto.v1.Job;
 import io.mlserve.proto.v1.JobState;
-import io.mlserve.proto.v1.Outcome;
-import io.mlserve.proto.v1.OutcomeServiceGrpc;
-import io.mlserve.proto.v1.PredictRequest;
-import io.mlserve.proto.v1.PredictResponse;
-import io.mlserve.proto.v1.PredictionServiceGrpc;
-import io.mlserve.proto.v1.ReportOutcomesRequest;
-import io.mlserve.proto.v1.WriteFeaturesRequest;
-import io.mlserve.server.MlServer;
-import io.mlserve.server.ServerOptions;
-import io.mlserve.server.drift.DriftListener;
-import io.mlserve.server.drift.DriftMonitor;
-import io.mlserve.server.repository.ModelEntry;
-import io.mlserve.server.retrain.RetrainOptions;
-import io.mlserve.server.retrain.RetrainStatus;
+import io.mlserve.server.cli.ServerProcess;
+import io.mlserve.server.cli.TrainerProcess;
+import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.replay.Replay;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
 /**
- * The closed loop on a simulated clock, with real components: the generator's stream (first year = what v1 is
- * trained on; the rest replayed), {@code ./mlserve train} (Spark, its own JVM) for v1, the trainer service (its own
- * JVM) for retraining, and one in-process server whose clock follows the replay. Every streamed record is written
- * to the feature store (gRPC WriteFeatures) and predicted by entity (gRPC Predict) twice: by {@value #MODEL}, the
- * loop (drift monitoring, live quality from delayed outcomes, retrain on alerts, canary, promotion or rollback, all
- * the server's own machinery) and by {@value #STATIC}, the conventional setup (v1's artifact, trained once, no
- * monitoring). Outcomes are reported {@code labelDelayDays} simulated days after each prediction. While the trainer
- * runs a job the replay waits (the simulated clock stands still: retraining costs its wall time, not days).
+ * The closed loop on a simulated clock, driven only through the product's public interfaces, as a user would
+ * replay last year's traffic: the generator writes two years of records; {@code mlserve train} (Spark, its own JVM)
+ * fits v1 on the first; the trainer service and {@code mlserve serve --replay-clock --trainer} run as processes;
+ * {@link Replay} sends the second year over gRPC — every record written to the feature store and predicted by entity
+ * with its event time, by {@value #MODEL} (the loop: drift monitoring, live quality from delayed outcomes, retraining
+ * from the server's own training log, canary, promotion or rollback) and by {@value #STATIC} (the conventional setup:
+ * v1's artifact, trained once, no monitoring), every outcome reported {@code labelDelayDays} later. While a model
+ * retrains the replay waits (the server's clock follows the records, so retraining costs wall time, not days).
  *
- * <p>What is recorded is what a client and an operator see: every score and the version that gave it, every judged
- * drift window and alert, jobs and rollout changes; {@link LoopReport} turns it into the numbers and the chart.
+ * <p>What is recorded is what a client and an operator see: every answer and the version that gave it, the server's
+ * drift history ({@code GET /v1/drift/{m}/history}), its retraining status and rollout ({@code GET /v1/models/{m}},
+ * {@code /rollout}); {@link LoopReport} turns them into the numbers and the chart.
  */
 final class ClosedLoop {
     static final String MODEL = "churn";
@@ -102,7 +77,11 @@ final class ClosedLoop {
                   List<String> features) {
     }
 
-    /** A retraining job as the bridge reported it, with the simulated time of the alert that started it. */
+    /** A drift or quality alert as the server raised it. */
+    record Alert(String kind, String version, long detectedMs, List<String> features, String detail, boolean again) {
+    }
+
+    /** A retraining job as the server reported it, with the simulated time of the alert that started it. */
     record Retrain(String eventKind, long eventSimMs, long eventWallMs, Job job, long promotedSimMs,
                    long promotedWallMs, String rolloutOutcome) {
     }
@@ -111,24 +90,23 @@ final class ClosedLoop {
     final PrintStream out;
     final boolean progressLine;
 
-    // the stream, in event-time order
+    // the replayed records, in event-time order (streamFrom = 0: only the replayed year is kept)
     int n;
+    final int streamFrom = 0;
     long[] time;
-    int[] customer;
-    float[] x; // n × WIDTH: numbers (NaN missing), category codes (-1 missing)
+    float[] x; // n × WIDTH as the feature store serves them to the model: numbers (NaN missing), category codes
     byte[] label;
-    int streamFrom;
     List<ChurnDataGenerator.Drift> drifts;
 
-    // what the replay saw, per streamed row (index - streamFrom)
+    // what the replay saw, per record
     float[] loopScore;
     int[] loopVersion;
     float[] staticScore;
     final Recorder latency = new Recorder(3);
     final AtomicLong errors = new AtomicLong();
     final List<Mark> timeline = Collections.synchronizedList(new ArrayList<>());
-    final List<Window> windows = Collections.synchronizedList(new ArrayList<>());
-    final List<DriftEvent> alerts = Collections.synchronizedList(new ArrayList<>());
+    final List<Window> windows = new ArrayList<>();
+    final List<Alert> alerts = new ArrayList<>();
     final List<Retrain> retrains = new ArrayList<>();
     Histogram latencyTotal;
     double replayWallSeconds;
@@ -136,10 +114,6 @@ final class ClosedLoop {
     double v1TrainSeconds;
     double v1HoldoutAuc = Double.NaN;
     long predictCalls;
-
-    private volatile MlServer server;
-    private volatile boolean preparing;
-    private final AtomicInteger slices = new AtomicInteger();
 
     ClosedLoop(Options options, PrintStream out, boolean progressLine) {
         this.options = options;
@@ -153,52 +127,53 @@ final class ClosedLoop {
 
     /** Runs the whole loop; the result is in this object's fields. */
     ClosedLoop run() throws Exception {
-        Files.createDirectories(options.work());
+        Path work = options.work();
+        Files.createDirectories(work);
         long t0 = System.nanoTime();
-        generate();
-        step("generated %,d records over %d years (seed %d) in %.1f s; replaying %,d from %s", n, options.years(),
-                options.seed(), (System.nanoTime() - t0) / 1e9, n - streamFrom, date(time[streamFrom]));
+        Path data = work.resolve("data");
+        ChurnDataGenerator gen = new ChurnDataGenerator(new ChurnDataGenerator.Options(options.rows(),
+                options.years(), options.seed()));
+        gen.generate(data);
+        drifts = gen.driftList();
+        long cut = ChurnDataGenerator.START_MS + 365 * DAY;
+        step("generated %,d records over %d years (seed %d) in %.1f s; replaying from %s", options.rows(),
+                options.years(), options.seed(), (System.nanoTime() - t0) / 1e9, date(cut));
 
         Path registry = registry();
         deleteTree(registry);
-        writeSlice(time[0], time[streamFrom]);
         t0 = System.nanoTime();
-        Process train = io.mlserve.server.cli.TrainerProcess.start(options.work().resolve("train-v1.log"), "TrainMain", "--data",
-                trainData().toString(), "--registry", registry.toString(), "--spark-master", options.sparkMaster(),
-                "--algorithm", options.algorithm(), "--grid", "");
+        Process train = TrainerProcess.start(work.resolve("train-v1.log"), "TrainMain", "--data", data.toString(),
+                "--config", data.resolve("mlserve.yaml").toString(), "--view", VIEW, "--label", ChurnSchema.LABEL,
+                "--model", MODEL, "--registry", registry.toString(), "--to", Long.toString(cut), "--spark-master",
+                options.sparkMaster(), "--algorithm", options.algorithm(), "--grid", "");
         if (!train.waitFor(1, TimeUnit.HOURS) || train.exitValue() != 0) {
-            throw new IllegalStateException("training v1 failed: see " + options.work().resolve("train-v1.log"));
+            throw new IllegalStateException("training v1 failed: see " + work.resolve("train-v1.log"));
         }
         v1TrainSeconds = (System.nanoTime() - t0) / 1e9;
         JsonNode meta = new ObjectMapper().readTree(registry.resolve(MODEL + "/1/metadata.json").toFile());
         v1HoldoutAuc = meta.path("metrics").path("holdout_auc").asDouble(Double.NaN);
         step("trained v1 with Spark (%s, %s) on the first year in %.1f s: holdout AUC %.4f", options.algorithm(),
                 options.sparkMaster(), v1TrainSeconds, v1HoldoutAuc);
-        configure(registry);
+        Path config = configure(registry, data);
+        FeatureView view = ServerConfigFile.read(config).featureViews().get(0);
+        Replay.Records records = Replay.read(data.resolve("data.parquet"), view, ChurnSchema.LABEL, cut, 0);
+        keep(records, view);
 
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Path trainerLog = options.work().resolve("trainer.log");
-        Process trainer = io.mlserve.server.cli.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port",
-                Integer.toString(port), "--registry", registry.toString(), "--data", trainData().toString(),
-                "--spark-master", options.sparkMaster());
-        try {
-            ServerOptions so = ServerOptions.ephemeral(registry)
-                    .withFeatureViews(options.work().resolve("features"), List.of(view()))
-                    .withRetrain(RetrainOptions.defaults("127.0.0.1:" + port).withPoll(Duration.ofMillis(200)));
-            deleteTree(options.work().resolve("features"));
-            try (MlServer s = MlServer.start(so)) {
-                server = s;
-                s.clock().simulate(time[streamFrom]);
-                s.addDriftListener(listener());
-                step("server up (gRPC :%d, metrics :%d) serving %s v1 (the loop) and %s v1 (trained once, no "
-                        + "monitoring); trainer service on :%d", s.grpcPort(), s.metricsPort(), MODEL, STATIC, port);
-                replay(s, trainer, trainerLog);
-            } finally {
-                server = null;
-            }
+        Path trainerLog = work.resolve("trainer.log");
+        Process trainer = TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port",
+                Integer.toString(port), "--registry", registry.toString(), "--spark-master", options.sparkMaster());
+        deleteTree(work.resolve("server-data"));
+        try (ServerProcess server = ServerProcess.start(work.resolve("server.log"), 300, "--config", config.toString(),
+                "--replay-clock", "--trainer", "127.0.0.1:" + port, "--audit-log",
+                work.resolve("audit.jsonl").toString(), "--repository-poll-secs", "1")) {
+            step("server up (gRPC :%d, HTTP :%d; log %s) serving %s v1 (the loop) and %s v1 (trained once, no "
+                    + "monitoring); trainer service on :%d", server.grpcPort, server.httpPort, server.log(), MODEL,
+                    STATIC, port);
+            replay(server, view, records, trainer, trainerLog);
         } finally {
             trainer.destroy();
             trainer.waitFor(60, TimeUnit.SECONDS);
@@ -206,105 +181,41 @@ final class ClosedLoop {
         return this;
     }
 
-    private void generate() throws Exception {
-        ChurnDataGenerator gen = new ChurnDataGenerator(new ChurnDataGenerator.Options(options.rows(),
-                options.years(), options.seed()));
-        drifts = gen.driftList();
-        n = Math.toIntExact(options.rows());
-        time = new long[n];
-        customer = new int[n];
+    /** The replayed records and their inputs as the store serves them (for the offline skew check). */
+    private void keep(Replay.Records r, FeatureView view) {
+        n = r.n;
+        time = r.time;
+        label = r.label;
         x = new float[n * WIDTH];
-        label = new byte[n];
-        // category codes as the feature store stores them
-        io.mlserve.featurecache.CategoryCodes codes = new io.mlserve.featurecache.CategoryCodes(view());
-        int[] i = {0};
-        gen.stream(row -> {
-            int r = i[0]++;
-            time[r] = row.eventTime();
-            customer[r] = Integer.parseInt(row.customerId().substring(2));
-            for (int c = 0; c < WIDTH; c++) {
-                ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
-                if (col.categorical()) {
-                    String v = row.category(c);
-                    x[r * WIDTH + c] = v == null ? -1 : codes.code(c, v);
-                } else {
-                    double v = row.number(c);
-                    // the data set's precision (ChurnFiles writes four decimals): served and trained values agree
-                    x[r * WIDTH + c] = Double.isNaN(v) ? Float.NaN : (float) (Math.round(v * 10_000) / 10_000.0);
-                }
-            }
-            label[r] = (byte) row.churned();
-        });
-        long cut = ChurnDataGenerator.START_MS + 365 * DAY;
-        streamFrom = 0;
-        while (streamFrom < n && time[streamFrom] < cut) {
-            streamFrom++;
+        CategoryCodes codes = new CategoryCodes(view);
+        List<String> names = ChurnSchema.COLUMNS.stream().map(ChurnSchema.Column::name).toList();
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(Replay.encoded(r, view, codes, names, i), 0, x, i * WIDTH, WIDTH);
         }
-        int m = n - streamFrom;
-        loopScore = new float[m];
-        loopVersion = new int[m];
-        staticScore = new float[m];
-    }
-
-    /** The feature view: numbers default to NaN (missing), as the trainer's imputation expects. */
-    static FeatureView view() {
-        List<FeatureSpec> f = new ArrayList<>();
-        for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
-            f.add(c.categorical() ? new FeatureSpec(c.name(), FeatureType.CATEGORICAL, c.vocabulary(), 0, -1)
-                    : FeatureSpec.numeric(c.name(), Double.NaN));
-        }
-        return new FeatureView(VIEW, "customer_id", FeatureView.KeyType.STRING, f, Duration.ofDays(400), 4_000_000,
-                false);
-    }
-
-    private Path trainData() {
-        return options.work().resolve("train");
+        loopScore = new float[n];
+        loopVersion = new int[n];
+        staticScore = new float[n];
     }
 
     /**
-     * Writes the records with event time in [from, to) as a data set (data.parquet) into a new directory and points
-     * {@code work/train} (what the trainer reads) at it; the previous slice stays for a job still reading it.
+     * The server's config (the generator's churn view, a data directory for the feature store and the training log),
+     * the loop's config.json (retrain from the training log on alerts, drift and quality settings, canary) and the
+     * conventional copy of v1: what a user writes before serving.
      */
-    private synchronized void writeSlice(long from, long to) throws IOException {
-        Path dir = options.work().resolve("slices").resolve(Integer.toString(slices.getAndIncrement()));
-        deleteTree(dir);
-        String[] cats = new String[WIDTH - ChurnSchema.NUMERIC.size()];
-        double[] num = new double[ChurnSchema.NUMERIC.size()];
-        try (ChurnFiles files = new ChurnFiles(dir)) {
-            for (int r = 0; r < n && time[r] < to; r++) {
-                if (time[r] < from) {
-                    continue;
-                }
-                for (int c = 0; c < WIDTH; c++) {
-                    float v = x[r * WIDTH + c];
-                    ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
-                    if (col.categorical()) {
-                        cats[c - num.length] = v < 0 ? null : col.vocabulary().get((int) v);
-                    } else {
-                        num[c] = v;
-                    }
-                }
-                files.write(time[r], "c-" + customer[r], num, cats, label[r]);
-            }
-        }
-        Path link = trainData();
-        Path tmp = options.work().resolve("train.tmp-link");
-        Files.deleteIfExists(tmp);
-        Files.createSymbolicLink(tmp, dir.toAbsolutePath());
-        Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    /** The loop's config (retrain on alerts, drift and quality settings, canary) and the conventional copy of v1. */
-    private void configure(Path registry) throws IOException {
+    private Path configure(Path registry, Path data) throws IOException {
+        Path config = options.work().resolve("mlserve.yaml");
+        Files.writeString(config, "model_repository: models\ndata_dir: server-data\n"
+                + Files.readString(data.resolve("mlserve.yaml")));
         ObjectMapper json = new ObjectMapper();
         Path cfgFile = registry.resolve(MODEL + "/config.json");
         ObjectNode cfg = (ObjectNode) json.readTree(cfgFile.toFile());
         // every version stays loaded while it may be needed (champion, challenger); the rollout decides who serves
         cfg.putObject("version_policy").putObject("latest").put("num_versions", 2);
-        // the cooldown is in the server's (simulated) time: by default at most one retrain a month
+        // the cooldown is in the server's (replayed) time: by default at most one retrain a month
         ObjectNode retrain = cfg.putObject("retrain").put("enabled", true)
                 .put("cooldown_seconds", Math.max(1, options.cooldownDays() * 86_400));
-        retrain.putObject("train").put("algorithm", options.algorithm()).put("grid", "");
+        retrain.putObject("train").put("data", "log").put("window_days", options.trainDays())
+                .put("algorithm", options.algorithm()).put("grid", "");
         // two drifted features make dataset drift (bench/RESULTS.md §11); a standing alert asks again every 20 windows
         cfg.putObject("drift").put("window_rows", options.windowRows()).put("dataset_share", 0.04)
                 .put("renotify_windows", 20);
@@ -327,207 +238,209 @@ final class ClosedLoop {
         fixedCfg.remove(List.of("retrain", "rollout"));
         fixedCfg.putObject("drift").put("disabled", true);
         json.writerWithDefaultPrettyPrinter().writeValue(fixed.resolve("config.json").toFile(), fixedCfg);
+        return config;
     }
 
-    private DriftListener listener() {
-        return new DriftListener() {
-            @Override
-            public void window(String model, String version, DriftDetector.Report r) {
-                if (MODEL.equals(model) && r.judged()) {
-                    windows.add(new Window(version, r.startMs(), r.endMs(), r.rows(), r.drifted(), r.alertRaised(),
-                            r.features().entrySet().stream().filter(e -> e.getValue().drifted()).map(Map.Entry::getKey)
-                                    .sorted().toList()));
-                }
-            }
+    /** What the loop's rollout and retraining looked like at the last look. */
+    private String champion = "1";
+    private String challenger;
+    private String lastJob = "";
+    private JobState lastJobState;
+    private long lastHistoryMs;
+    private final Map<String, Retrain> open = new HashMap<>();
+    private long pausedNanos;
+    private long pauseStarted;
 
+    private void replay(ServerProcess server, FeatureView view, Replay.Records r, Process trainer, Path trainerLog)
+            throws Exception {
+        Replay.Options o = new Replay.Options(options.work().resolve("data/data.parquet"), view, ChurnSchema.LABEL,
+                List.of(MODEL, STATIC), server.grpc(), server.http(), options.labelDelayDays(), 0, 0, 200,
+                options.concurrency(), true, null);
+        long started = System.nanoTime();
+        long[] lastProgress = {0};
+        long[] lastLook = {Long.MIN_VALUE};
+        Replay[] self = new Replay[1];
+        self[0] = new Replay(o, new Replay.Listener() {
             @Override
-            public void alert(DriftEvent e) {
-                if (!MODEL.equals(e.getModelName())) {
-                    return;
+            public void batch(long eventTimeMs, int done, int total) {
+                if (pauseStarted != 0) {
+                    pausedNanos += System.nanoTime() - pauseStarted;
+                    pauseStarted = 0;
                 }
-                alerts.add(e);
-                if (!DriftMonitor.STILL_RAISED.equals(e.getDetail())) {
-                    // (a standing alert handed on again is not news: the timeline shows when it was raised)
-                    mark(e.getDetectedMs(), "alert", String.format(Locale.ROOT, "%s alert on v%s: %s", e.getKind(),
-                            e.getModelVersion(), e.getFeaturesCount() > 0 ? String.join(", ", e.getFeaturesList())
-                                    : e.getDetail()));
-                }
-                MlServer s = server;
-                RetrainStatus st = s == null || s.retrain() == null ? null : s.retrain().status(MODEL);
-                if (st != null && (!"idle".equals(st.phase()) && !"cooldown".equals(st.phase())
-                        || e.getDetectedMs() < st.cooldownUntilMs())) {
-                    // a job is in flight (its data must stay put) or the model is cooling down: no job will start
-                    return;
-                }
-                // the data a retrain can use now: labelled records up to the label delay, the last trainDays of them
-                // (the replay waits meanwhile, as it does while the trainer works)
-                long known = e.getDetectedMs() - options.labelDelayDays() * DAY;
-                preparing = true;
                 try {
-                    writeSlice(known - options.trainDays() * DAY, known);
-                } catch (IOException ex) {
-                    mark(e.getDetectedMs(), "error", "could not write the training slice: " + ex);
-                } finally {
-                    preparing = false;
-                }
-            }
-        };
-    }
-
-    private void replay(MlServer s, Process trainer, Path trainerLog) throws Exception {
-        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", s.grpcPort()).usePlaintext()
-                .maxInboundMessageSize(64 << 20).build();
-        try {
-            FeatureServiceGrpc.FeatureServiceBlockingStub features = FeatureServiceGrpc.newBlockingStub(channel);
-            OutcomeServiceGrpc.OutcomeServiceBlockingStub outcomes = OutcomeServiceGrpc.newBlockingStub(channel);
-            PredictionServiceGrpc.PredictionServiceStub predict = PredictionServiceGrpc.newStub(channel);
-            Semaphore inFlight = new Semaphore(options.concurrency());
-            int batch = 200;
-            int nextOutcome = streamFrom;
-            long delay = options.labelDelayDays() * DAY;
-            long started = System.nanoTime();
-            long paused = 0;
-            long lastProgress = 0;
-            String champion = "1";
-            String challenger = null;
-            JobState lastJobState = null;
-            Map<String, Retrain> open = new HashMap<>();
-            Set<Integer> inBatch = new HashSet<>();
-            for (int from = streamFrom, to; from < n; from = to) {
-                // a batch ends before a customer repeats, and starts once the previous one is answered: every
-                // prediction reads exactly the features of its own record (what the skew check compares)
-                inBatch.clear();
-                to = from;
-                while (to < n && to - from < batch && inBatch.add(customer[to])) {
-                    to++;
-                }
-                inFlight.acquire(options.concurrency());
-                inFlight.release(options.concurrency());
-                while (preparing) {
-                    Thread.sleep(5);
-                }
-                // while the trainer works, the simulated clock stands still
-                RetrainStatus st = s.retrain().status(MODEL);
-                if (st != null && isBusy(st)) {
-                    long p0 = System.nanoTime();
-                    inFlight.acquire(options.concurrency());
-                    inFlight.release(options.concurrency());
-                    while (isBusy(st = s.retrain().status(MODEL))) {
-                        if (!trainer.isAlive()) {
-                            throw new IllegalStateException("the trainer stopped: see " + trainerLog);
-                        }
-                        lastJobState = jobChanged(st, lastJobState, open);
-                        progress(from, started, paused, champion, challenger, true);
-                        Thread.sleep(50);
+                    // the rollout and the retraining as the server shows them, about every simulated six hours
+                    if (eventTimeMs - lastLook[0] >= DAY / 4) {
+                        lastLook[0] = eventTimeMs;
+                        look(self[0], eventTimeMs);
                     }
-                    paused += System.nanoTime() - p0;
-                }
-                if (st != null) {
-                    lastJobState = jobChanged(st, lastJobState, open);
-                }
-                long now = time[from];
-                s.clock().simulate(now);
-                ReportOutcomesRequest.Builder ob = ReportOutcomesRequest.newBuilder();
-                while (nextOutcome < from && time[nextOutcome] + delay <= now) {
-                    int r = nextOutcome++;
-                    ob.addOutcomes(Outcome.newBuilder().setEntityId("c-" + customer[r]).setRequestId("r" + r)
-                            .setObservedEventTimeMs(time[r]).setEventTimeMs(time[r] + delay).setLabel(label[r]));
-                    if (ob.getOutcomesCount() == 1000) {
-                        outcomes.withDeadlineAfter(30, TimeUnit.SECONDS).reportOutcomes(ob.build());
-                        ob.clear();
-                    }
-                }
-                if (ob.getOutcomesCount() > 0) {
-                    outcomes.withDeadlineAfter(30, TimeUnit.SECONDS).reportOutcomes(ob.build());
-                }
-                WriteFeaturesRequest.Builder wb = WriteFeaturesRequest.newBuilder().setView(VIEW);
-                for (int r = from; r < to; r++) {
-                    wb.addRecords(record(r));
-                }
-                features.withDeadlineAfter(30, TimeUnit.SECONDS).writeFeatures(wb.build());
-                for (int r = from; r < to; r++) {
-                    inFlight.acquire(2);
-                    send(predict, inFlight, r, MODEL, "r" + r);
-                    send(predict, inFlight, r, STATIC, "s" + r);
-                }
-                // rollout changes as the server applies them
-                ModelEntry.Rollout ro = s.repository().model(MODEL).rollout();
-                if (ro != null && ro.champion() != null) {
-                    String champ = ro.champion().versionLabel();
-                    String chall = ro.challenger() == null ? null : ro.challenger().versionLabel();
-                    if (!champ.equals(champion)) {
-                        mark(now, "promote", "v" + champ + " promoted to champion (v" + champion + " retired)");
-                        closeRetrain(open, champ, now, true);
-                    } else if (challenger != null && chall == null) {
-                        mark(now, "rollback", "v" + challenger + " rolled back; v" + champ + " stays champion");
-                        closeRetrain(open, challenger, now, false);
-                    }
-                    if (chall != null && !chall.equals(challenger)) {
-                        mark(now, "canary", "v" + chall + " canary starts: 50 % of entities, judged on AUC after "
-                                + (options.labelDelayDays() + 7) + " days");
-                    }
-                    champion = champ;
-                    challenger = chall;
+                } catch (Exception e) {
+                    throw new IllegalStateException("reading the server's state: " + e.getMessage(), e);
                 }
                 long t = System.nanoTime();
-                if (t - lastProgress > 500_000_000L) {
-                    lastProgress = t;
-                    progress(to, started, paused, champion, challenger, false);
+                if (t - lastProgress[0] > 500_000_000L) {
+                    lastProgress[0] = t;
+                    progress(done, eventTimeMs, started, false);
                 }
             }
-            inFlight.acquire(options.concurrency());
-            inFlight.release(options.concurrency());
-            replayWallSeconds = (System.nanoTime() - started) / 1e9;
-            pausedWallSeconds = paused / 1e9;
-            progress(n, started, paused, champion, challenger, false);
-            if (progressLine) {
-                out.println();
+
+            @Override
+            public void waiting(String model, JsonNode status) {
+                if (pauseStarted == 0) {
+                    pauseStarted = System.nanoTime();
+                }
+                if (!trainer.isAlive()) {
+                    throw new IllegalStateException("the trainer stopped: see " + trainerLog);
+                }
+                job(status, lastLook[0]);
+                progress(-1, lastLook[0], started, true);
             }
-            latencyTotal = latency.getIntervalHistogram();
-            for (Retrain r : open.values()) {
-                retrains.add(r);
+
+            @Override
+            public void answered(int model, long nanos) {
+                if (model == 0) {
+                    latency.recordValue(Math.max(1, nanos / 1000));
+                }
             }
-            retrains.sort((a, b) -> Long.compare(a.eventWallMs(), b.eventWallMs()));
-        } finally {
-            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        });
+        List<Replay.Served> served = self[0].run(r);
+        look(self[0], r.time[r.n - 1] + 1);
+        replayWallSeconds = (System.nanoTime() - started) / 1e9;
+        pausedWallSeconds = pausedNanos / 1e9;
+        predictCalls = self[0].predictions();
+        errors.addAndGet(self[0].failures());
+        System.arraycopy(served.get(0).score(), 0, loopScore, 0, n);
+        System.arraycopy(served.get(0).version(), 0, loopVersion, 0, n);
+        System.arraycopy(served.get(1).score(), 0, staticScore, 0, n);
+        progress(n, r.time[n - 1], started, false);
+        if (progressLine) {
+            out.println();
+        }
+        latencyTotal = latency.getIntervalHistogram();
+        retrains.addAll(open.values());
+        retrains.sort((a, b) -> Long.compare(a.eventWallMs(), b.eventWallMs()));
+        // the whole history, for the report (windows are judged on the server's clock)
+        JsonNode history = self[0].get("/v1/drift/" + MODEL + "/history?limit=100000");
+        windows.clear();
+        for (JsonNode w : history.path("windows")) {
+            List<String> fs = new ArrayList<>();
+            w.path("features").forEach(f -> fs.add(f.asText()));
+            windows.add(new Window(w.path("version").asText(), w.path("start_ms").asLong(), w.path("end_ms").asLong(),
+                    w.path("rows").asLong(), w.path("drifted").asBoolean(), w.path("alert_raised").asBoolean(),
+                    fs));
         }
     }
 
-    private static boolean isBusy(RetrainStatus st) {
-        return st != null && ("delivering".equals(st.phase()) || "queued".equals(st.phase())
-                || "running".equals(st.phase()));
+    /** Reads the loop's rollout, retraining job and new alerts from the server; notes what changed. */
+    private void look(Replay replay, long simMs) throws Exception {
+        JsonNode history = replay.get("/v1/drift/" + MODEL + "/history?since_ms=" + lastHistoryMs);
+        for (JsonNode a : history == null ? List.<JsonNode>of() : iterable(history.path("alerts"))) {
+            long t = a.path("detected_ms").asLong();
+            if (t < lastHistoryMs) {
+                continue;
+            }
+            List<String> fs = new ArrayList<>();
+            a.path("features").forEach(f -> fs.add(f.asText()));
+            boolean again = a.path("detail").asText().contains("still raised");
+            Alert alert = new Alert(a.path("kind").asText(), a.path("version").asText(), t, fs,
+                    a.path("detail").asText(), again);
+            alerts.add(alert);
+            if (!again) {
+                mark(t, "alert", String.format(Locale.ROOT, "%s alert on v%s: %s", alert.kind(), alert.version(),
+                        fs.isEmpty() ? alert.detail() : String.join(", ", fs)));
+            }
+        }
+        lastHistoryMs = Math.max(lastHistoryMs, simMs);
+        JsonNode model = replay.get("/v1/models/" + MODEL);
+        if (model != null) {
+            job(model.path("retrain"), simMs);
+        }
+        JsonNode ro = replay.get("/v1/models/" + MODEL + "/rollout");
+        if (ro == null) {
+            return;
+        }
+        String champ = ro.path("champion").asText(champion);
+        String chall = ro.path("challenger").isMissingNode() || ro.path("challenger").isNull()
+                || ro.path("challenger").asText().isEmpty() ? null : ro.path("challenger").asText();
+        if (!champ.equals(champion)) {
+            mark(simMs, "promote", "v" + champ + " promoted to champion (v" + champion + " retired)");
+            closeRetrain(champ, simMs, true);
+        } else if (challenger != null && chall == null) {
+            mark(simMs, "rollback", "v" + challenger + " rolled back; v" + champ + " stays champion");
+            closeRetrain(challenger, simMs, false);
+        }
+        if (chall != null && !chall.equals(challenger)) {
+            mark(simMs, "canary", "v" + chall + " canary starts: 50 % of entities, judged on AUC after "
+                    + (options.labelDelayDays() + 7) + " days");
+        }
+        champion = champ;
+        challenger = chall;
     }
 
-    /** Notes a job's state changes in the timeline; returns the state now. */
-    private JobState jobChanged(RetrainStatus st, JobState last, Map<String, Retrain> open) {
-        Job j = st.job();
-        if (j == null || j.getState() == last) {
-            return last;
+    private static Iterable<JsonNode> iterable(JsonNode array) {
+        List<JsonNode> l = new ArrayList<>();
+        array.forEach(l::add);
+        return l;
+    }
+
+    /** Notes a retraining job's state changes in the timeline. */
+    private void job(JsonNode retrain, long simMs) {
+        JsonNode j = retrain.path("job");
+        if (j.isMissingNode() || j.isNull()) {
+            return;
         }
-        long sim = server.clock().now();
-        DriftEvent ev = st.lastEvent();
-        switch (j.getState()) {
-            case RUNNING -> mark(sim, "retrain", String.format(Locale.ROOT, "retraining (%s, job %s) on the last %d "
-                    + "days of labelled records", ev == null ? "?" : ev.getKind(), j.getJobId(), options.trainDays()));
+        JobState state = JobState.valueOf(j.path("state").asText("JOB_STATE_UNSPECIFIED"));
+        String id = j.path("job_id").asText();
+        if (id.equals(lastJob) && state == lastJobState) {
+            return;
+        }
+        lastJob = id;
+        lastJobState = state;
+        Job job = toJob(j);
+        JsonNode ev = retrain.path("last_event");
+        String kind = ev.path("kind").asText("?");
+        long eventMs = ev.path("detected_ms").asLong(simMs);
+        JsonNode res = j.path("result");
+        switch (state) {
+            case RUNNING -> mark(simMs, "retrain", String.format(Locale.ROOT, "retraining (%s, job %s) on the last %d "
+                    + "days of the server's training log", kind, id, options.trainDays()));
             case SUCCEEDED -> {
-                mark(sim, "published", String.format(Locale.ROOT, "v%d published: holdout AUC %.4f vs champion "
-                        + "%.4f (trained in %.1f s)", j.getResult().getVersion(), j.getResult().getCandidateAuc(),
-                        j.getResult().getChampionAuc(), (j.getFinishedMs() - j.getStartedMs()) / 1e3));
-                open.put(Long.toString(j.getResult().getVersion()), new Retrain(ev == null ? "?" : ev.getKind().name(),
-                        ev == null ? sim : ev.getDetectedMs(), j.getSubmittedMs(), j, -1, -1, "pending"));
+                mark(simMs, "published", String.format(Locale.ROOT, "v%s published: holdout AUC %.4f vs champion "
+                        + "v%s %.4f (trained in %.1f s on %s; skew %d of %d logged rows)", res.path("version").asText(),
+                        res.path("candidate_auc").asDouble(), res.path("champion_version").asText(),
+                        res.path("champion_auc").asDouble(), (job.getFinishedMs() - job.getStartedMs()) / 1e3,
+                        res.path("data").asText(), res.path("skew_rows").asLong(), res.path("skew_checked").asLong()));
+                open.put(res.path("version").asText(), new Retrain(kind, eventMs, job.getSubmittedMs(), job, -1, -1,
+                        "pending"));
             }
             case REJECTED, FAILED -> {
-                mark(sim, "rejected", "job " + j.getJobId() + " " + j.getState() + ": " + j.getMessage());
-                retrains.add(new Retrain(ev == null ? "?" : ev.getKind().name(), ev == null ? sim : ev.getDetectedMs(),
-                        j.getSubmittedMs(), j, -1, -1, j.getState().name().toLowerCase(Locale.ROOT)));
+                mark(simMs, "rejected", "job " + id + " " + state + ": " + j.path("message").asText());
+                retrains.add(new Retrain(kind, eventMs, job.getSubmittedMs(), job, -1, -1,
+                        state.name().toLowerCase(Locale.ROOT)));
             }
             default -> {
             }
         }
-        return j.getState();
     }
 
-    private void closeRetrain(Map<String, Retrain> open, String version, long sim, boolean promoted) {
+    /** The job as the server's JSON shows it. */
+    private static Job toJob(JsonNode j) {
+        JsonNode r = j.path("result");
+        Job.Builder b = Job.newBuilder().setJobId(j.path("job_id").asText()).setState(JobState.valueOf(
+                        j.path("state").asText("JOB_STATE_UNSPECIFIED"))).setMessage(j.path("message").asText(""))
+                .setSubmittedMs(j.path("submitted_ms").asLong()).setStartedMs(j.path("started_ms").asLong())
+                .setFinishedMs(j.path("finished_ms").asLong());
+        if (!r.isMissingNode()) {
+            b.getResultBuilder().setVersion(r.path("version").asLong()).setPublished(r.path("published").asBoolean())
+                    .setCandidateAuc(r.path("candidate_auc").asDouble(Double.NaN))
+                    .setChampionAuc(r.path("champion_auc").asDouble(Double.NaN))
+                    .setSkewChecked(r.path("skew_checked").asLong()).setSkewRows(r.path("skew_rows").asLong())
+                    .setSkewMaxAbsDelta(r.path("skew_max_abs_delta").asDouble())
+                    .setData(r.path("data").asText("")).setChampionVersion(r.path("champion_version").asLong());
+        }
+        return b.build();
+    }
+
+    private void closeRetrain(String version, long sim, boolean promoted) {
         Retrain r = open.remove(version);
         if (r != null) {
             retrains.add(new Retrain(r.eventKind(), r.eventSimMs(), r.eventWallMs(), r.job(), promoted ? sim : -1,
@@ -536,64 +449,11 @@ final class ClosedLoop {
         }
     }
 
-    private FeatureRecord record(int r) {
-        FeatureRecord.Builder b = FeatureRecord.newBuilder().setEntityId("c-" + customer[r]).setEventTimeMs(time[r]);
-        for (int c = 0; c < WIDTH; c++) {
-            float v = x[r * WIDTH + c];
-            ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
-            if (col.categorical()) {
-                if (v >= 0) {
-                    b.putValues(col.name(), FeatureValue.newBuilder().setCategory(col.vocabulary().get((int) v))
-                            .build());
-                }
-            } else if (!Float.isNaN(v)) {
-                b.putValues(col.name(), FeatureValue.newBuilder().setNumber(v).build());
-            }
-        }
-        return b.build();
-    }
-
-    private void send(PredictionServiceGrpc.PredictionServiceStub stub, Semaphore inFlight, int r, String model,
-                      String id) {
-        long t0 = System.nanoTime();
-        int at = r - streamFrom;
-        stub.withDeadlineAfter(30, TimeUnit.SECONDS).predict(PredictRequest.newBuilder().setModelName(model)
-                .addEntityIds("c-" + customer[r]).setId(id).build(), new StreamObserver<>() {
-                    @Override
-                    public void onNext(PredictResponse resp) {
-                        float score = (float) resp.getPredictions(0).getScore();
-                        if (MODEL.equals(model)) {
-                            latency.recordValue(Math.max(1, (System.nanoTime() - t0) / 1000));
-                            loopScore[at] = score;
-                            loopVersion[at] = Integer.parseInt(resp.getModelVersion());
-                        } else {
-                            staticScore[at] = score;
-                        }
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        errors.incrementAndGet();
-                        if (MODEL.equals(model)) {
-                            loopScore[at] = Float.NaN;
-                        } else {
-                            staticScore[at] = Float.NaN;
-                        }
-                        inFlight.release();
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                        inFlight.release();
-                    }
-                });
-        predictCalls++;
-    }
-
-    private void progress(int at, long started, long paused, String champion, String challenger, boolean training) {
-        double share = (double) (at - streamFrom) / (n - streamFrom);
+    private void progress(int at, long simMs, long started, boolean training) {
+        double share = at < 0 ? lastShare : (double) at / n;
+        lastShare = share;
         String line = String.format(Locale.ROOT, "[%-30s] %5.1f %%  %s  champion v%s%s  alerts %d  %s  %.0f s",
-                "=".repeat((int) Math.round(share * 30)), share * 100, date(at < n ? time[at] : time[n - 1]), champion,
+                "=".repeat((int) Math.round(share * 30)), share * 100, date(simMs), champion,
                 challenger == null ? "" : ", canary v" + challenger, alerts.size(), training ? "retraining..."
                         : "replaying   ", (System.nanoTime() - started) / 1e9);
         if (progressLine) {
@@ -608,6 +468,7 @@ final class ClosedLoop {
         }
     }
 
+    private double lastShare;
     private int lastTenth = -1;
 
     private void step(String format, Object... args) {
@@ -643,5 +504,16 @@ final class ClosedLoop {
     /** The non-recurring drifts (what monitoring should find). */
     List<ChurnDataGenerator.Drift> realDrifts() {
         return drifts.stream().filter(d -> !d.recurring()).toList();
+    }
+
+    /** The churn feature view as the generator writes it (numbers default to NaN: missing, as the data has them). */
+    static FeatureView view() throws IOException {
+        Path tmp = Files.createTempFile("churn-view", ".yaml");
+        try {
+            Files.writeString(tmp, "feature_views:\n" + ChurnSchema.viewYaml("  "));
+            return ServerConfigFile.read(tmp).featureViews().get(0);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 }

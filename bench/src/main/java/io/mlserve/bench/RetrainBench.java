@@ -53,8 +53,10 @@ final class RetrainBench implements Callable<Integer> {
         Path work = Files.createTempDirectory("mlserve-retrain");
         Path registry = work.resolve("models");
         long t0 = System.nanoTime();
-        Process manual = io.mlserve.server.cli.TrainerProcess.start(work.resolve("train.log"), "TrainMain", "--data", data.toString(), "--registry",
-                registry.toString(), "--spark-master", master, "--algorithm", algorithm, "--grid", grid);
+        Process manual = io.mlserve.server.cli.TrainerProcess.start(work.resolve("train.log"), "TrainMain", "--data",
+                data.toString(), "--config", data.resolve("mlserve.yaml").toString(), "--label", "churned", "--model",
+                "churn", "--registry", registry.toString(), "--spark-master", master, "--algorithm", algorithm,
+                "--grid", grid);
         if (!manual.waitFor(2, TimeUnit.HOURS) || manual.exitValue() != 0) {
             System.err.println("./mlserve train failed: see " + work.resolve("train.log"));
             return 1;
@@ -66,7 +68,8 @@ final class RetrainBench implements Callable<Integer> {
         ObjectNode config = (ObjectNode) mapper.readTree(registry.resolve("churn/config.json").toFile());
         ObjectNode retrain = config.putObject("retrain").put("enabled", true).put("cooldown_seconds", 1);
         // margin 1: every candidate is published, so every run ends in a new version (the gate still scores both)
-        retrain.putObject("train").put("algorithm", algorithm).put("grid", grid).put("gate_margin", 1.0);
+        retrain.putObject("train").put("algorithm", algorithm).put("grid", grid).put("gate_margin", 1.0)
+                .put("data", data.toAbsolutePath().toString()).put("label", "churned");
         mapper.writeValue(registry.resolve("churn/config.json").toFile(), config);
 
         int port;
@@ -75,7 +78,8 @@ final class RetrainBench implements Callable<Integer> {
         }
         Path trainerLog = work.resolve("trainer.log");
         Process trainer = io.mlserve.server.cli.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
-                "--registry", registry.toString(), "--data", data.toString(), "--spark-master", master);
+                "--registry", registry.toString(), "--data", data.toString(), "--config",
+                data.resolve("mlserve.yaml").toString(), "--spark-master", master);
         List<double[]> rows = new ArrayList<>();
         RetrainOptions options = RetrainOptions.defaults("127.0.0.1:" + port).withPoll(Duration.ofMillis(500));
         try (MlServer server = MlServer.start(ServerOptions.ephemeral(registry).withRetrain(options))) {

@@ -14,14 +14,37 @@ import java.util.Map;
  * <p>Join: by request id when the outcome names one; otherwise by entity — the entity's buffered prediction whose
  * time is nearest the outcome's observed time, within {@code toleranceMs} (or the entity's latest prediction when
  * the outcome gives no time). Each prediction is used once. The buffer holds at most {@code capacity}
- * predictions; the oldest leave first ({@code expired}: their outcomes came too late or never). Outcomes that
- * match nothing are {@code unmatched}. A window closes every {@code windowPairs} joined pairs per model version
+ * predictions; the oldest leave first ({@code expired}: their outcomes came too late or never), and with an outcome
+ * wait a prediction older than the wait leaves too (checked as predictions arrive, against the caller's clock).
+ * Outcomes that match nothing are {@code unmatched}. A {@link Listener} hears of every prediction as it starts
+ * waiting, is joined, or expires. A window closes every {@code windowPairs} joined pairs per model version
  * (each model's own settings); quality is low when its AUC is below {@code minAuc}; the alert is raised after {@code alertAfter} low windows
  * in a row and cleared after {@code clearAfter} good ones.
  */
 public final class QualityJoin {
-    /** A served prediction waiting for its outcome. */
-    public record Pending(String model, String version, String entity, String requestId, long timeMs, float score) {
+    /**
+     * A served prediction waiting for its outcome.
+     *
+     * @param row what the caller keeps with the prediction until it is joined or expires (opaque here), or null
+     */
+    public record Pending(String model, String version, String entity, String requestId, long timeMs, float score,
+                          Object row) {
+        public Pending(String model, String version, String entity, String requestId, long timeMs, float score) {
+            this(model, version, entity, requestId, timeMs, score, null);
+        }
+    }
+
+    /** Told, on the joining thread, what becomes of each prediction. */
+    public interface Listener {
+        /** {@code p} now waits for its outcome. */
+        default void waiting(Pending p) {
+        }
+
+        /** {@code p} was joined with an outcome labelling it {@code label}, which became known at the given time. */
+        void joined(Pending p, double label, long outcomeEventTimeMs);
+
+        /** {@code p} left the buffer without an outcome (pushed out by capacity, older than the wait, or shut down). */
+        void expired(Pending p);
     }
 
     /** A model's quality window: joined pairs per window, the AUC below which it is low, the accuracy threshold. */
@@ -51,6 +74,8 @@ public final class QualityJoin {
     private long matched;
     private long unmatched;
     private long expired;
+    private long outcomeWaitMs = Long.MAX_VALUE;
+    private Listener listener;
 
     private static final class Window {
         final Settings settings;
@@ -87,19 +112,58 @@ public final class QualityJoin {
         this.clearAfter = clearAfter;
     }
 
+    /** Tells {@code l} what becomes of every prediction from now on. */
+    public QualityJoin withListener(Listener l) {
+        this.listener = l;
+        return this;
+    }
+
+    /** Predictions older than {@code waitMs} (by the {@code nowMs} given with each new prediction) expire. */
+    public QualityJoin withOutcomeWait(long waitMs) {
+        if (waitMs < 1) {
+            throw new IllegalArgumentException("outcome wait must be at least 1 ms, got " + waitMs);
+        }
+        this.outcomeWaitMs = waitMs;
+        return this;
+    }
+
+    /** A prediction, without the outcome wait's check. */
     public void prediction(Pending p) {
+        prediction(p, Long.MIN_VALUE);
+    }
+
+    /** A prediction made known at {@code nowMs}: first the ones older than the outcome wait expire. */
+    public void prediction(Pending p, long nowMs) {
+        long cutoff = nowMs == Long.MIN_VALUE || outcomeWaitMs == Long.MAX_VALUE ? Long.MIN_VALUE : nowMs - outcomeWaitMs;
         order.addLast(p);
         if (!p.requestId().isEmpty()) {
             byRequest.put(p.requestId() + "\u0000" + p.entity(), p);
         }
         byEntity.computeIfAbsent(p.entity(), k -> new ArrayDeque<>()).addLast(p);
         live++;
-        // joined predictions stay in the order queue until they reach its head (removing them there is free)
-        while (live > capacity) {
-            Pending old = order.pollFirst();
-            if (forget(old)) {
-                expired++;
-                live--;
+        if (listener != null) {
+            listener.waiting(p);
+        }
+        // joined predictions stay in the order queue until they reach its head (removing them there is free); the
+        // queue is in arrival order, so the age check stops at the first prediction young enough
+        while (live > capacity || (!order.isEmpty() && order.peekFirst().timeMs() < cutoff)) {
+            expire(order.pollFirst());
+        }
+    }
+
+    /** Every prediction still waiting expires (the joining agent is stopping). */
+    public void expireAll() {
+        while (!order.isEmpty()) {
+            expire(order.pollFirst());
+        }
+    }
+
+    private void expire(Pending old) {
+        if (forget(old)) {
+            expired++;
+            live--;
+            if (listener != null) {
+                listener.expired(old);
             }
         }
     }
@@ -111,6 +175,11 @@ public final class QualityJoin {
      * @param observedTimeMs when the labelled prediction was made, or 0 for the entity's latest
      */
     public Report outcome(String requestId, String entity, long observedTimeMs, double label) {
+        return outcome(requestId, entity, observedTimeMs, label, 0);
+    }
+
+    /** As {@link #outcome(String, String, long, double)}; the listener hears the outcome's own event time. */
+    public Report outcome(String requestId, String entity, long observedTimeMs, double label, long outcomeEventTimeMs) {
         Pending p = requestId.isEmpty() ? null : byRequest.get(requestId + "\u0000" + entity);
         if (p == null) {
             p = nearest(entity, observedTimeMs);
@@ -122,6 +191,9 @@ public final class QualityJoin {
         forget(p);
         live--;
         matched++;
+        if (listener != null) {
+            listener.joined(p, label, outcomeEventTimeMs);
+        }
         String key = p.model() + "\u0000" + p.version();
         String model = p.model();
         Window w = windows.computeIfAbsent(key, k -> new Window(settingsFor.apply(model)));

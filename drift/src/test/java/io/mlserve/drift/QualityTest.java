@@ -49,6 +49,43 @@ class QualityTest {
     }
 
     @Test
+    void listenerHearsEveryJoinAndEveryExpiryByCapacityAgeOrShutdown() {
+        java.util.List<String> heard = new java.util.ArrayList<>();
+        QualityJoin j = new QualityJoin(2, 1_000, 100, 0.5, 0.6, 1, 1).withOutcomeWait(60_000)
+                .withListener(new QualityJoin.Listener() {
+                    @Override
+                    public void waiting(QualityJoin.Pending p) {
+                        heard.add("waiting " + p.entity());
+                    }
+
+                    @Override
+                    public void joined(QualityJoin.Pending p, double label, long outcomeEventTimeMs) {
+                        heard.add("joined " + p.entity() + " " + p.row() + " " + label + " @" + outcomeEventTimeMs);
+                    }
+
+                    @Override
+                    public void expired(QualityJoin.Pending p) {
+                        heard.add("expired " + p.entity() + " " + p.row());
+                    }
+                });
+        j.prediction(new QualityJoin.Pending("m", "1", "a", "", 10_000, 0.9f, "row-a"), 10_000);
+        j.outcome("", "a", 0, 1, 50_000);
+        j.prediction(new QualityJoin.Pending("m", "1", "b", "", 20_000, 0.1f, "row-b"), 20_000);
+        j.prediction(new QualityJoin.Pending("m", "1", "c", "", 30_000, 0.2f, "row-c"), 30_000);
+        // capacity 2: b leaves when d comes; the joined a left the order queue silently
+        j.prediction(new QualityJoin.Pending("m", "1", "d", "", 40_000, 0.3f, "row-d"), 40_000);
+        // 60 s later (the caller's clock) c is older than the wait; d (40 s) is not yet
+        j.prediction(new QualityJoin.Pending("m", "1", "e", "", 95_000, 0.4f, "row-e"), 95_000);
+        assertThat(j.outcome("", "c", 0, 1)).isNull();
+        j.expireAll();
+        assertThat(heard).containsExactly("waiting a", "joined a row-a 1.0 @50000", "waiting b", "waiting c",
+                "waiting d", "expired b row-b", "waiting e", "expired c row-c", "expired d row-d", "expired e row-e");
+        assertThat(j.expired()).isEqualTo(4);
+        assertThat(j.buffered()).isZero();
+        assertThat(j.unmatched()).isEqualTo(1);
+    }
+
+    @Test
     void lowQualityRaisesAndGoodQualityClearsTheAlert() {
         QualityJoin j = new QualityJoin(10_000, 0, 500, 0.5, 0.7, 2, 2);
         SplittableRandom r = new SplittableRandom(4);

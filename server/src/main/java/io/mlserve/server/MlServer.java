@@ -81,9 +81,10 @@ public final class MlServer implements AutoCloseable {
 
     private final ServerOptions options;
     private final ServerMetrics metrics;
-    private final ServerClock clock = new ServerClock();
+    private final ServerClock clock;
     private final java.util.List<io.mlserve.server.drift.DriftListener> driftListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final io.mlserve.server.drift.DriftHistory driftHistory = new io.mlserve.server.drift.DriftHistory();
     private final ModelRepository repository;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
@@ -106,6 +107,7 @@ public final class MlServer implements AutoCloseable {
     private io.mlserve.server.security.TokenFile tokens;
     private PredictionLog predictionLog;
     private QualityMonitor quality;
+    private io.mlserve.server.traininglog.TrainingLog trainingLog;
     private PredictHandler predict;
     private Server grpc;
     private Channel http;
@@ -114,8 +116,10 @@ public final class MlServer implements AutoCloseable {
     private MlServer(ServerOptions options) {
         this.options = options;
         this.metrics = new ServerMetrics();
+        this.clock = options.replayClock() ? ServerClock.replay() : new ServerClock();
+        driftListeners.add(driftHistory);
         this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(),
-                options.resolvedDefaultInstances(), metrics).withClock(clock);
+                options.resolvedDefaultInstances(), metrics).withClock(clock).withFeatureViews(options.featureViews());
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
         int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
@@ -172,13 +176,24 @@ public final class MlServer implements AutoCloseable {
                         metrics.registry());
         InferenceHandler handler = new InferenceHandler(repository, metrics).withLimits(sec.limits())
                 .withGuard(guard);
-        FeatureApi featureApi = features == null ? null : new FeatureApi(features);
+        FeatureApi featureApi = features == null ? null : new FeatureApi(features, clock);
         if (options.predictionLog() != null) {
             predictionLog = new PredictionLog(options.predictionLog(), metrics.predictionLogRecords());
             LOG.info("logging predictions ({} sampled) to {} on {}", options.predictionLog().sample(),
                     options.predictionLog().topic(), options.predictionLog().bootstrapServers());
         }
-        quality = new QualityMonitor(QualityMonitor.Options.defaults(), metrics.registry(), event -> {
+        QualityMonitor.Options qualityOptions = QualityMonitor.Options.defaults();
+        if (options.trainingLogOn()) {
+            io.mlserve.server.traininglog.TrainingLog.Options t = options.trainingLog();
+            trainingLog = io.mlserve.server.traininglog.TrainingLog.open(options.dataDir().resolve(
+                    io.mlserve.server.traininglog.TrainingLog.DIR), t, metrics.trainingLog(), clock);
+            // one join serves live quality and the training log: its buffer and wait are the log's
+            qualityOptions = qualityOptions.withWaiting(t.maxPendingRows(), t.outcomeWait().toMillis());
+            LOG.info("training log in {} (flush every {} rows or {} s; outcomes awaited {} h; kept {} days)",
+                    options.dataDir().resolve(io.mlserve.server.traininglog.TrainingLog.DIR), t.flushRows(),
+                    t.flushInterval().toSeconds(), t.outcomeWait().toHours(), t.retentionDays());
+        }
+        quality = new QualityMonitor(qualityOptions, metrics.registry(), event -> {
             driftListeners.forEach(l -> l.alert(event));
             RetrainBridge qualityBridge = retrain; // created below: read when the event comes
             if (qualityBridge != null) {
@@ -190,7 +205,7 @@ public final class MlServer implements AutoCloseable {
         }, model -> {
             ModelEntry entry = repository.model(model);
             return entry == null ? null : entry.config().getDrift();
-        }, clock);
+        }, clock, trainingLog);
         if (options.outcomesKafka() != null) {
             QualityMonitor q = quality;
             outcomeConsumer = new TopicConsumer(options.outcomesKafka(), options.outcomesTopic(),
@@ -198,12 +213,20 @@ public final class MlServer implements AutoCloseable {
                     (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
             LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
         }
-        predict = new PredictHandler(handler, features, predictionLog, quality, clock).withMetrics(metrics.registry());
+        predict = new PredictHandler(handler, features, predictionLog, quality, clock).withMetrics(metrics.registry())
+                .withTrainingLog(trainingLog);
         ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
+            io.mlserve.proto.v1.LogTopics topics = options.predictionLog() == null || options.outcomesKafka() == null
+                    ? null : io.mlserve.proto.v1.LogTopics.newBuilder()
+                    .setBootstrapServers(options.predictionLog().bootstrapServers())
+                    .setPredictionsTopic(options.predictionLog().topic()).setOutcomesTopic(options.outcomesTopic())
+                    .build();
+            java.util.Map<String, io.mlserve.featurecache.FeatureView> views = new java.util.HashMap<>();
+            options.featureViews().forEach(v -> views.put(v.name(), v));
             retrain = new RetrainBridge(options.retrain(), repository::model, m -> admin.load("", m),
-                    metrics.retrain(), clock);
+                    metrics.retrain(), clock, new io.mlserve.server.retrain.JobData(views::get, trainingLog, topics));
             LOG.info("retraining on drift through the trainer at {}", options.retrain().trainer());
             if (options.driftKafka() != null) {
                 RetrainBridge bridge = retrain;
@@ -271,7 +294,7 @@ public final class MlServer implements AutoCloseable {
         }
         grpc = b.build().start();
         RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
-                .withRollout(rollout).withGuard(guard);
+                .withRollout(rollout).withGuard(guard).withDriftHistory(driftHistory).withTrainingLog(trainingLog);
         io.netty.handler.ssl.SslContext httpTls = tls == null ? null : tls.http();
         http = bind(options.httpPort(), rest, channelType, httpTls);
         metricsChannel = bind(options.metricsPort(), new MetricsHandler(metrics,
@@ -391,6 +414,16 @@ public final class MlServer implements AutoCloseable {
         return quality;
     }
 
+    /** The training log (Predict rows joined with outcomes, as Parquet), or null when the server keeps none. */
+    public io.mlserve.server.traininglog.TrainingLog trainingLog() {
+        return trainingLog;
+    }
+
+    /** The judged drift windows and raised alerts of the recent past (GET /v1/drift/{model}/history). */
+    public io.mlserve.server.drift.DriftHistory driftHistory() {
+        return driftHistory;
+    }
+
     /** The consumer of outcomes from Kafka, or null. */
     public TopicConsumer outcomeConsumer() {
         return outcomeConsumer;
@@ -469,7 +502,10 @@ public final class MlServer implements AutoCloseable {
             predictionLog.close();
         }
         if (quality != null) {
-            quality.close();
+            quality.close(); // predictions still waiting for outcomes go to the training log, unlabelled
+        }
+        if (trainingLog != null) {
+            trainingLog.close();
         }
         if (predict != null) {
             predict.close();

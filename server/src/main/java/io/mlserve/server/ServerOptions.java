@@ -6,6 +6,7 @@ import io.mlserve.runtime.SessionConfig;
 import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.retrain.RetrainOptions;
+import io.mlserve.server.traininglog.TrainingLog;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -36,6 +37,10 @@ import java.util.List;
  * @param instanceName     this server's name among replicas (its consumer groups)
  * @param registry         registry polling, MLflow, audit log and rollout state
  * @param security         TLS, authentication, rate limits and request limits
+ * @param replayClock      the server's time follows the largest event time it sees (feature writes, Predict's
+ *                         event_time_ms, outcomes) instead of the wall clock: for replaying recorded traffic
+ * @param trainingLog      the training log (Predict rows joined with outcomes, as Parquet under
+ *                         {@code <dataDir>/training-log}); kept when enabled and the server has feature views
  */
 public record ServerOptions(String host, int httpPort, int grpcPort, int metricsPort, Path modelRepository,
                             SessionConfig sessionDefaults, int maxMessageBytes, int defaultInstances,
@@ -44,7 +49,7 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
                             List<ServerConfigFile.Snapshot> snapshots, RetrainOptions retrain, String driftKafka,
                             String driftTopic, PredictionLog.Options predictionLog, String outcomesKafka,
                             String outcomesTopic, String instanceName, RegistryOptions registry,
-                            SecurityOptions security) {
+                            SecurityOptions security, boolean replayClock, TrainingLog.Options trainingLog) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     public static final int DEFAULT_GRPC_PORT = 8001;
@@ -72,6 +77,9 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         if (security == null) {
             security = SecurityOptions.defaults();
         }
+        if (trainingLog == null) {
+            trainingLog = TrainingLog.Options.defaults();
+        }
         if (shutdownGraceSeconds < 0) {
             throw new IllegalArgumentException("--shutdown-grace-secs must be >= 0, got " + shutdownGraceSeconds);
         }
@@ -81,54 +89,54 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
     public static ServerOptions ephemeral(Path repository) {
         return new ServerOptions("127.0.0.1", 0, 0, 0, repository, SessionConfig.DEFAULT.withIntraOpThreads(0),
                 DEFAULT_MAX_MESSAGE_BYTES, 0, 0, 30, repository.resolveSibling("data"), List.of(), null, List.of(), null, null, "mlserve.drift", null, null, "mlserve.outcomes", "mlserve",
-                RegistryOptions.defaults(), SecurityOptions.defaults());
+                RegistryOptions.defaults(), SecurityOptions.defaults(), false, TrainingLog.Options.defaults());
     }
 
     public ServerOptions withMaxMessageBytes(int bytes) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults, bytes,
-                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     public ServerOptions withDefaultInstances(int n) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                maxMessageBytes, n, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     public ServerOptions withFeatureViews(Path dir, List<FeatureView> views) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
-                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dir, views, kafka, snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     public ServerOptions withKafka(IngestConfig ingest) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, ingest,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     public ServerOptions withSnapshots(List<ServerConfigFile.Snapshot> load) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                load, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     public ServerOptions withRetrain(RetrainOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                snapshots, r, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     /** Publish drift alerts to {@code topic} on {@code bootstrap} (and, with a trainer, read other servers' events). */
     public ServerOptions withDriftKafka(String bootstrap, String topic) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                snapshots, retrain, bootstrap, topic, predictionLog, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     /** Log Predict's predictions to Kafka. */
     public ServerOptions withPredictionLog(PredictionLog.Options log) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName, registry, security);
+                snapshots, retrain, driftKafka, driftTopic, log, outcomesKafka, outcomesTopic, instanceName, registry, security, replayClock, trainingLog);
     }
 
     /** Read outcomes for live quality from {@code topic} on {@code bootstrap}. */
@@ -136,14 +144,14 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
                 snapshots, retrain, driftKafka, driftTopic, predictionLog, bootstrap, topic, instanceName, registry,
-                security);
+                security, replayClock, trainingLog);
     }
 
     /** Registry polling, MLflow, audit log and rollout state. */
     public ServerOptions withRegistry(RegistryOptions r) {
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
-                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, r, security);
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName, r, security, replayClock, trainingLog);
     }
 
     /** TLS, authentication, rate and request limits. */
@@ -151,7 +159,28 @@ public record ServerOptions(String host, int httpPort, int grpcPort, int metrics
         return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
                 maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
                 snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName,
-                registry, s);
+                registry, s, replayClock, trainingLog);
+    }
+
+    /** With {@code on}, the server's clock follows the event times it sees (--replay-clock). */
+    public ServerOptions withReplayClock(boolean on) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName,
+                registry, security, on, trainingLog);
+    }
+
+    /** The training log's settings. */
+    public ServerOptions withTrainingLog(TrainingLog.Options log) {
+        return new ServerOptions(host, httpPort, grpcPort, metricsPort, modelRepository, sessionDefaults,
+                maxMessageBytes, defaultInstances, eventLoopThreads, shutdownGraceSeconds, dataDir, featureViews, kafka,
+                snapshots, retrain, driftKafka, driftTopic, predictionLog, outcomesKafka, outcomesTopic, instanceName,
+                registry, security, replayClock, log);
+    }
+
+    /** Whether the server keeps a training log: enabled, with a data directory and feature views. */
+    public boolean trainingLogOn() {
+        return trainingLog.enabled() && dataDir != null && !featureViews.isEmpty();
     }
 
     /** Instances per model without an instance_group: the option, or one per core. */

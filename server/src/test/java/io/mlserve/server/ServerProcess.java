@@ -37,6 +37,33 @@ public final class ServerProcess implements AutoCloseable {
 
     /** As {@link #start(Path, String...)}, with extra JVM options (heap size, ...). */
     public static ServerProcess start(Path logFile, List<String> jvmOptions, String... args) throws Exception {
+        Process p = new ProcessBuilder(command(jvmOptions, args)).redirectErrorStream(true)
+                .redirectOutput(logFile.toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            Matcher m = PORTS.matcher(log(logFile));
+            if (m.find()) {
+                return new ServerProcess(p, logFile, new int[] {Integer.parseInt(m.group(1)),
+                        Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))});
+            }
+            Thread.sleep(20);
+        }
+        p.destroyForcibly();
+        throw new AssertionError("the server did not start; log:\n" + log(logFile));
+    }
+
+    /** Runs {@code serve} with {@code args} until it exits (it is expected to refuse to start); its exit code. */
+    public static int runToExit(Path logFile, String... args) throws Exception {
+        Process p = new ProcessBuilder(command(List.of(), args)).redirectErrorStream(true)
+                .redirectOutput(logFile.toFile()).start();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("the server did not exit; log:\n" + log(logFile));
+        }
+        return p.exitValue();
+    }
+
+    private static List<String> command(List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
@@ -49,18 +76,7 @@ public final class ServerProcess implements AutoCloseable {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main", "serve",
                 "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--metrics-port", "0"));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline && p.isAlive()) {
-            Matcher m = PORTS.matcher(log(logFile));
-            if (m.find()) {
-                return new ServerProcess(p, logFile, new int[] {Integer.parseInt(m.group(1)),
-                        Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))});
-            }
-            Thread.sleep(20);
-        }
-        p.destroyForcibly();
-        throw new AssertionError("the server did not start; log:\n" + log(logFile));
+        return cmd;
     }
 
     public String log() {

@@ -37,6 +37,7 @@ class TrainedModelServingTest {
         new ChurnDataGenerator(new ChurnDataGenerator.Options(6_000, 3, 11)).generate(data);
         Path registry = dir.resolve("models");
         Process p = TrainerJvm.start(dir.resolve("train.log"), "TrainMain", "--data", data.toString(),
+                "--config", data.resolve("mlserve.yaml").toString(), "--label", "churned", "--model", "churn",
                 "--registry", registry.toString(), "--spark-master", "local[2]", "--algorithm", "gbt", "--trees", "20",
                 "--depth", "4");
         assertThat(p.waitFor(5, TimeUnit.MINUTES)).as("trainer finished").isTrue();
@@ -102,7 +103,8 @@ class TrainedModelServingTest {
 
     private void train(Path data, Path registry, String name, String... args) throws Exception {
         List<String> all = new java.util.ArrayList<>(List.of("--data", data.toString(), "--registry",
-                registry.toString(), "--spark-master", "local[2]"));
+                registry.toString(), "--spark-master", "local[2]", "--config", data.resolve("mlserve.yaml").toString(),
+                "--label", "churned", "--model", "churn"));
         all.addAll(List.of(args));
         Process p = TrainerJvm.start(dir.resolve(name + ".log"), "TrainMain", all.toArray(new String[0]));
         assertThat(p.waitFor(5, TimeUnit.MINUTES)).as("trainer finished").isTrue();

@@ -23,9 +23,26 @@ public final class ExampleModels {
      * Gemm → Sigmoid → output {@code probability} FP32 [-1, 1].
      */
     public static OnnxModelBuilder mlp(String name, int inputs, int[] hidden, long seed) {
+        return mlp(name, inputs, hidden, seed, null);
+    }
+
+    /**
+     * As {@link #mlp(String, int, int[], long)}, with a missing input (NaN) replaced by {@code missing[j]} first
+     * (IsNaN → Where): how the model reads a feature the store has no value for.
+     */
+    public static OnnxModelBuilder mlp(String name, int inputs, int[] hidden, long seed, float[] missing) {
         SplittableRandom random = new SplittableRandom(seed);
         OnnxModelBuilder b = new OnnxModelBuilder(name).input("features", DataType.FP32, -1, inputs);
         String previous = "features";
+        if (missing != null) {
+            if (missing.length != inputs) {
+                throw new IllegalArgumentException("one fill value per input: " + missing.length + " for " + inputs);
+            }
+            b.initializer("missing_fill", missing, 1, inputs);
+            b.node("IsNaN", names("features"), names("missing_mask"));
+            b.node("Where", names("missing_mask", "missing_fill", "features"), names("features_filled"));
+            previous = "features_filled";
+        }
         int width = inputs;
         for (int layer = 0; layer <= hidden.length; layer++) {
             boolean last = layer == hidden.length;
@@ -47,9 +64,23 @@ public final class ExampleModels {
         return b.output("probability", DataType.FP32, -1, 1);
     }
 
-    /** The demo model: 47 FP32 churn features → churn probability, one hidden layer of 32. */
+    /**
+     * The example's model: 47 FP32 churn features → churn probability, one hidden layer of 32; a missing value (NaN:
+     * the example view's default for numbers) reads as 0, a missing category as -1 ({@link #CHURN_MISSING}).
+     */
     public static OnnxModelBuilder churnMlp() {
-        return mlp("churn_mlp", CHURN_FEATURES, new int[] {32}, 47L);
+        return mlp("churn_mlp", CHURN_FEATURES, new int[] {32}, 47L, CHURN_MISSING);
+    }
+
+    /** How {@link #churnMlp()} reads a missing input: 0 for its 41 numbers, -1 for its 6 categories. */
+    public static final float[] CHURN_MISSING = churnMissing();
+
+    private static float[] churnMissing() {
+        float[] m = new float[CHURN_FEATURES];
+        for (int j = CHURN_FEATURES - 6; j < CHURN_FEATURES; j++) {
+            m[j] = -1;
+        }
+        return m;
     }
 
     /** Two FP32 inputs {@code a}, {@code b} [-1, 4] → outputs {@code sum} (a+b) and {@code product} (a*b). */

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "mlserve", mixinStandardHelpOptions = true, version = "mlserve 0.1.0",
         description = "gRPC inference server with the feature store, drift monitor, registry sync and retraining built in.",
         subcommands = {DemoCommand.class, ServeCommand.class, ExampleCommand.class, ScoreCommand.class, FeaturesCommand.class, DatagenCommand.class,
-            ProfileCommand.class, TrainCommand.class, TrainCommand.Service.class, TrainCommand.ExportLog.class,
+            ProfileCommand.class, ReplayCommand.class, TrainCommand.class, TrainCommand.Service.class, TrainCommand.ExportLog.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

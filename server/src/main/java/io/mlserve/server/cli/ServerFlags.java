@@ -55,12 +55,18 @@ final class ServerFlags {
     int shutdownGraceSeconds;
 
     @Option(names = "--config", description = "Server config file (YAML or JSON): model_repository, data_dir, "
-            + "feature_views. Flags given on the command line win.")
+            + "feature_views, training_log. Flags given on the command line win.")
     Path config;
 
     @Option(names = "--data-dir", description = "Where feature tables are persisted (default: the config's data_dir, "
             + "else ./data).")
     Path dataDir;
+
+    @Option(names = "--replay-clock", description = "The server's time is the largest event time seen in feature "
+            + "writes, Predict requests (event_time_ms) and outcomes, never going back: TTL, drift windows, quality "
+            + "windows, rollout judging and retrain cooldowns follow it — for replaying recorded traffic. Before the "
+            + "first event it is the wall clock.")
+    boolean replayClock;
 
     @Option(names = "--trainer", description = "The trainer service (./mlserve trainer) as host:port: drift events "
             + "on models whose config.json enables retrain start jobs there.")
@@ -213,7 +219,9 @@ final class ServerFlags {
                         predictionLogSample, predictionLogBuffer), outcomesKafka, outcomesTopic, instanceName(),
                 registry(file), new io.mlserve.server.SecurityOptions(tlsCert, tlsKey, tlsClientCa, authTokens,
                         metricsOpen, rateLimit, rateBurst, new io.mlserve.server.inference.RequestLimits(maxRows,
-                        maxBytesElement, maxDecodedBytes), maxCallsPerConnection, keepalivePermitSecs));
+                        maxBytesElement, maxDecodedBytes), maxCallsPerConnection, keepalivePermitSecs), replayClock,
+                file == null || file.trainingLog() == null ? io.mlserve.server.traininglog.TrainingLog.Options.defaults()
+                        : file.trainingLog());
     }
 
     private io.mlserve.server.RegistryOptions registry(ServerConfigFile file) throws java.io.IOException {

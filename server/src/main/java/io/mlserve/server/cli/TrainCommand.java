@@ -9,8 +9,9 @@ import picocli.CommandLine.Unmatched;
  * classpath (Spark stays off the server's); these entries exist so {@code mlserve --help} lists them and a
  * direct call says where to go.
  */
-@Command(name = "train", description = "Train the churn model with Spark, export to ONNX, verify and publish the "
-        + "next version (runs in its own JVM: ./mlserve train --help).")
+@Command(name = "train", description = "Train a model over a feature view (--config/--view, --label) with Spark, "
+        + "export to ONNX, verify, gate against the champion and publish the next version (runs in its own JVM: "
+        + "./mlserve train --help).")
 public class TrainCommand implements Callable<Integer> {
     @Unmatched
     java.util.List<String> args;
@@ -30,8 +31,8 @@ public class TrainCommand implements Callable<Integer> {
     }
 
     /** {@code mlserve export-log}: training data from the prediction log joined with outcomes. */
-    @Command(name = "export-log", description = "Join the prediction log with outcomes from Kafka into the churn "
-            + "data set's files, for ./mlserve train (runs in the trainer's JVM: ./mlserve export-log --help).")
+    @Command(name = "export-log", description = "Join the prediction log with outcomes from Kafka into the training "
+            + "log's format, for ./mlserve train (runs in the trainer's JVM: ./mlserve export-log --help).")
     public static final class ExportLog extends TrainCommand {
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mlserve.featurecache.FeatureView;
 import io.mlserve.featurecache.FeatureViewConfig;
 import io.mlserve.featurecache.kafka.IngestConfig;
+import io.mlserve.server.traininglog.TrainingLog;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,16 +28,20 @@ import java.util.Set;
  * @param kafka           Kafka ingestion of feature updates, or null
  * @param snapshots       CSV snapshots loaded into their views at start-up, before serving
  * @param repositoryPollSecs seconds between passes over the model registry, or null when the file says nothing
+ * @param trainingLog     the training_log block over the defaults, or null when the file has none
  */
 public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureView> featureViews,
-                               IngestConfig kafka, List<Snapshot> snapshots, Integer repositoryPollSecs) {
+                               IngestConfig kafka, List<Snapshot> snapshots, Integer repositoryPollSecs,
+                               TrainingLog.Options trainingLog) {
 
     /** A snapshot (CSV, or Parquet file/directory) to load into {@code view} at start-up. */
     public record Snapshot(String view, Path csv, String eventTimeColumn) {
     }
 
     private static final Set<String> TOP_KEYS = Set.of("model_repository", "data_dir", "feature_views", "kafka",
-            "snapshots", "repository_poll_secs");
+            "snapshots", "repository_poll_secs", "training_log");
+    private static final Set<String> TRAINING_LOG_KEYS = Set.of("enabled", "flush_rows", "flush_seconds",
+            "retention_days", "outcome_wait", "max_pending_rows");
     private static final Set<String> SNAPSHOT_KEYS = Set.of("view", "csv", "parquet", "path", "event_time_column");
     private static final Set<String> KAFKA_KEYS = Set.of("bootstrap_servers", "group_id", "topics");
     private static final Set<String> TOPIC_KEYS = Set.of("name", "format", "view", "dead_letter_topic");
@@ -108,7 +113,44 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
             }
             poll = p.asInt();
         }
-        return new ServerConfigFile(repo, data, views, kafka, snapshots, poll);
+        TrainingLog.Options trainingLog = root.has("training_log") ? trainingLog(file, root.get("training_log")) : null;
+        return new ServerConfigFile(repo, data, views, kafka, snapshots, poll, trainingLog);
+    }
+
+    /** training_log: {enabled, flush_rows, flush_seconds, retention_days, outcome_wait, max_pending_rows}. */
+    private static TrainingLog.Options trainingLog(Path file, JsonNode t) {
+        if (!t.isObject()) {
+            throw new ConfigException(file + ": training_log: expected a mapping with " + String.join(", ",
+                    new java.util.TreeSet<>(TRAINING_LOG_KEYS)));
+        }
+        checkKeys(file, "training_log.", t, TRAINING_LOG_KEYS);
+        TrainingLog.Options d = TrainingLog.Options.defaults();
+        boolean enabled = !t.has("enabled") || checked(() -> FeatureViewConfig.bool(file.toString(),
+                "training_log.enabled", t.get("enabled")));
+        int rows = t.has("flush_rows") ? positiveInt(file, "training_log.flush_rows", t.get("flush_rows"))
+                : d.flushRows();
+        Duration interval = t.has("flush_seconds") ? Duration.ofSeconds(positiveInt(file, "training_log.flush_seconds",
+                t.get("flush_seconds"))) : d.flushInterval();
+        int retention = t.has("retention_days") ? positiveInt(file, "training_log.retention_days",
+                t.get("retention_days")) : d.retentionDays();
+        Duration wait = d.outcomeWait();
+        if (t.has("outcome_wait")) {
+            wait = duration(file, "training_log.outcome_wait", t.get("outcome_wait"));
+            if (wait.isZero()) {
+                throw new ConfigException(file + ": training_log.outcome_wait: expected a duration above zero, such "
+                        + "as 7d or 30d");
+            }
+        }
+        int pending = t.has("max_pending_rows") ? positiveInt(file, "training_log.max_pending_rows",
+                t.get("max_pending_rows")) : d.maxPendingRows();
+        return new TrainingLog.Options(enabled, rows, interval, retention, wait, pending);
+    }
+
+    private static int positiveInt(Path file, String key, JsonNode v) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 1) {
+            throw new ConfigException(file + ": " + key + ": expected a whole number of at least 1, got " + v);
+        }
+        return v.intValue();
     }
 
     private static IngestConfig kafka(Path file, JsonNode k) {

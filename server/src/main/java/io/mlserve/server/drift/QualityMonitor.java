@@ -17,10 +17,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Live quality in the server: served predictions (from Predict) and outcomes (REST, gRPC) go through a bounded
- * lock-free queue to one agent thread that joins them ({@link QualityJoin}), closes quality windows, sets the
+ * Live quality in the server: served predictions (from Predict) and outcomes (REST, gRPC, Kafka) go through a
+ * bounded lock-free queue to one agent thread that joins them ({@link QualityJoin}), closes quality windows, sets the
  * metrics, and hands a QUALITY drift event to the listener when a model version's quality alert is raised. A full
- * queue drops and counts; requests never wait.
+ * queue drops and counts; requests never wait. The join's own listener (the training log) hears every prediction
+ * joined or expired on the agent thread; predictions still waiting when the monitor closes expire then.
  */
 public final class QualityMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QualityMonitor.class);
@@ -31,10 +32,17 @@ public final class QualityMonitor implements AutoCloseable {
      * @param threshold   P(1) at or above which accuracy counts a positive prediction
      * @param buffer      predictions kept waiting for their outcomes
      * @param toleranceMs how far an outcome's observed time may be from the prediction's (entity joins)
+     * @param outcomeWaitMs how long (server time) a prediction waits for its outcome before it expires
      */
-    public record Options(int windowPairs, double minAuc, double threshold, int buffer, long toleranceMs) {
+    public record Options(int windowPairs, double minAuc, double threshold, int buffer, long toleranceMs,
+                          long outcomeWaitMs) {
         public static Options defaults() {
-            return new Options(1000, 0.65, 0.5, 100_000, 3_600_000);
+            return new Options(1000, 0.65, 0.5, 100_000, 3_600_000, java.time.Duration.ofDays(30).toMillis());
+        }
+
+        /** These options with {@code rows} predictions waiting at most and a wait of {@code waitMs}. */
+        public Options withWaiting(int rows, long waitMs) {
+            return new Options(windowPairs, minAuc, threshold, rows, toleranceMs, waitMs);
         }
     }
 
@@ -57,6 +65,13 @@ public final class QualityMonitor implements AutoCloseable {
     public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
                           java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
                           io.mlserve.server.ServerClock clock) {
+        this(o, registry, listener, configOf, clock, null);
+    }
+
+    /** @param joins told of every prediction joined or expired, on the agent thread (the training log), or null */
+    public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
+                          java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
+                          io.mlserve.server.ServerClock clock, QualityJoin.Listener joins) {
         this.clock = clock;
         this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, model -> {
             io.mlserve.proto.inference.ModelDriftConfig c = configOf == null ? null : configOf.apply(model);
@@ -64,7 +79,7 @@ public final class QualityMonitor implements AutoCloseable {
                     c != null && c.getQualityWindowPairs() > 1 ? c.getQualityWindowPairs() : o.windowPairs(),
                     c != null && c.getQualityMinAuc() > 0 ? c.getQualityMinAuc() : o.minAuc(),
                     c != null && c.getQualityThreshold() > 0 ? c.getQualityThreshold() : o.threshold());
-        });
+        }).withOutcomeWait(o.outcomeWaitMs()).withListener(joins);
         this.listener = listener;
         events = Counter.builder().name("mlserve_quality_events_total")
                 .help("Live-quality inputs by kind and outcome: prediction/outcome queued or dropped; outcome "
@@ -85,11 +100,23 @@ public final class QualityMonitor implements AutoCloseable {
 
     /** A served prediction (never blocks; dropped and counted when the queue is full). */
     public void prediction(String model, String version, String entity, String requestId, long timeMs, float score) {
-        offer(new QualityJoin.Pending(model, version, entity, requestId, timeMs, score), "prediction");
+        prediction(model, version, entity, requestId, timeMs, score, null);
     }
 
-    /** An outcome; false when the queue was full (dropped, counted). */
+    /**
+     * A served prediction with what the join's listener keeps of it ({@link QualityJoin.Pending#row}); never blocks:
+     * false when the queue was full (dropped, counted).
+     */
+    public boolean prediction(String model, String version, String entity, String requestId, long timeMs, float score,
+                              Object row) {
+        return offer(new QualityJoin.Pending(model, version, entity, requestId, timeMs, score, row), "prediction");
+    }
+
+    /** An outcome (its event time moves a replay clock); false when the queue was full (dropped, counted). */
     public boolean outcome(Outcome o) {
+        if (o.getEventTimeMs() > 0) {
+            clock.observe(o.getEventTimeMs());
+        }
         return offer(o, "outcome");
     }
 
@@ -109,16 +136,13 @@ public final class QualityMonitor implements AutoCloseable {
             }
             try {
                 if (item instanceof QualityJoin.Pending p) {
-                    join.prediction(p);
-                    if (join.expired() > expiredSeen) {
-                        events.labelValues("prediction", "expired").inc(join.expired() - expiredSeen);
-                        expiredSeen = join.expired();
-                    }
+                    join.prediction(p, clock.now());
+                    expiredSeen = countExpired(expiredSeen);
                 } else {
                     Outcome o = (Outcome) item;
                     long unmatched = join.unmatched();
                     QualityJoin.Report r = join.outcome(o.getRequestId(), o.getEntityId(), o.getObservedEventTimeMs(),
-                            o.getLabel());
+                            o.getLabel(), o.getEventTimeMs() > 0 ? o.getEventTimeMs() : clock.now());
                     events.labelValues("outcome", join.unmatched() > unmatched ? "unmatched" : "matched").inc();
                     if (r != null) {
                         window(r);
@@ -128,6 +152,19 @@ public final class QualityMonitor implements AutoCloseable {
                 LOG.error("live quality: {}", e.toString());
             }
         }
+        try {
+            join.expireAll(); // no outcome can come any more: the listener gets every waiting prediction now
+            countExpired(expiredSeen);
+        } catch (RuntimeException e) {
+            LOG.error("live quality: {}", e.toString());
+        }
+    }
+
+    private long countExpired(long seen) {
+        if (join.expired() > seen) {
+            events.labelValues("prediction", "expired").inc(join.expired() - seen);
+        }
+        return join.expired();
     }
 
     private void window(QualityJoin.Report r) {

@@ -22,7 +22,11 @@ public final class ChurnExample {
     public static final String VIEW = "customer";
     public static final String MODEL = "churn";
 
-    /** The 47 features: 41 numeric (default 0), 6 categorical (vocabulary code; -1 when absent or unknown). */
+    /**
+     * The 47 features: 41 numeric (default NaN: missing, which the model reads as 0), 6 categorical (vocabulary code;
+     * -1 when absent or unknown) — the view the data generator writes beside its data, so what the trainer trains on
+     * and what the example serves encode a missing value the same way.
+     */
     public static final List<FeatureSpec> FEATURES = features();
 
     private ChurnExample() {
@@ -32,7 +36,7 @@ public final class ChurnExample {
         List<FeatureSpec> f = new ArrayList<>();
         for (ChurnSchema.Column c : ChurnSchema.COLUMNS) {
             f.add(c.categorical() ? new FeatureSpec(c.name(), FeatureType.CATEGORICAL, c.vocabulary(), 0, -1)
-                    : FeatureSpec.numeric(c.name(), 0));
+                    : FeatureSpec.numeric(c.name(), Double.NaN));
         }
         if (f.size() != ExampleModels.CHURN_FEATURES) {
             throw new IllegalStateException("the churn example needs " + ExampleModels.CHURN_FEATURES + " features");
@@ -40,34 +44,51 @@ public final class ChurnExample {
         return List.copyOf(f);
     }
 
-    /** Writes {@code dir/mlserve.yaml} and {@code dir/models/churn/{config.json,1/model.onnx}}. */
+    private static String sha256(Path file) throws IOException {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(Files.readAllBytes(file)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Writes {@code dir/mlserve.yaml} and {@code dir/models/churn/{config.json,1/model.onnx,1/metadata.json}} (the
+     * metadata says how the model reads a missing input, which the server checks against the view).
+     */
     public static Path writeTo(Path dir) throws IOException {
         Files.createDirectories(dir);
-        StringBuilder yaml = new StringBuilder("""
+        Files.writeString(dir.resolve("mlserve.yaml"), """
                 # mlserve server config for the churn example (written by ./mlserve example --write-example DIR).
                 # Paths are relative to this file.
                 model_repository: models
                 data_dir: data
                 feature_views:
-                  - name: customer
-                    entity_key: customer_id
-                    key_type: string
-                    ttl: 7d
-                    max_entities: 1000000
-                    serve_stale: false
-                    features:
-                """);
-        for (FeatureSpec s : FEATURES) {
-            if (s.type() == FeatureType.CATEGORICAL) {
-                yaml.append("      - {name: ").append(s.name()).append(", type: categorical, vocabulary: [")
-                        .append(String.join(", ", s.vocabulary())).append("], default: -1}\n");
-            } else {
-                yaml.append("      - {name: ").append(s.name()).append(", type: float32, default: 0}\n");
-            }
-        }
-        Files.writeString(dir.resolve("mlserve.yaml"), yaml.toString());
+                """ + ChurnSchema.viewYaml("  "));
         Path model = dir.resolve("models").resolve(MODEL);
-        ExampleModels.churnMlp().writeTo(model.resolve("1").resolve("model.onnx"));
+        Path onnx = model.resolve("1").resolve("model.onnx");
+        ExampleModels.churnMlp().writeTo(onnx);
+        StringBuilder missing = new StringBuilder();
+        for (int j = 0; j < FEATURES.size(); j++) {
+            missing.append(j == 0 ? "" : ",\n").append("      \"").append(FEATURES.get(j).name()).append("\": ")
+                    .append(Double.isNaN(FEATURES.get(j).defaultValue()) ? "null"
+                            : Double.toString(FEATURES.get(j).defaultValue()));
+        }
+        Files.writeString(model.resolve("1").resolve("metadata.json"), """
+                {
+                  "model": "churn",
+                  "version": 1,
+                  "algorithm": "example (random weights)",
+                  "sha256": "%s",
+                  "inputs": {
+                    "view": "customer",
+                    "missing": {
+                %s
+                    }
+                  }
+                }
+                """.formatted(sha256(onnx), missing));
         String names = FEATURES.stream().map(s -> "\"" + s.name() + "\"").collect(Collectors.joining(",\n      "));
         Files.writeString(model.resolve("config.json"), """
                 {

@@ -12,15 +12,24 @@ import io.mlserve.proto.v1.WriteFeaturesRequest;
 import io.mlserve.proto.v1.WriteFeaturesResponse;
 import io.mlserve.server.inference.InferenceError;
 
-/** Feature reads and writes shared by the gRPC FeatureService and the /v1/features HTTP endpoints. */
+/**
+ * Feature reads and writes shared by the gRPC FeatureService and the /v1/features HTTP endpoints. Reads judge TTL at
+ * the server's clock; the latest event time of a batch written moves a replay clock.
+ */
 public final class FeatureApi {
     /** Entities one read may ask for. */
     public static final int MAX_ENTITIES_PER_READ = 10_000;
 
     private final FeatureStore store;
+    private final io.mlserve.server.ServerClock clock;
 
     public FeatureApi(FeatureStore store) {
+        this(store, new io.mlserve.server.ServerClock());
+    }
+
+    public FeatureApi(FeatureStore store, io.mlserve.server.ServerClock clock) {
         this.store = store;
+        this.clock = clock;
     }
 
     public FeatureStore store() {
@@ -33,6 +42,12 @@ public final class FeatureApi {
         }
         try {
             FeatureStore.WriteSummary s = store.write(request.getView(), request.getRecordsList());
+            // after the write: a batch refused as a whole (a bad record) does not move the clock either
+            long latest = 0;
+            for (io.mlserve.proto.v1.FeatureRecord r : request.getRecordsList()) {
+                latest = Math.max(latest, r.getEventTimeMs());
+            }
+            clock.observe(latest);
             return WriteFeaturesResponse.newBuilder().setWritten(s.written()).setIgnoredOlder(s.ignoredOlder()).build();
         } catch (FeatureStoreException e) {
             throw map(e);
@@ -50,7 +65,7 @@ public final class FeatureApi {
         try {
             FeatureView view = store.table(request.getView()).view();
             FeatureRow row = new FeatureRow(view);
-            long now = System.currentTimeMillis();
+            long now = clock.now();
             ReadFeaturesResponse.Builder out = ReadFeaturesResponse.newBuilder();
             for (int i = 0; i < request.getEntityIdsCount(); i++) {
                 String id = request.getEntityIds(i);

@@ -32,7 +32,9 @@ import java.util.function.BiConsumer;
 /**
  * Predict by entity id: reads each entity's features from the store (the model's {@code features}
  * binding in config.json says which view and columns), applies request-time overrides, and runs the
- * rows through the model version's scheduler exactly as a ModelInfer with those values would.
+ * rows through the model version's scheduler exactly as a ModelInfer with those values would. Each prediction, with
+ * the features as served, goes to live quality to wait for its outcome (and from there to the training log) and to
+ * the prediction log; its time is the request's event_time_ms, or the server's clock when it gives none.
  */
 public final class PredictHandler {
     private final InferenceHandler inference;
@@ -51,6 +53,7 @@ public final class PredictHandler {
     private java.util.concurrent.ExecutorService explaining;
     private io.prometheus.metrics.core.metrics.Counter explained;
     private io.prometheus.metrics.core.metrics.Histogram explainSeconds;
+    private io.mlserve.server.traininglog.TrainingLog trainingLog;
 
     /** @param store the feature store, or null when the server has none */
     public PredictHandler(InferenceHandler inference, FeatureStore store) {
@@ -131,6 +134,12 @@ public final class PredictHandler {
         p.setBaseValue(explainer.base()).setExplanation(e.method());
     }
 
+    /** Hands each prediction's served features to {@code log} (through live quality, which joins the outcomes). */
+    public PredictHandler withTrainingLog(io.mlserve.server.traininglog.TrainingLog log) {
+        this.trainingLog = log;
+        return this;
+    }
+
     /** Counts explanations by model and method (and refusals), and times them, in {@code registry}. */
     public PredictHandler withMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry registry) {
         explained = io.prometheus.metrics.core.metrics.Counter.builder().name("mlserve_explanations_total")
@@ -176,15 +185,23 @@ public final class PredictHandler {
         done.accept(answer, null);
     }
 
-    /** The ModelInfer request Predict runs, plus what is needed to answer. */
+    /**
+     * The ModelInfer request Predict runs, plus what is needed to answer: the values and statuses as served, whether
+     * the view serves stale values, and the training log's encoding of the binding (null: not logged).
+     */
     private record Assembled(ModelInferRequest inferRequest, List<String> names, float[] values,
-                             FeatureStatus[] statuses, ServedVersion version) {
+                             FeatureStatus[] statuses, boolean serveStale, ServedVersion version,
+                             io.mlserve.server.traininglog.RowEncoding encoding) {
     }
 
     private Assembled assemble(PredictRequest request) {
         int n = request.getEntityIdsCount();
         if (n == 0) {
             throw InferenceError.invalid("entity_ids: at least one entity is needed");
+        }
+        if (request.getEventTimeMs() < 0) {
+            throw InferenceError.invalid("event_time_ms: expected milliseconds since the epoch, or 0 for the server's "
+                    + "clock; got " + request.getEventTimeMs());
         }
         ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion(),
                 request.getEntityIds(0), request.getId());
@@ -229,6 +246,9 @@ public final class PredictHandler {
         float[] values = new float[n * k];
         FeatureStatus[] statuses = new FeatureStatus[n * k];
         FeatureRow row = new FeatureRow(view);
+        if (request.getEventTimeMs() > 0) {
+            clock.observe(request.getEventTimeMs()); // a replay clock moves first: the reads below judge TTL then
+        }
         long now = clock.now();
         for (int i = 0; i < n; i++) {
             store.read(view.name(), request.getEntityIds(i), now, row, "entity_ids[" + i + "]");
@@ -259,7 +279,8 @@ public final class PredictHandler {
                 .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName(input).setDatatype("FP32")
                         .addShape(n).addShape(k))
                 .addRawInputContents(ByteString.copyFrom(raw.array())).build();
-        return new Assembled(infer, names, values, statuses, v);
+        return new Assembled(infer, names, values, statuses, view.serveStale(), v,
+                trainingLog == null ? null : trainingLog.encoding(v.model(), binding, view));
     }
 
     private static double[][] overrides(PredictRequest request, String model, List<String> names, FeatureTable table,
@@ -310,7 +331,8 @@ public final class PredictHandler {
         }
         PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
                 .setModelVersion(response.getModelVersion()).setId(request.getId());
-        long now = quality != null || log != null ? clock.now() : 0;
+        long timeMs = request.getEventTimeMs() > 0 ? request.getEventTimeMs()
+                : quality != null || log != null ? clock.now() : 0;
         io.mlserve.server.explain.Explainer explainer = request.getExplain() ? explainerOf(a, response) : null;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
@@ -341,16 +363,25 @@ public final class PredictHandler {
             }
             b.addPredictions(p);
             if (quality != null) {
-                quality.prediction(response.getModelName(), response.getModelVersion(), request.getEntityIds(i),
-                        request.getId(), now, (float) p.getScore());
+                Object served = a.encoding() == null ? null
+                        : new io.mlserve.server.traininglog.TrainingLog.Served(a.encoding(), a.values(), a.statuses(),
+                                i * k);
+                if (!quality.prediction(response.getModelName(), response.getModelVersion(), request.getEntityIds(i),
+                        request.getId(), timeMs, (float) p.getScore(), served) && served != null) {
+                    trainingLog.dropped(response.getModelName());
+                }
             }
             if (log != null && log.sampled()) {
                 PredictionRecord.Builder r = PredictionRecord.newBuilder().setRequestId(request.getId())
                         .setEntityId(request.getEntityIds(i)).setModelName(response.getModelName())
-                        .setModelVersion(response.getModelVersion()).setTimeMs(now)
+                        .setModelVersion(response.getModelVersion()).setTimeMs(timeMs)
                         .addAllFeatureNames(a.names()).setScore(p.getScore());
                 for (int j = 0; j < k; j++) {
                     r.addFeatures(a.values()[i * k + j]);
+                    if (io.mlserve.server.traininglog.RowEncoding.servedAsDefault(a.statuses()[i * k + j],
+                            a.serveStale())) {
+                        r.addDefaulted(j);
+                    }
                 }
                 log.log(r.build());
             }

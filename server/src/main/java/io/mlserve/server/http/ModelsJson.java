@@ -93,6 +93,9 @@ final class ModelsJson {
             g.writeBooleanField("published", r.getPublished());
             number(g, "candidate_auc", r.getCandidateAuc());
             number(g, "champion_auc", r.getChampionAuc());
+            // everything the trainer reported: data trained on, the gate's champion, the skew check, metrics
+            g.writeFieldName("result");
+            g.writeRawValue(print(r));
         }
         g.writeEndObject();
     }

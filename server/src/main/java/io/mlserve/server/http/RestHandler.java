@@ -77,6 +77,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final QualityMonitor quality;
     private io.mlserve.server.rollout.RolloutManager rollout;
     private io.mlserve.server.security.Guard guard;
+    private io.mlserve.server.drift.DriftHistory driftHistory;
+    private io.mlserve.server.traininglog.TrainingLog trainingLog;
 
     /**
      * @param features the feature API, or null when the server has no feature store
@@ -96,6 +98,18 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     /** Checks every request's token and role (and rate) with this guard before it is routed. */
     public RestHandler withGuard(io.mlserve.server.security.Guard g) {
         this.guard = g;
+        return this;
+    }
+
+    /** Serves /v1/drift/{model}/history from this history. */
+    public RestHandler withDriftHistory(io.mlserve.server.drift.DriftHistory h) {
+        this.driftHistory = h;
+        return this;
+    }
+
+    /** Serves /v1/models/{m}/training-log from this log (null: the server keeps none). */
+    public RestHandler withTrainingLog(io.mlserve.server.traininglog.TrainingLog log) {
+        this.trainingLog = log;
         return this;
     }
 
@@ -324,6 +338,18 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             }
             return drift(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
         }
+        if (p.length == 4 && p[1].equals("drift") && p[3].equals("history")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            return driftHistory(p[2], new QueryStringDecoder(req.uri()).parameters());
+        }
+        if (p.length == 4 && p[1].equals("models") && p[3].equals("training-log")) {
+            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
+                return error(405, path + " takes GET");
+            }
+            return trainingLog(p[2]);
+        }
         if (p.length == 2 && p[1].equals("audit")) {
             if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
                 return error(405, path + " takes GET");
@@ -459,23 +485,128 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         });
     }
 
+    /**
+     * GET /v1/drift/{model}/history[?since_ms=T][&limit=N]: the model's judged windows (every version) that ended at
+     * or after T and its alerts detected at or after T (server time), the last N of each (default 1000), oldest first.
+     */
+    private FullHttpResponse driftHistory(String model, java.util.Map<String, java.util.List<String>> q)
+            throws IOException {
+        if (driftHistory == null) {
+            return error(404, "this server keeps no drift history");
+        }
+        if (repository.model(model) == null) {
+            return error(404, "no model '" + model + "'");
+        }
+        long since = 0;
+        if (q.containsKey("since_ms")) {
+            try {
+                since = Long.parseLong(q.get("since_ms").get(0));
+            } catch (NumberFormatException e) {
+                return error(400, "since_ms: expected epoch milliseconds, got '" + q.get("since_ms").get(0) + "'");
+            }
+        }
+        int limit = limit(q, 1000);
+        java.util.List<io.mlserve.server.drift.DriftHistory.Window> windows = driftHistory.windows(model, since, limit);
+        java.util.List<DriftEvent> alerts = driftHistory.alerts(model, since, limit);
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("windows");
+            for (io.mlserve.server.drift.DriftHistory.Window w : windows) {
+                g.writeStartObject();
+                g.writeStringField("version", w.version());
+                g.writeNumberField("start_ms", w.startMs());
+                g.writeNumberField("end_ms", w.endMs());
+                g.writeNumberField("rows", w.rows());
+                g.writeBooleanField("drifted", w.drifted());
+                g.writeBooleanField("alert_raised", w.alertRaised());
+                strings(g, "features", w.features());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("alerts");
+            for (DriftEvent e : alerts) {
+                g.writeStartObject();
+                g.writeStringField("kind", e.getKind().name());
+                g.writeStringField("version", e.getModelVersion());
+                g.writeNumberField("detected_ms", e.getDetectedMs());
+                g.writeNumberField("severity", e.getSeverity());
+                strings(g, "features", e.getFeaturesList());
+                g.writeStringField("detail", e.getDetail());
+                g.writeStringField("event_id", e.getEventId());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    /** The query's limit (1..100000), or {@code byDefault} when it gives none. */
+    private static int limit(java.util.Map<String, java.util.List<String>> q, int byDefault) {
+        if (!q.containsKey("limit")) {
+            return byDefault;
+        }
+        int limit;
+        try {
+            limit = Integer.parseInt(q.get("limit").get(0));
+        } catch (NumberFormatException e) {
+            limit = -1;
+        }
+        if (limit < 1 || limit > 100_000) {
+            throw InferenceError.invalid("limit: expected a whole number 1..100000, got '" + q.get("limit").get(0)
+                    + "'");
+        }
+        return limit;
+    }
+
+    private static void strings(JsonGenerator g, String field, java.util.List<String> values) throws IOException {
+        g.writeArrayFieldStart(field);
+        for (String v : values) {
+            g.writeString(v);
+        }
+        g.writeEndArray();
+    }
+
+    /**
+     * GET /v1/models/{m}/training-log: where the model's training log is, its files and bytes on disk, the rows
+     * written since the server started (labelled or not), those waiting for outcomes or buffered, its date range.
+     */
+    private FullHttpResponse trainingLog(String model) throws IOException {
+        if (repository.model(model) == null) {
+            return error(404, "no model '" + model + "'");
+        }
+        if (trainingLog == null) {
+            return error(404, "this server keeps no training log (it needs a data directory and feature_views, and "
+                    + "training_log.enabled not false)");
+        }
+        io.mlserve.server.traininglog.TrainingLog.Status s = trainingLog.status(model);
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeStringField("model", s.model());
+            g.writeStringField("dir", s.dir().toString());
+            g.writeNumberField("files", s.files());
+            g.writeNumberField("bytes", s.bytes());
+            g.writeNumberField("rows_labelled", s.rowsLabelled());
+            g.writeNumberField("rows_unlabelled", s.rowsUnlabelled());
+            g.writeNumberField("pending", s.pending());
+            g.writeNumberField("buffered", s.buffered());
+            if (s.oldestDate() == null) {
+                g.writeNullField("oldest_date");
+                g.writeNullField("newest_date");
+            } else {
+                g.writeStringField("oldest_date", s.oldestDate().toString());
+                g.writeStringField("newest_date", s.newestDate().toString());
+            }
+            g.writeEndObject();
+        });
+    }
+
     /** GET /v1/audit[?model=M][&action=A][&limit=N]: the last N audit records (default 100), oldest first. */
     private FullHttpResponse audit(java.util.Map<String, java.util.List<String>> q) throws IOException {
         io.mlserve.registry.AuditLog log = repository.audit();
         if (log == null) {
             return error(404, "this server keeps no audit log");
         }
-        int limit = 100;
-        if (q.containsKey("limit")) {
-            try {
-                limit = Integer.parseInt(q.get("limit").get(0));
-            } catch (NumberFormatException e) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > 100_000) {
-                return error(400, "limit: expected a whole number 1..100000, got '" + q.get("limit").get(0) + "'");
-            }
-        }
+        int limit = limit(q, 100);
         java.util.List<JsonNode> entries = log.read(q.containsKey("model") ? q.get("model").get(0) : null,
                 q.containsKey("action") ? q.get("action").get(0) : null, limit);
         return json(200, g -> {

@@ -59,6 +59,14 @@ final class V1Json {
             }
             b.setReturnFeatures(rf.booleanValue());
         }
+        JsonNode eventTime = body.get("event_time_ms");
+        if (eventTime != null && !eventTime.isNull()) {
+            if (!eventTime.isIntegralNumber() || !eventTime.canConvertToLong() || eventTime.longValue() < 0) {
+                throw InferenceError.invalid("event_time_ms: expected milliseconds since the epoch (0 = the server's "
+                        + "clock), got " + eventTime);
+            }
+            b.setEventTimeMs(eventTime.longValue());
+        }
         JsonNode explain = body.get("explain");
         if (explain != null && !explain.isNull()) {
             if (!explain.isBoolean()) {
@@ -109,8 +117,9 @@ final class V1Json {
             if (rid != null && rid.isTextual()) {
                 ob.setRequestId(rid.asText());
             }
+            // no event_time_ms: 0, the time the server joins it (its own clock, which a replay may drive)
             ob.setObservedEventTimeMs(o.path("observed_event_time_ms").asLong(0))
-                    .setEventTimeMs(o.path("event_time_ms").asLong(System.currentTimeMillis()));
+                    .setEventTimeMs(o.path("event_time_ms").asLong(0));
             b.addOutcomes(ob);
         }
         return b.build();

@@ -50,6 +50,7 @@ public final class ServerMetrics {
     private final RegistryMetrics registryMetrics;
     private final DriftMetrics driftMetrics;
     private final Counter predictionLogRecords;
+    private final TrainingLogMetrics trainingLogMetrics;
 
     public ServerMetrics() {
         requestDuration = latency("mlserve_request_duration_seconds",
@@ -117,6 +118,7 @@ public final class ServerMetrics {
         predictionLogRecords = Counter.builder().name("mlserve_prediction_log_records_total")
                 .help("Prediction log records by outcome: queued, dropped (buffer full), sent, failed")
                 .labelNames("outcome").register(registry);
+        trainingLogMetrics = new TrainingLogMetrics(registry);
         JvmMetrics.builder().register(registry);
     }
 
@@ -128,6 +130,11 @@ public final class ServerMetrics {
     /** The prediction log's record counter (label outcome). */
     public Counter predictionLogRecords() {
         return predictionLogRecords;
+    }
+
+    /** The training log's metrics. */
+    public TrainingLogMetrics trainingLog() {
+        return trainingLogMetrics;
     }
 
     /** The drift monitor's metrics. */

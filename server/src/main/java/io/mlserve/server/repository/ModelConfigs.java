@@ -457,6 +457,55 @@ public final class ModelConfigs {
         }
     }
 
+    /**
+     * A version's metadata.json may say how the model encodes a missing value of each input ({@code "inputs":
+     * {"missing": {"<feature>": null | <number>}}}, null = NaN, imputed by its graph). A bound feature the view
+     * serves a different default for when absent would reach the model as a value it does not take for missing:
+     * refused. Versions without {@code inputs.missing} are not checked.
+     */
+    static void checkMissingEncoding(String model, long version, io.mlserve.proto.inference.ModelFeatureBinding b,
+                                     io.mlserve.featurecache.FeatureView view, Path versionDir)
+            throws ModelLoadException {
+        Path meta = versionDir.resolve("metadata.json");
+        if (!Files.isRegularFile(meta)) {
+            return;
+        }
+        com.fasterxml.jackson.databind.JsonNode missing;
+        try {
+            missing = new com.fasterxml.jackson.databind.ObjectMapper().readTree(meta.toFile()).path("inputs")
+                    .path("missing");
+        } catch (IOException e) {
+            throw new ModelLoadException(meta + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (missing.isMissingNode() || missing.isNull()) {
+            return;
+        }
+        if (!missing.isObject()) {
+            throw new ModelLoadException(meta + ": inputs.missing: expected a mapping of feature name to null (NaN) "
+                    + "or a number");
+        }
+        for (String name : b.getNamesList()) {
+            com.fasterxml.jackson.databind.JsonNode m = missing.get(name);
+            int f = view.indexOf(name);
+            if (m == null || f < 0) {
+                continue; // not declared, or not in the view (Predict reports that)
+            }
+            if (!m.isNull() && !m.isNumber()) {
+                throw new ModelLoadException(meta + ": inputs.missing." + name + ": expected null (NaN) or a number, "
+                        + "got " + m);
+            }
+            double encoded = m.isNull() ? Double.NaN : m.doubleValue();
+            double served = view.features().get(f).defaultValue();
+            if (Double.isNaN(encoded) ? !Double.isNaN(served) : encoded != served) {
+                throw new ModelLoadException("model '" + model + "' version " + version + " encodes a missing '"
+                        + name + "' as " + (Double.isNaN(encoded) ? "NaN (imputed by the model)" : encoded)
+                        + ", but view '" + view.name() + "' serves " + served + " for it when absent; give the "
+                        + "feature default: " + (Double.isNaN(encoded) ? "nan" : encoded) + " in the view, or "
+                        + "retrain the model on this view");
+            }
+        }
+    }
+
     /** Warm-up samples from model_warmup; without any, one zero-filled run at batch 1 (and at max_batch_size). */
     static List<WarmupSample> warmups(ModelConfig config, Path file) throws ModelLoadException {
         List<WarmupSample> samples = new ArrayList<>();

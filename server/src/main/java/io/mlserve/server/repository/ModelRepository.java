@@ -66,6 +66,7 @@ public final class ModelRepository implements AutoCloseable {
     private AuditLog audit;
     private Function<String, Map<String, Long>> roles = m -> Map.of();
     private io.mlserve.server.ServerClock clock = new io.mlserve.server.ServerClock();
+    private Map<String, io.mlserve.featurecache.FeatureView> views = Map.of();
 
     /**
      * @param sessionDefaults  ONNX Runtime settings a config may override; intra-op threads 0 = cores / instances
@@ -85,6 +86,17 @@ public final class ModelRepository implements AutoCloseable {
     /** The clock drift monitoring of loaded versions records and judges in (set before the first load). */
     public ModelRepository withClock(io.mlserve.server.ServerClock serverClock) {
         this.clock = serverClock;
+        return this;
+    }
+
+    /**
+     * The server's feature views: a version binding one is checked against it at load (its metadata.json's encoding
+     * of missing values against the view's defaults). Set before the first load.
+     */
+    public ModelRepository withFeatureViews(List<io.mlserve.featurecache.FeatureView> featureViews) {
+        Map<String, io.mlserve.featurecache.FeatureView> byName = new HashMap<>();
+        featureViews.forEach(v -> byName.put(v.name(), v));
+        this.views = Map.copyOf(byName);
         return this;
     }
 
@@ -341,6 +353,11 @@ public final class ModelRepository implements AutoCloseable {
             checksum = VersionChecksum.verify(file.getParent(), config.getDefaultModelFilename());
         } catch (IOException e) {
             throw new ModelLoadException(name + " version " + version + ": " + e.getMessage());
+        }
+        io.mlserve.featurecache.FeatureView view = config.hasFeatures() ? views.get(config.getFeatures().getView())
+                : null;
+        if (view != null) {
+            ModelConfigs.checkMissingEncoding(name, version, config.getFeatures(), view, file.getParent());
         }
         ModelSession session = ModelSession.open(name + ":" + version, file, sessionConfig);
         try {

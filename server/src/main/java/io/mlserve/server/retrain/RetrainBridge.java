@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * ({@code cooldown}; MANUAL events skip it), its kind or severity is not one the policy triggers on
  * ({@code ignored}), or it reports a version older than the one serving ({@code stale}).
  *
+ * <p>The job carries its data ({@link JobData}): for a model bound to a feature view, the model's training log over the
+ * last {@code window_days}, the view's encoding and the serving champion; the log is flushed first, so the job sees
+ * every row joined so far.
+ *
  * <p>Delivery: SubmitJob over gRPC (asynchronous calls whose answers are handled on the bridge thread) with a
  * request id derived from the event, so a retry after a lost reply is the same job on the trainer. While the
  * trainer is unreachable or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED) the request is
@@ -80,17 +84,22 @@ public final class RetrainBridge implements AutoCloseable {
     // published snapshots for readers on other threads
     private final Map<String, RetrainStatus> statuses = new ConcurrentHashMap<>();
     private final io.mlserve.server.ServerClock clock;
+    private final JobData data;
 
     /** @param reload loads a model again from the repository (the OIP repository load) */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
                          RetrainMetrics metrics) {
-        this(options, models, reload, metrics, new io.mlserve.server.ServerClock());
+        this(options, models, reload, metrics, new io.mlserve.server.ServerClock(), null);
     }
 
-    /** @param clock the time cooldowns are measured in (the server's: simulated during a replay) */
+    /**
+     * @param clock the time cooldowns and training windows are measured in (the server's: replayed during a replay)
+     * @param data  what jobs of view-bound models train on, or null: the configured TrainSpec as it is
+     */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
-                         RetrainMetrics metrics, io.mlserve.server.ServerClock clock) {
+                         RetrainMetrics metrics, io.mlserve.server.ServerClock clock, JobData data) {
         this.clock = clock;
+        this.data = data;
         this.options = options;
         this.models = models;
         this.reload = reload;
@@ -162,10 +171,22 @@ public final class RetrainBridge implements AutoCloseable {
         }
         if (o == Outcome.ACCEPTED) {
             ModelRetrainPolicy policy = entry.config().getRetrain();
+            io.mlserve.proto.v1.TrainSpec spec;
+            try {
+                spec = data == null ? policy.getTrain() : data.complete(entry, policy.getTrain(), now);
+            } catch (IllegalStateException e) {
+                m.lastOutcome = label(Outcome.REFUSED);
+                m.lastError = e.getMessage();
+                metrics.attempt(name, "refused");
+                LOG.error("model {}: {} → not retrained: {}", name, reason(event), e.getMessage());
+                startCooldown(name, m);
+                publish(name, m);
+                return CompletableFuture.completedFuture(Outcome.REFUSED);
+            }
             m.request = JobRequest.newBuilder()
                     .setRequestId(options.requester() + ":" + name + ":" + (event.getEventId().isEmpty()
                             ? "t" + now : event.getEventId()))
-                    .setKind(JobKind.TRAIN).setModelName(name).setTrain(policy.getTrain())
+                    .setKind(JobKind.TRAIN).setModelName(name).setTrain(spec)
                     .setReason(reason(event)).setRequestedBy(options.requester()).build();
             m.attempts = 0;
             m.eventReceivedMs = System.currentTimeMillis(); // wall time: compared with the trainer's job times
@@ -175,7 +196,20 @@ public final class RetrainBridge implements AutoCloseable {
             LOG.info("model {}: {} → retraining (request {})", name, reason(event), m.request.getRequestId());
             m.firstAttempt = new CompletableFuture<>();
             CompletableFuture<Outcome> answered = m.firstAttempt;
-            deliver(name);
+            JobRequest request = m.request;
+            publish(name, m);
+            // the rows joined so far on disk first, then the job (on the bridge thread)
+            (data == null ? CompletableFuture.<Void>completedFuture(null) : data.flush(name)).whenComplete((ok, e) -> {
+                if (e != null) {
+                    LOG.warn("model {}: the training log was not flushed before the job ({}); the job reads what is "
+                            + "on disk", name, e.toString());
+                }
+                schedule(() -> {
+                    if (m.request == request) {
+                        deliver(name);
+                    }
+                }, 0);
+            });
             return answered;
         }
         LOG.info("model {}: drift event {} not acted on: {}", name, event.getEventId(), label(o));

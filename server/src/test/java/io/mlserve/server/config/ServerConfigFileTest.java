@@ -58,6 +58,35 @@ class ServerConfigFileTest {
     }
 
     @Test
+    void readsTheTrainingLogBlockOverItsDefaults() throws Exception {
+        assertThat(read("model_repository: models").trainingLog()).isNull();
+        var t = read("""
+                training_log: {flush_rows: 500, flush_seconds: 30, retention_days: 90, outcome_wait: 7d,
+                               max_pending_rows: 2000}
+                """).trainingLog();
+        assertThat(t.enabled()).isTrue();
+        assertThat(t.flushRows()).isEqualTo(500);
+        assertThat(t.flushInterval()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(t.retentionDays()).isEqualTo(90);
+        assertThat(t.outcomeWait()).isEqualTo(Duration.ofDays(7));
+        assertThat(t.maxPendingRows()).isEqualTo(2000);
+        var off = read("training_log: {enabled: false}").trainingLog();
+        assertThat(off.enabled()).isFalse();
+        assertThat(off.flushRows()).isEqualTo(50_000);
+        assertThat(off.outcomeWait()).isEqualTo(Duration.ofDays(30));
+        assertThatThrownBy(() -> read("training_log: {flush_row: 5}"))
+                .hasMessageContaining("mlserve.yaml: training_log.flush_row: unknown key");
+        assertThatThrownBy(() -> read("training_log: {flush_rows: 0}"))
+                .hasMessageContaining("mlserve.yaml: training_log.flush_rows: expected a whole number of at least 1");
+        assertThatThrownBy(() -> read("training_log: {outcome_wait: forever}"))
+                .hasMessageContaining("mlserve.yaml: training_log.outcome_wait: expected a duration");
+        assertThatThrownBy(() -> read("training_log: {enabled: maybe}"))
+                .hasMessageContaining("mlserve.yaml: training_log.enabled: expected true or false");
+        assertThatThrownBy(() -> read("training_log: on")).hasMessageContaining("mlserve.yaml: training_log: expected a "
+                + "mapping");
+    }
+
+    @Test
     void namesFileAndKeyOfEachMistake() {
         assertThatThrownBy(() -> read("feature_view: []")).hasMessageContaining("mlserve.yaml: feature_view: unknown key");
         assertThatThrownBy(() -> read("feature_views: [{name: v, entity_key: id, ttl: soon, features: [{name: a}]}]"))

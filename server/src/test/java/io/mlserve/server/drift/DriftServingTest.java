@@ -107,6 +107,37 @@ class DriftServingTest {
             assertThat(s.lastEvent().getFeaturesList()).containsExactly("x0", "x1");
             assertThat(s.lastOutcome()).isEqualTo("accepted");
 
+            // the history: three judged windows (two drifted, the second raising the alert) and the alert
+            JsonNode history = JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m/history").body());
+            assertThat(history.get("windows")).hasSize(3);
+            JsonNode w0 = history.get("windows").get(0);
+            assertThat(w0.get("version").asText()).isEqualTo("1");
+            assertThat(w0.get("rows").asLong()).isEqualTo(1000);
+            assertThat(w0.get("drifted").asBoolean()).isFalse();
+            assertThat(w0.get("features")).isEmpty();
+            assertThat(w0.get("end_ms").asLong()).isGreaterThanOrEqualTo(w0.get("start_ms").asLong());
+            JsonNode w2 = history.get("windows").get(2);
+            assertThat(w2.get("drifted").asBoolean()).isTrue();
+            assertThat(w2.get("alert_raised").asBoolean()).isTrue();
+            assertThat(history.get("windows").get(1).get("alert_raised").asBoolean()).isFalse();
+            assertThat(w2.get("features").toString()).isEqualTo("[\"x0\",\"x1\"]");
+            assertThat(history.get("alerts")).hasSize(1);
+            JsonNode alert = history.get("alerts").get(0);
+            assertThat(alert.get("kind").asText()).isEqualTo("DATA");
+            assertThat(alert.get("version").asText()).isEqualTo("1");
+            assertThat(alert.get("features").toString()).isEqualTo("[\"x0\",\"x1\"]");
+            assertThat(alert.get("detail").asText()).isEqualTo(DriftMonitor.RAISED);
+            assertThat(alert.get("event_id").asText()).isEqualTo(s.lastEvent().getEventId());
+            assertThat(alert.get("severity").asDouble()).isEqualTo(s.lastEvent().getSeverity());
+            JsonNode recent = JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m/history?limit=1&since_ms="
+                    + history.get("windows").get(1).get("end_ms").asLong()).body());
+            assertThat(recent.get("windows")).hasSize(1);
+            assertThat(recent.get("windows").get(0)).isEqualTo(w2);
+            assertThat(JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m/history?since_ms="
+                    + (alert.get("detected_ms").asLong() + 1)).body()).get("alerts")).isEmpty();
+            assertThat(t.get(t.server.httpPort(), "/v1/drift/m/history?limit=0").statusCode()).isEqualTo(400);
+            assertThat(t.get(t.server.httpPort(), "/v1/drift/nosuch/history").statusCode()).isEqualTo(404);
+
             String metrics = t.get(t.server.metricsPort(), "/metrics").body();
             assertThat(metrics).contains("mlserve_drift_alert{model=\"m\",version=\"1\"} 1.0")
                     .contains("mlserve_drift_windows_total{model=\"m\",version=\"1\"} 3.0")

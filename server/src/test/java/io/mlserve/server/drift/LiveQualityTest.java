@@ -93,6 +93,12 @@ class LiveQualityTest {
                 assertThat(q.get("auc").asDouble()).as("window %d", window).isEqualTo(window == 0 ? 1.0 : 0.0);
                 assertThat(q.get("alert").asBoolean()).as("window %d", window).isEqualTo(window == 2);
             }
+            // the quality alert is in the drift history, as the retrain bridge would have been given it
+            JsonNode alerts = JSON.readTree(t.get(http, "/v1/drift/churn/history").body()).get("alerts");
+            assertThat(alerts).hasSize(1);
+            assertThat(alerts.get(0).get("kind").asText()).isEqualTo("QUALITY");
+            assertThat(alerts.get(0).get("version").asText()).isEqualTo("1");
+            assertThat(alerts.get(0).get("detail").asText()).startsWith("AUC 0.000");
             String metrics = t.get(t.server.metricsPort(), "/metrics").body();
             assertThat(metrics).contains("mlserve_quality_alert{model=\"churn\",version=\"1\"} 1.0")
                     .contains("mlserve_quality_events_total{kind=\"outcome\",outcome=\"matched\"} 3000.0")

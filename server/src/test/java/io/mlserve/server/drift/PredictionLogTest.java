@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.mlserve.featurecache.kafka.KafkaBroker;
 import io.mlserve.proto.v1.FeatureRecord;
 import io.mlserve.proto.v1.FeatureServiceGrpc;
+import io.mlserve.proto.v1.FeatureStatus;
 import io.mlserve.proto.v1.FeatureValue;
 import io.mlserve.proto.v1.PredictRequest;
 import io.mlserve.proto.v1.PredictResponse;
@@ -53,7 +54,7 @@ class PredictionLogTest {
                             .putValues("tenure_months", FeatureValue.newBuilder().setNumber(7).build())).build());
             PredictResponse r = PredictionServiceGrpc.newBlockingStub(t.channel()).predict(PredictRequest.newBuilder()
                     .setModelName("churn").setId("req-9").addEntityIds("p-1").addEntityIds("p-2")
-                    .setReturnFeatures(true).build());
+                    .setReturnFeatures(true).setEventTimeMs(now - 5_000).build());
             Map<String, PredictionRecord> logged = new HashMap<>();
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());
@@ -78,13 +79,24 @@ class PredictionLogTest {
                 assertThat(pr.getModelName()).isEqualTo("churn");
                 assertThat(pr.getModelVersion()).isEqualTo(r.getModelVersion());
                 assertThat(pr.getScore()).isEqualTo(served.getScore());
+                assertThat(pr.getTimeMs()).as("the request's event time").isEqualTo(now - 5_000);
+                List<Integer> defaulted = new ArrayList<>();
+                for (int j = 0; j < pr.getFeatureNamesCount(); j++) {
+                    if (served.getFeatureStatusMap().get(pr.getFeatureNames(j)) != FeatureStatus.PRESENT) {
+                        defaulted.add(j);
+                    }
+                }
+                assertThat(pr.getDefaultedList()).as("served as the view's default").isEqualTo(defaulted);
                 assertThat(pr.getFeatureNamesList()).hasSize(served.getFeaturesCount());
                 for (int j = 0; j < pr.getFeatureNamesCount(); j++) {
                     double value = served.getFeaturesMap().get(pr.getFeatureNames(j));
-                    assertThat((double) pr.getFeatures(j)).isEqualTo((double) (float) value);
+                    assertThat(Double.valueOf(pr.getFeatures(j))).isEqualTo(Double.valueOf((float) value));
                 }
             }
             assertThat(logged.get("p-1").getFeatures(pr0(logged.get("p-1"), "tenure_months"))).isEqualTo(7f);
+            assertThat(logged.get("p-1").getDefaultedList()).hasSize(ChurnExample.FEATURES.size() - 1)
+                    .doesNotContain(pr0(logged.get("p-1"), "tenure_months"));
+            assertThat(logged.get("p-2").getDefaultedList()).as("an unknown entity").hasSize(ChurnExample.FEATURES.size());
             String metrics = t.get(t.server.metricsPort(), "/metrics").body();
             assertThat(metrics).contains("mlserve_prediction_log_records_total{outcome=\"sent\"} 2.0");
         }

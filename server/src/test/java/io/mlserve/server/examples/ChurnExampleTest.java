@@ -24,8 +24,8 @@ class ChurnExampleTest {
         try (Stream<Path> s = Files.walk(dir)) {
             generated = s.filter(Files::isRegularFile).map(dir::relativize).sorted().toList();
         }
-        assertThat(generated).containsExactly(Path.of("mlserve.yaml"), Path.of("models/churn/1/model.onnx"),
-                Path.of("models/churn/config.json"));
+        assertThat(generated).containsExactly(Path.of("mlserve.yaml"), Path.of("models/churn/1/metadata.json"),
+                Path.of("models/churn/1/model.onnx"), Path.of("models/churn/config.json"));
         for (Path p : generated) {
             assertThat(Files.readAllBytes(COMMITTED.resolve(p))).as(p + " (regenerate with ./mlserve demo "
                     + "--write-example examples/churn)").isEqualTo(Files.readAllBytes(dir.resolve(p)));

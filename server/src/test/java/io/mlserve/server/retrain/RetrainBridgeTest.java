@@ -48,14 +48,17 @@ class RetrainBridgeTest {
         new ChurnDataGenerator(new ChurnDataGenerator.Options(5_000, 3, 17)).generate(data);
         Path registry = dir.resolve("models");
         Process v1 = TrainerJvm.start(dir.resolve("train.log"), "TrainMain", "--data", data.toString(),
+                "--config", data.resolve("mlserve.yaml").toString(), "--label", "churned", "--model", "churn",
                 "--registry", registry.toString(), "--spark-master", "local[2]", "--grid", "");
         assertThat(v1.waitFor(5, TimeUnit.MINUTES)).isTrue();
         assertThat(v1.exitValue()).as(Files.readString(dir.resolve("train.log"))).isZero();
-        // retraining on: margin 1 so the gate always publishes (the gate itself is tested in trainer-bridge)
+        // retraining on: margin 1 so the gate always publishes (the gate itself is tested in trainer-bridge); this
+        // server keeps no feature store, so the job names a data directory (the training-log path: BringYourOwnModelTest)
         JsonNode config = JSON.readTree(registry.resolve("churn/config.json").toFile());
         ((com.fasterxml.jackson.databind.node.ObjectNode) config).set("retrain", JSON.readTree("""
                 {"enabled": true, "on": ["data"], "cooldown_seconds": 3600,
-                 "train": {"algorithm": "lr", "grid": "", "gate_margin": 1}}"""));
+                 "train": {"algorithm": "lr", "grid": "", "gate_margin": 1, "data": "%s", "label": "churned"}}"""
+                .formatted(data)));
         Files.writeString(registry.resolve("churn/config.json"), config.toString());
         // a second model whose jobs the trainer refuses (its data directory has no data)
         Files.createDirectories(registry.resolve("other/1"));
@@ -93,7 +96,8 @@ class RetrainBridgeTest {
 
             trainer = TrainerJvm.start(dir.resolve("trainer.log"), "TrainerMain", "--port",
                     Integer.toString(port), "--host", "127.0.0.1", "--registry", registry.toString(), "--data",
-                    data.toString(), "--spark-master", "local[2]");
+                    data.toString(), "--config", data.resolve("mlserve.yaml").toString(), "--spark-master",
+                    "local[2]");
             Process running = trainer;
             await(() -> {
                 RetrainStatus s = bridge.status("churn");
@@ -119,9 +123,9 @@ class RetrainBridgeTest {
             // an operator's request for a model the trainer cannot train: refused there (422 here), not retried
             var manual = t.post(t.server.httpPort(), "/v1/models/other/retrain", "{\"reason\": \"test\"}");
             assertThat(manual.statusCode()).as(manual.body()).isEqualTo(422);
-            assertThat(manual.body()).contains("no data.parquet");
+            assertThat(manual.body()).contains("nowhere: no such directory");
             assertThat(bridge.status("other").phase()).isEqualTo("cooldown");
-            assertThat(bridge.status("other").lastError()).startsWith("INVALID_ARGUMENT").contains("no data.parquet");
+            assertThat(bridge.status("other").lastError()).startsWith("INVALID_ARGUMENT").contains("no such directory");
             assertThat(t.post(t.server.httpPort(), "/v1/models/nosuch/retrain", "").statusCode()).isEqualTo(404);
 
             JsonNode all = JSON.readTree(t.get(t.server.httpPort(), "/v1/models").body());
