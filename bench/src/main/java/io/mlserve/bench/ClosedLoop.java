@@ -250,6 +250,7 @@ final class ClosedLoop {
     private final Map<String, Retrain> open = new HashMap<>();
     private long pausedNanos;
     private long pauseStarted;
+    private long replayedMs;
 
     private void replay(ServerProcess server, FeatureView view, Replay.Records r, Process trainer, Path trainerLog)
             throws Exception {
@@ -258,11 +259,12 @@ final class ClosedLoop {
                 options.concurrency(), true, null);
         long started = System.nanoTime();
         long[] lastProgress = {0};
-        long[] lastLook = {Long.MIN_VALUE};
+        long[] lastLook = {0};
         Replay[] self = new Replay[1];
         self[0] = new Replay(o, new Replay.Listener() {
             @Override
             public void batch(long eventTimeMs, int done, int total) {
+                replayedMs = eventTimeMs;
                 if (pauseStarted != 0) {
                     pausedNanos += System.nanoTime() - pauseStarted;
                     pauseStarted = 0;
@@ -291,8 +293,8 @@ final class ClosedLoop {
                 if (!trainer.isAlive()) {
                     throw new IllegalStateException("the trainer stopped: see " + trainerLog);
                 }
-                job(status, lastLook[0]);
-                progress(-1, lastLook[0], started, true);
+                job(status, replayedMs);
+                progress(-1, replayedMs, started, true);
             }
 
             @Override

@@ -76,7 +76,7 @@ public final class FeatureStore implements AutoCloseable {
             FeatureRecord rec = records.get(r);
             boolean applied = t.write(ids[r], rec.getEventTimeMs(), values[r], present[r])
                     == FeatureTable.WriteOutcome.APPLIED;
-            listener.written(view, applied);
+            listener.written(view, applied, rec.getEventTimeMs());
             if (applied) {
                 written++;
             } else {

@@ -2,15 +2,18 @@ package io.mlserve.featurecache;
 
 /** Observes a feature store for metrics; called on the calling threads, so it must be cheap and thread-safe. */
 public interface FeatureStoreListener {
-    /** A write to {@code view} was applied, or ignored because an equal-or-newer write was stored. */
-    void written(String view, boolean applied);
+    /**
+     * A write to {@code view} with event time {@code eventTimeMs} was applied, or ignored because an equal-or-newer
+     * write was stored.
+     */
+    void written(String view, boolean applied, long eventTimeMs);
 
     /** A read of {@code view} returned {@code row} at {@code nowMs}. */
     void read(String view, FeatureRow row, long nowMs);
 
     FeatureStoreListener NONE = new FeatureStoreListener() {
         @Override
-        public void written(String view, boolean applied) {
+        public void written(String view, boolean applied, long eventTimeMs) {
         }
 
         @Override

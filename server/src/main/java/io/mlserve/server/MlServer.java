@@ -142,7 +142,21 @@ public final class MlServer implements AutoCloseable {
 
     private void startAll() throws IOException {
         if (!options.featureViews().isEmpty()) {
-            features = FeatureStore.open(options.dataDir(), options.featureViews(), metrics.features());
+            io.mlserve.featurecache.FeatureStoreListener counted = metrics.features();
+            // every write the store takes — gRPC, REST, Kafka, snapshots — moves a replay clock to its event time
+            features = FeatureStore.open(options.dataDir(), options.featureViews(),
+                    new io.mlserve.featurecache.FeatureStoreListener() {
+                        @Override
+                        public void written(String view, boolean applied, long eventTimeMs) {
+                            counted.written(view, applied, eventTimeMs);
+                            clock.observe(eventTimeMs);
+                        }
+
+                        @Override
+                        public void read(String view, io.mlserve.featurecache.FeatureRow row, long nowMs) {
+                            counted.read(view, row, nowMs);
+                        }
+                    });
             LOG.info("feature store in {}: views {}", options.dataDir(),
                     features.tables().stream().map(t -> t.view().name() + " (" + t.size() + " entities"
                             + (t.recovered() ? ", recovered after an unclean stop" : "") + ")").toList());

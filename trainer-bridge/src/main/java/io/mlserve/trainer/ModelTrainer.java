@@ -45,8 +45,8 @@ import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
 import org.apache.spark.ml.feature.Bucketizer;
 import org.apache.spark.ml.feature.Imputer;
 import org.apache.spark.ml.feature.ImputerModel;
-import org.apache.spark.ml.feature.StandardScaler;
 import org.apache.spark.ml.feature.SQLTransformer;
+import org.apache.spark.ml.feature.StandardScaler;
 import org.apache.spark.ml.feature.StandardScalerModel;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.linalg.Vector;
@@ -73,6 +73,7 @@ import org.apache.spark.sql.SparkSession;
  * equal total weight, on the training split only. Holdout: the last {@code holdoutFraction} of the time range.
  */
 public final class ModelTrainer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelTrainer.class);
     /**
      * What was trained and where it went.
      *
@@ -109,6 +110,9 @@ public final class ModelTrainer {
         }
     }
 
+    /** The session function turning a bin index into its one-hot vector (bin, bins) → sparse vector. */
+    private static final String ONE_HOT = "mlserve_one_hot";
+
     /** Rows of the holdout both the candidate and the champion are scored on for the quality gate. */
     private static final int GATE_ROWS = 50_000;
     /** A served score and the trainer's re-scoring of the same logged row may differ by this much. */
@@ -143,6 +147,16 @@ public final class ModelTrainer {
     private TrainingSchema schema;
     private TrainingData.Loaded data;
     private ObjectNode lineage;
+    /** Seconds per phase of the run in progress (load, fit, export check, gate, skew, profile), for metadata.json. */
+    private final java.util.Map<String, Double> timings = new java.util.LinkedHashMap<>();
+    private long phaseStart;
+
+    /** Ends the phase in progress under {@code name}. */
+    private void phase(String name) {
+        long now = System.nanoTime();
+        timings.merge(name, (now - phaseStart) / 1e9, Double::sum);
+        phaseStart = now;
+    }
 
     public ModelTrainer(String master, double holdoutFraction) {
         this(master, holdoutFraction, DEFAULT_TREES, DEFAULT_DEPTH);
@@ -296,7 +310,10 @@ public final class ModelTrainer {
 
     private Result run(SparkSession spark, Algorithm algorithm, TrainingData.Source source, String model,
                        Path registry) throws Exception {
+        timings.clear();
+        phaseStart = System.nanoTime();
         data = TrainingData.load(spark, schema, source);
+        phase("load");
         Dataset<Row> all = data.rows();
         double cut = all.stat().approxQuantile("event_time", new double[] {1 - holdoutFraction}, 0.001)[0];
         Dataset<Row> train = all.filter(col("event_time").lt(cut));
@@ -355,32 +372,29 @@ public final class ModelTrainer {
         // every numeric feature also cut at its training quantiles (after imputation, like every number), one-hot over
         // the bins, so the linear model gets each feature's non-linear shape
         int[] numeric = schema.numeric();
-        double[][] edges = new double[numeric.length][];
+        double[][] edges = bins > 0 && num.length > 0 ? quantileEdges(train, num, bins) : new double[numeric.length][0];
         List<Integer> binned = new ArrayList<>();
         List<String> binInputs = new ArrayList<>();
         List<String> binOutputs = new ArrayList<>();
+        List<String> binVectors = new ArrayList<>();
         List<double[]> splits = new ArrayList<>();
-        StringBuilder oneHotBins = new StringBuilder("SELECT *");
-        for (int f = 0; bins > 0 && f < numeric.length; f++) {
-            edges[f] = quantileEdges(train, num[f], bins);
+        for (int f = 0; f < numeric.length; f++) {
             if (edges[f].length == 0) {
-                continue; // one value: nothing to cut
+                continue; // one value (or no bins): nothing to cut
             }
             binned.add(f);
             binInputs.add(imputed[f]);
-            String out = num[f] + "_bin";
-            binOutputs.add(out);
+            binOutputs.add(num[f] + "_bin");
+            binVectors.add(num[f] + "_bins");
             double[] sp = new double[edges[f].length + 2];
             sp[0] = Double.NEGATIVE_INFINITY;
             System.arraycopy(edges[f], 0, sp, 1, edges[f].length);
             sp[sp.length - 1] = Double.POSITIVE_INFINITY;
             splits.add(sp);
-            for (int b = 0; b <= edges[f].length; b++) {
-                String name = out + "_is_" + b;
-                oneHotBins.append(", CAST(").append(out).append(" = ").append(b).append(" AS DOUBLE) AS ").append(name);
-                design.add(name);
-            }
         }
+        // one-hot over the bins as vectors (OneHotEncoder keeps every bin): a few hundred scalar columns would make
+        // Spark generate and compile very wide plans for every pass
+        design.addAll(binVectors);
         List<PipelineStage> stages = new ArrayList<>();
         if (num.length > 0) {
             stages.add(new Imputer().setInputCols(num).setOutputCols(imputed).setStrategy("mean"));
@@ -391,7 +405,15 @@ public final class ModelTrainer {
         if (!binned.isEmpty()) {
             stages.add(new Bucketizer().setInputCols(binInputs.toArray(new String[0]))
                     .setOutputCols(binOutputs.toArray(new String[0])).setSplitsArray(splits.toArray(new double[0][])));
-            stages.add(new SQLTransformer().setStatement(oneHotBins.append(" FROM __THIS__").toString()));
+            spark.udf().register(ONE_HOT, (org.apache.spark.sql.api.java.UDF2<Double, Integer,
+                    org.apache.spark.ml.linalg.Vector>) (bin, size) -> org.apache.spark.ml.linalg.Vectors.sparse(size,
+                    new int[] {bin.intValue()}, new double[] {1}), new org.apache.spark.ml.linalg.VectorUDT());
+            StringBuilder sql = new StringBuilder("SELECT *");
+            for (int b = 0; b < binned.size(); b++) {
+                sql.append(", ").append(ONE_HOT).append('(').append(binOutputs.get(b)).append(", ")
+                        .append(edges[binned.get(b)].length + 1).append(") AS ").append(binVectors.get(b));
+            }
+            stages.add(new SQLTransformer().setStatement(sql.append(" FROM __THIS__").toString()));
         }
         stages.add(new VectorAssembler().setInputCols(design.toArray(new String[0])).setOutputCol("features"));
         LogisticRegression lr = new LogisticRegression().setWeightCol("w").setMaxIter(100).setRegParam(1e-4);
@@ -402,6 +424,7 @@ public final class ModelTrainer {
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
+        phase("fit");
 
         LogisticRegressionModel lm = stage(fitted, LogisticRegressionModel.class);
         List<Preprocessing.Column> cols = new ArrayList<>();
@@ -465,6 +488,7 @@ public final class ModelTrainer {
         Dataset<Row> scored = fitted.transform(holdout).cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("rawPrediction")
                 .evaluate(scored);
+        phase("fit");
         GBTClassificationModel gm = stage(fitted, GBTClassificationModel.class);
         double[] impute = new double[width];
         Arrays.fill(impute, Double.NaN);
@@ -534,6 +558,7 @@ public final class ModelTrainer {
                                   Dataset<Row> train, Dataset<Row> scored, ObjectNode search, ObjectNode preprocessing,
                                   String verification)
             throws Exception {
+        phase("export_check");
         List<Row> rows = inputsThen(scored, "label", GATE_ROWS);
         double[] labels = new double[rows.size()];
         for (int i = 0; i < labels.length; i++) {
@@ -556,7 +581,9 @@ public final class ModelTrainer {
         double championAuc = champion == null || incomparable != null ? Double.NaN
                 : auc(score(Files.readAllBytes(champion), rows), labels);
         boolean pass = champion == null || incomparable != null || candidate >= championAuc - gateMargin;
+        phase("gate");
         Skew skew = skew(registry, model);
+        phase("skew");
         ObjectMapper json = new ObjectMapper();
         ObjectNode log = json.createObjectNode();
         log.put("time", Instant.now().toString()).put("algorithm", algorithm)
@@ -567,9 +594,13 @@ public final class ModelTrainer {
             log.put("not_compared", incomparable);
         }
         Files.createDirectories(modelDir);
+        ObjectNode profile = pass ? TrainingProfile.build(schema, train, scored) : null;
+        phase("profile");
         long version = pass ? publish(registry, model, algorithm, onnx, metrics, delta, trainRows, holdoutRows,
-                sparkVersion, log, search, preprocessing, lineage, TrainingProfile.build(schema, train, scored),
-                verification, skew) : 0;
+                sparkVersion, log, search, preprocessing, lineage, profile, verification, skew) : 0;
+        LOG.info("model {}: {} in {}", model, pass ? "version " + version + " published" : "rejected by the gate",
+                timings.entrySet().stream().map(e -> String.format(java.util.Locale.ROOT, "%s %.1f s", e.getKey(),
+                        e.getValue())).collect(java.util.stream.Collectors.joining(", ")));
         if (pass) {
             log.put("version", version);
         }
@@ -875,6 +906,7 @@ public final class ModelTrainer {
                 .cache();
         double auc = new BinaryClassificationEvaluator().setLabelCol("label").setRawPredictionCol("probability")
                 .evaluate(scored);
+        phase("fit");
         Check check = verify(onnx, scored, "DJL");
         ObjectMapper json = new ObjectMapper();
         ObjectNode net = json.createObjectNode().put("framework", "djl " + ai.djl.engine.Engine.getDjlVersion()
@@ -943,14 +975,21 @@ public final class ModelTrainer {
         }
     }
 
-    /** The distinct inner quantiles (1/bins … (bins-1)/bins) of a numeric column's present values. */
-    private static double[] quantileEdges(Dataset<Row> train, String column, int bins) {
+    /**
+     * The distinct inner quantiles (1/bins … (bins-1)/bins) of each numeric column's present values, in one pass over
+     * all of them.
+     */
+    private static double[][] quantileEdges(Dataset<Row> train, String[] columns, int bins) {
         double[] p = new double[bins - 1];
         for (int i = 0; i < p.length; i++) {
             p[i] = (i + 1) / (double) bins;
         }
-        double[] q = train.stat().approxQuantile(column, p, 0.001);
-        return Arrays.stream(q).filter(Double::isFinite).distinct().sorted().toArray();
+        double[][] q = train.stat().approxQuantile(columns, p, 0.001);
+        double[][] out = new double[q.length][];
+        for (int c = 0; c < q.length; c++) {
+            out[c] = Arrays.stream(q[c]).filter(Double::isFinite).distinct().sorted().toArray();
+        }
+        return out;
     }
 
     private static <T> T stage(PipelineModel fitted, Class<T> type) {
@@ -991,6 +1030,8 @@ public final class ModelTrainer {
         d.put("rows", data.labelled()).put("train_rows", trainRows).put("holdout_rows", holdoutRows)
                 .setAll((ObjectNode) lineage.get("range"));
         meta.set("parameters", lineage.get("parameters"));
+        ObjectNode t = meta.putObject("timings_s");
+        timings.forEach(t::put);
         CodeVersion.into(meta.putObject("code"));
         metrics.toJson(meta.putObject("metrics")).put("onnx_vs_spark_max_abs_delta", delta);
         meta.set("quality_gate", gate.deepCopy());

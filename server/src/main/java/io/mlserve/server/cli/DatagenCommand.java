@@ -26,6 +26,23 @@ public final class DatagenCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output directory for data.csv, data.parquet and manifest.json.")
     Path out;
 
+    @Option(names = "--dataset", defaultValue = "churn", description = "churn (the paper's 47 features, three drifts) or "
+            + "devices (another domain for bringing your own model: device readings, int64 key device_id, label "
+            + "failed, a concept drift at --drift-at; writes data.csv and mlserve.yaml) (default: ${DEFAULT-VALUE}).")
+    String dataset;
+
+    @Option(names = "--days", defaultValue = "120", description = "devices: days covered, from 2024-01-01 (default: "
+            + "${DEFAULT-VALUE}).")
+    int days;
+
+    @Option(names = "--devices", defaultValue = "400", description = "devices: how many report, each about once a "
+            + "day (default: ${DEFAULT-VALUE}).")
+    int devices;
+
+    @Option(names = "--drift-at", defaultValue = "0.625", description = "devices: where in the span the concept drift "
+            + "starts, 0..1 (>= 1: none) (default: ${DEFAULT-VALUE}).")
+    double driftAt;
+
     @Option(names = "--kafka", description = "Instead (or as well): replay to these Kafka brokers on a simulated "
             + "clock — features as mlserve.v1.FeatureUpdate, labels as mlserve.v1.Outcome after the outcome delay.")
     String kafka;
@@ -50,6 +67,23 @@ public final class DatagenCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (dataset.equals("devices")) {
+            if (out == null || kafka != null) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "--dataset devices writes files only: give --out DIR");
+            }
+            io.mlserve.datagen.DeviceDataGenerator g = new io.mlserve.datagen.DeviceDataGenerator(
+                    new io.mlserve.datagen.DeviceDataGenerator.Options(days, devices, driftAt, seed));
+            long n = g.generate(out);
+            System.out.printf(Locale.ROOT, "wrote %d rows to %s (data.csv, mlserve.yaml: view device, label %s)%s%n",
+                    n, out, io.mlserve.datagen.DeviceDataGenerator.LABEL, g.driftMs() == Long.MAX_VALUE ? ""
+                            : "; concept drift from " + java.time.Instant.ofEpochMilli(g.driftMs()));
+            return 0;
+        }
+        if (!dataset.equals("churn")) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--dataset must be churn or devices, got '" + dataset + "'");
+        }
         if (out == null && kafka == null) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "give --out DIR, --kafka HOST:PORT, or both");

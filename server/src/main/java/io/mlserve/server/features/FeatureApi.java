@@ -14,7 +14,7 @@ import io.mlserve.server.inference.InferenceError;
 
 /**
  * Feature reads and writes shared by the gRPC FeatureService and the /v1/features HTTP endpoints. Reads judge TTL at
- * the server's clock; the latest event time of a batch written moves a replay clock.
+ * the server's clock; the store moves a replay clock with every write it takes (see MlServer).
  */
 public final class FeatureApi {
     /** Entities one read may ask for. */
@@ -42,12 +42,6 @@ public final class FeatureApi {
         }
         try {
             FeatureStore.WriteSummary s = store.write(request.getView(), request.getRecordsList());
-            // after the write: a batch refused as a whole (a bad record) does not move the clock either
-            long latest = 0;
-            for (io.mlserve.proto.v1.FeatureRecord r : request.getRecordsList()) {
-                latest = Math.max(latest, r.getEventTimeMs());
-            }
-            clock.observe(latest);
             return WriteFeaturesResponse.newBuilder().setWritten(s.written()).setIgnoredOlder(s.ignoredOlder()).build();
         } catch (FeatureStoreException e) {
             throw map(e);

@@ -27,7 +27,7 @@ final class FeatureMetrics implements FeatureStoreListener {
     }
 
     @Override
-    public void written(String view, boolean applied) {
+    public void written(String view, boolean applied, long eventTimeMs) {
         writes.labelValues(view, applied ? "applied" : "ignored_older").inc();
     }
 
