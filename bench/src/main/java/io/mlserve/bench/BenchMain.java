@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 /** {@code mlserve bench ...}: the load generator and the measured comparisons recorded in bench/RESULTS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "mlserve benchmarks.",
         subcommands = {BenchMain.Load.class, BenchMain.Transport.class, BatchingBench.class, FeatureBench.class,
-            PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, SwapBench.class,
+            PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, DriftSeqBench.class, SwapBench.class,
             SoakBench.class, ScenarioBench.class, ScenarioBench.Demo.class, ScoreBench.class,
             ExplainBench.class,
             BenchMain.Jmh.class})

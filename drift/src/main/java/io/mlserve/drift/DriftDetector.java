@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * Judges closed windows against a reference, one model version at a time: per feature the statistics of
  * {@link Statistics} and a decision by the configured method and threshold; dataset drift when the share of
- * drifted features reaches {@code datasetShare}; score drift; and an alert with hysteresis — raised after
+ * drifted features reaches {@code datasetShare}; score drift; and, when the windows raise the alert ({@code alerts};
+ * otherwise {@link SequentialDetector} does and the windows only report), an alert with hysteresis — raised after
  * {@code alertAfter} consecutive drifted windows, cleared after {@code clearAfter} consecutive clean ones.
  *
  * <p>Seasonality: with {@code seasonal} on and a profile bucketed by quarter or month, a window is compared with the
@@ -32,7 +33,15 @@ public final class DriftDetector {
      */
     public record Config(String numericMethod, String categoricalMethod, double psiThreshold, double ksThreshold,
                          double jsThreshold, double chi2PValue, double datasetShare, int alertAfter, int clearAfter,
-                         boolean seasonal, long minRows) {
+                         boolean seasonal, long minRows, boolean alerts) {
+        /** A detector whose windows raise the alert. */
+        public Config(String numericMethod, String categoricalMethod, double psiThreshold, double ksThreshold,
+                      double jsThreshold, double chi2PValue, double datasetShare, int alertAfter, int clearAfter,
+                      boolean seasonal, long minRows) {
+            this(numericMethod, categoricalMethod, psiThreshold, ksThreshold, jsThreshold, chi2PValue, datasetShare,
+                    alertAfter, clearAfter, seasonal, minRows, true);
+        }
+
         public Config {
             if (!List.of("psi", "ks", "js").contains(numericMethod)) {
                 throw new IllegalArgumentException("numeric method must be psi, ks or js, got '" + numericMethod + "'");
@@ -130,7 +139,7 @@ public final class DriftDetector {
         boolean windowDrifted = judged && (datasetDrift || (score != null && score.drifted()));
         boolean raised = false;
         boolean cleared = false;
-        if (judged) {
+        if (judged && config.alerts()) {
             if (windowDrifted) {
                 driftedRun++;
                 cleanRun = 0;

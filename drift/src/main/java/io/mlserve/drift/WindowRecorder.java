@@ -38,6 +38,16 @@ public final class WindowRecorder {
     private final BinLookup[] numericLookup;
     private final BinLookup scoreLookup;
     private final BinLookup scoreFineLookup;
+    private final SequentialDetector.Tables tables;
+    /**
+     * Per numeric feature and fine bin, u and v side by side in fixed point ({@link #ONE}): one array read and integer
+     * adds per value on the request path.
+     */
+    private final long[][] numericUV;
+    private final long[][] categoricalT;
+    private final long[] scoreUV;
+    /** The fixed-point unit of the sequential sums (2^24: statistics to 6e-8). */
+    static final double ONE = 1 << 24;
     private final List<Stripe> stripes = new CopyOnWriteArrayList<>();
     private final ThreadLocal<Stripe> local;
     private volatile int epoch;
@@ -89,6 +99,16 @@ public final class WindowRecorder {
         }
         scoreLookup = new BinLookup(scoreEdges);
         scoreFineLookup = new BinLookup(scoreFineEdges);
+        tables = new SequentialDetector.Tables(reference, numericEdges, scoreFineEdges);
+        numericUV = new long[numericEdges.length][];
+        for (int i = 0; i < numericUV.length; i++) {
+            numericUV[i] = interleave(tables.numericU[i], tables.numericV[i]);
+        }
+        categoricalT = new long[tables.categoricalT.length][];
+        for (int i = 0; i < categoricalT.length; i++) {
+            categoricalT[i] = interleave(tables.categoricalT[i], null);
+        }
+        scoreUV = interleave(tables.scoreU, tables.scoreV);
         local = ThreadLocal.withInitial(() -> {
             Stripe s = new Stripe();
             stripes.add(s);
@@ -108,6 +128,58 @@ public final class WindowRecorder {
 
     public ReferenceProfile reference() {
         return reference;
+    }
+
+    /** {@code a} (and {@code b} after each value of a, when given) in fixed point. */
+    private static long[] interleave(double[] a, double[] b) {
+        int step = b == null ? 1 : 2;
+        long[] out = new long[step * a.length];
+        for (int k = 0; k < a.length; k++) {
+            out[step * k] = Math.round(a[k] * ONE);
+            if (b != null) {
+                out[step * k + 1] = Math.round(b[k] * ONE);
+            }
+        }
+        return out;
+    }
+
+    /** The statistics every recorded value adds to the sequential totals ({@link SequentialDetector}). */
+    public SequentialDetector.Tables tables() {
+        return tables;
+    }
+
+    /**
+     * The sequential totals over every row recorded so far, summed over the recording threads. Each thread adds to
+     * its own totals and this reads them without a lock: a value read mid-update is only late — the totals are
+     * cumulative, so the next look sees it.
+     */
+    public SequentialDetector.Totals totals() {
+        long[] nRows = new long[numericIndex.length];
+        double[] nU = new double[numericIndex.length];
+        double[] nV = new double[numericIndex.length];
+        long[] cRows = new long[categoricalIndex.length];
+        double[] cT = new double[categoricalIndex.length];
+        long sRows = 0;
+        double sU = 0;
+        double sV = 0;
+        long rows = 0;
+        for (Stripe s : stripes) {
+            long r = s.rows;
+            for (int i = 0; i < nRows.length; i++) {
+                nRows[i] += r - s.numericMissing[i];
+                nU[i] += s.numericUV[2 * i] / ONE;
+                nV[i] += s.numericUV[2 * i + 1] / ONE;
+            }
+            for (int i = 0; i < cRows.length; i++) {
+                cRows[i] += r;
+                cT[i] += s.categoricalT[i] / ONE;
+            }
+            sRows += s.scoreRows;
+            sU += s.scoreUV[0] / ONE;
+            sV += s.scoreUV[1] / ONE;
+            rows += r;
+        }
+        return new SequentialDetector.Totals(nRows, nU, nV, cRows, cT, sRows, sU, sV, rows);
     }
 
 
@@ -162,10 +234,18 @@ public final class WindowRecorder {
         return w;
     }
 
+    /** One recording thread's state: its two epochs' counts, and its cumulative sequential totals (written by it). */
     private final class Stripe {
         final Buffers[] buffers = {new Buffers(), new Buffers()};
         volatile int active = -1;
         long sampleCounter;
+        final long[] numericMissing = new long[numericIndex.length];
+        final int[] binOf = new int[numericIndex.length];
+        final long[] numericUV = new long[2 * numericIndex.length];
+        final long[] categoricalT = new long[categoricalIndex.length];
+        long scoreRows;
+        final long[] scoreUV = new long[2];
+        long rows;
     }
 
     /** One stripe's counts for one epoch (or the merged total). */
@@ -197,23 +277,49 @@ public final class WindowRecorder {
                     continue;
                 }
                 rows++;
+                s.rows++;
+                int[] binOf = s.binOf;
                 for (int i = 0; i < numericIndex.length; i++) {
                     float v = (float) (r.value(row, numericIndex[i]) - numericTrend[i] * days);
                     if (Float.isNaN(v)) {
                         numericMissing[i]++;
+                        binOf[i] = -1;
                     } else {
-                        bins[i][numericLookup[i].bin(v)]++;
+                        int b = numericLookup[i].bin(v);
+                        bins[i][b]++;
+                        binOf[i] = b;
                     }
                 }
+                // the sequential totals, in a loop of their own (the binning loop above stays as tight as it was)
+                long[] uvSum = s.numericUV;
+                long[][] uv = numericUV;
+                for (int i = 0; i < binOf.length; i++) {
+                    int b = binOf[i];
+                    if (b < 0) {
+                        s.numericMissing[i]++;
+                    } else {
+                        uvSum[2 * i] += uv[i][2 * b];
+                        uvSum[2 * i + 1] += uv[i][2 * b + 1];
+                    }
+                }
+                long[][] surprise = categoricalT;
                 for (int i = 0; i < categoricalIndex.length; i++) {
                     float v = r.value(row, categoricalIndex[i]);
                     int code = (int) v;
-                    codes[i][v >= 0 && code == v && code < categories[i] ? code : categories[i]]++;
+                    int slot = v >= 0 && code == v && code < categories[i] ? code : categories[i];
+                    codes[i][slot]++;
+                    s.categoricalT[i] += surprise[i][slot];
                 }
                 float score = r.score(row);
                 if (!Float.isNaN(score)) {
                     scoreBins[scoreLookup.bin(score)]++;
-                    scoreFine[scoreFineLookup.bin(score)]++;
+                    int b = scoreFineLookup.bin(score);
+                    scoreFine[b]++;
+                    if (scoreUV.length > 0) {
+                        s.scoreRows++;
+                        s.scoreUV[0] += scoreUV[2 * b];
+                        s.scoreUV[1] += scoreUV[2 * b + 1];
+                    }
                 }
             }
             minTime = Math.min(minTime, timeMs);

@@ -52,7 +52,13 @@ public final class DriftMonitor implements AutoCloseable {
             for (ModelEntry e : repository.models()) {
                 for (ServedVersion v : e.versions()) {
                     VersionDrift d = v.drift();
-                    if (d != null && d.due(now)) {
+                    if (d == null) {
+                        continue;
+                    }
+                    if (d.sequentialAlerts()) {
+                        look(d, now);
+                    }
+                    if (d.due(now)) {
                         judge(d, now);
                     }
                 }
@@ -64,11 +70,11 @@ public final class DriftMonitor implements AutoCloseable {
 
     private void judge(VersionDrift d, long now) {
         DriftDetector.Report r = d.closeAndJudge(now);
-        metrics.window(d.model(), d.version(), r);
+        metrics.window(d.model(), d.version(), r, !d.sequentialAlerts());
         if (observer != null) {
             observer.window(d.model(), d.version(), r);
         }
-        if (r.alertRaised() || r.alertCleared()) {
+        if (!d.sequentialAlerts() && (r.alertRaised() || r.alertCleared())) {
             LOG.warn("{}:{}: drift alert {} — {} of {} features drifted (share {}), score drifted: {}", d.model(),
                     d.version(), r.alertRaised() ? "RAISED" : "cleared",
                     r.features().values().stream().filter(DriftDetector.FeatureResult::drifted).count(),
@@ -77,6 +83,35 @@ public final class DriftMonitor implements AutoCloseable {
         }
         if (d.notify(r) && listener != null) {
             listener.accept(event(d, r));
+        }
+    }
+
+    /** The sequential detector's look at what was recorded since the last tick; an alert goes out at once. */
+    private void look(VersionDrift d, long now) {
+        io.mlserve.drift.SequentialDetector.Verdict v = d.look(now);
+        for (io.mlserve.drift.SequentialDetector.Flag f : v.newFlags()) {
+            metrics.flag(d.model(), d.version(), f.feature());
+        }
+        metrics.sequential(d.model(), d.version(), v);
+        if (v.raised() || v.cleared()) {
+            LOG.warn("{}:{}: drift alert {} (sequential) — flagged {}{}, importance share {}, severity {}", d.model(),
+                    d.version(), v.raised() ? "RAISED" : "cleared", v.flagged(), v.scoreFlagged() ? " and the score"
+                            : "", String.format(java.util.Locale.ROOT, "%.2f", v.importanceShare()),
+                    String.format(java.util.Locale.ROOT, "%.2f", v.severity()));
+        }
+        if (d.notifySequential(v) && listener != null) {
+            DriftEvent.Builder b = DriftEvent.newBuilder()
+                    .setEventId(d.model() + ":" + d.version() + ":seq:" + now)
+                    .setModelName(d.model()).setModelVersion(d.version())
+                    .setKind(v.flagged().isEmpty() && v.scoreFlagged() ? DriftKind.PREDICTION : DriftKind.DATA)
+                    .setDetectedMs(now).setWindowRows(v.rows()).setSeverity(v.severity())
+                    .setDetail((v.raised() ? RAISED : STILL_RAISED) + String.format(java.util.Locale.ROOT,
+                            " (sequential, %s: %d features flagged, importance share %.2f%s)",
+                            v.severity() >= 0.5 ? "critical" : "warning", v.flagged().size(), v.importanceShare(),
+                            v.scoreFlagged() ? ", score drifted" : ""))
+                    .addAllFeatures(v.flagged());
+            DriftEvent e = b.build();
+            listener.accept(e);
         }
     }
 

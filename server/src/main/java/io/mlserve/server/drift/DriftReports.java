@@ -60,7 +60,9 @@ public final class DriftReports {
                 .setModelVersion(f.drift().version()).setWindowRows(r.rows()).setWindowStartMs(r.startMs())
                 .setWindowEndMs(r.endMs()).setSeason(r.season() == null ? "" : r.season()).setJudged(r.judged())
                 .setDriftedShare(r.driftedShare()).setDatasetDrift(r.datasetDrift()).setDrifted(r.drifted())
-                .setAlert(r.alert()).setAlertRaised(r.alertRaised()).setAlertCleared(r.alertCleared());
+                .setAlert(f.drift().sequentialAlerts() ? f.drift().lastVerdict() != null
+                        && f.drift().lastVerdict().alert() : r.alert())
+                .setAlertRaised(r.alertRaised()).setAlertCleared(r.alertCleared());
         for (Map.Entry<String, DriftDetector.FeatureResult> e : r.features().entrySet()) {
             b.putFeatures(e.getKey(), feature(e.getValue()));
         }

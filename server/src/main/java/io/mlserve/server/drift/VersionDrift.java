@@ -31,6 +31,11 @@ public final class VersionDrift {
     private final int output;
     private final WindowRecorder recorder;
     private final DriftDetector detector;
+    private final io.mlserve.drift.SequentialDetector sequential;
+    private final boolean sequentialAlerts;
+    private volatile io.mlserve.drift.SequentialDetector.Verdict lastVerdict;
+    private java.util.function.Supplier<java.util.Map<String, Double>> importance;
+    private boolean weighted;
     private final long windowRows;
     private final long windowMs;
     private final io.mlserve.server.ServerClock clock;
@@ -60,7 +65,16 @@ public final class VersionDrift {
                 c.getDatasetShare() > 0 ? c.getDatasetShare() : d.datasetShare(),
                 c.getAlertAfter() > 0 ? c.getAlertAfter() : d.alertAfter(),
                 c.getClearAfter() > 0 ? c.getClearAfter() : d.clearAfter(),
-                !c.getNoSeasonal(), c.getMinRows() > 0 ? c.getMinRows() : d.minRows()), reference);
+                !c.getNoSeasonal(), c.getMinRows() > 0 ? c.getMinRows() : d.minRows(),
+                "windows".equals(c.getAlerts())), reference);
+        io.mlserve.drift.SequentialDetector.Config q = io.mlserve.drift.SequentialDetector.Config.defaults();
+        this.sequential = new io.mlserve.drift.SequentialDetector(new io.mlserve.drift.SequentialDetector.Config(
+                c.getSequentialK() > 0 ? c.getSequentialK() : q.k(), c.getSequentialH() > 0 ? c.getSequentialH() : q.h(),
+                c.getFlagHoldRows() > 0 ? c.getFlagHoldRows() : q.holdRows(),
+                c.getImportanceShare() > 0 ? c.getImportanceShare() : q.importanceShare(),
+                c.getDatasetShare() > 0 ? c.getDatasetShare() : q.datasetShare(),
+                c.getClearRows() > 0 ? c.getClearRows() : q.clearRows()), reference, recorder.tables());
+        this.sequentialAlerts = !"windows".equals(c.getAlerts());
         this.windowRows = c.getWindowRows() > 0 ? c.getWindowRows() : 10_000;
         this.renotifyWindows = c.getRenotifyWindows();
         this.windowMs = (c.getWindowSeconds() > 0 ? c.getWindowSeconds() : 300) * 1000L;
@@ -133,6 +147,60 @@ public final class VersionDrift {
         recorder.record(view, rows, clock.now());
     }
 
+    /**
+     * Where the model's importance per feature comes from (the version's explainer over rows drawn from its profile);
+     * asked once, on the monitor's thread, the first time the sequential alert is weighed. Uniform until then, or when
+     * it fails.
+     */
+    public void importanceFrom(java.util.function.Supplier<java.util.Map<String, Double>> source) {
+        this.importance = source;
+    }
+
+    /** Whether the sequential detector raises this version's alerts (the default) rather than closed windows. */
+    public boolean sequentialAlerts() {
+        return sequentialAlerts;
+    }
+
+    /** Looks at what was recorded since the last look (the monitor's thread only, every tick). */
+    io.mlserve.drift.SequentialDetector.Verdict look(long nowMs) {
+        if (!weighted && importance != null) {
+            weighted = true;
+            try {
+                java.util.Map<String, Double> w = importance.get();
+                if (w != null && !w.isEmpty()) {
+                    sequential.weights(w);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("{}:{}: importance unknown ({}); every feature weighs the same in drift alerts", model,
+                        version, e.getMessage());
+            }
+        }
+        io.mlserve.drift.SequentialDetector.Verdict v = sequential.update(recorder.totals(), nowMs);
+        lastVerdict = v;
+        return v;
+    }
+
+    /**
+     * Whether a sequential verdict goes to the listeners as an event: when the alert is raised, and while it stays
+     * raised, again every {@code renotify_windows} windows (counted by {@link #closeAndJudge}).
+     */
+    boolean notifySequential(io.mlserve.drift.SequentialDetector.Verdict v) {
+        if (v.raised()) {
+            sinceEvent = 0;
+            return true;
+        }
+        if (v.alert() && renotifyWindows > 0 && sinceEvent >= renotifyWindows) {
+            sinceEvent = 0;
+            return true;
+        }
+        return false;
+    }
+
+    /** The last sequential verdict, or null before the first look. */
+    public io.mlserve.drift.SequentialDetector.Verdict lastVerdict() {
+        return lastVerdict;
+    }
+
     /** Whether the open window should close now. */
     boolean due(long nowMs) {
         long pending = recorder.pendingRows();
@@ -153,6 +221,9 @@ public final class VersionDrift {
      * stays raised, again every {@code renotify_windows} windows (the monitor's thread only).
      */
     boolean notify(DriftDetector.Report r) {
+        if (sequentialAlerts) {
+            return false; // windows report; the sequential detector raises the alert
+        }
         boolean again = r.alert() && renotifyWindows > 0 && sinceEvent >= renotifyWindows;
         if (r.alertRaised() || again) {
             sinceEvent = 0;

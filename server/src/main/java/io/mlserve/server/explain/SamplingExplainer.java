@@ -54,10 +54,15 @@ public final class SamplingExplainer implements Explainer {
 
     /** {@value #PERMUTATIONS} rows, each feature drawn independently from its reference distribution. */
     private static float[] draw(ReferenceProfile profile, int width, SplittableRandom r) {
-        float[] rows = new float[PERMUTATIONS * width];
+        return draw(profile, width, PERMUTATIONS, r);
+    }
+
+    /** {@code n} rows of the model's input width, each feature drawn independently from its reference distribution. */
+    public static float[] draw(ReferenceProfile profile, int width, int n, SplittableRandom r) {
+        float[] rows = new float[n * width];
         java.util.Arrays.fill(rows, Float.NaN);
         for (ReferenceProfile.Feature f : profile.features()) {
-            for (int p = 0; p < PERMUTATIONS; p++) {
+            for (int p = 0; p < n; p++) {
                 float v;
                 ReferenceProfile.Bucket b = f.overall();
                 boolean missing = b.count() > 0 && r.nextLong(b.count()) < b.missing();

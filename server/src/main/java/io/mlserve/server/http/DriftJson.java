@@ -6,12 +6,16 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.Map;
 
-/** {@code GET /v1/drift/{model}}: the last closed window's report as JSON. */
+/**
+ * {@code GET /v1/drift/{model}}: the last closed window's report as JSON, with the sequential detector's last look
+ * ({@code sequential}) and the version's alert (from whichever raises it).
+ */
 final class DriftJson {
     private DriftJson() {
     }
 
-    static void write(String model, String version, DriftDetector.Report r, JsonGenerator g) throws IOException {
+    static void write(String model, String version, DriftDetector.Report r,
+                      io.mlserve.drift.SequentialDetector.Verdict sequential, JsonGenerator g) throws IOException {
         g.writeStartObject();
         g.writeStringField("model", model);
         g.writeStringField("version", version);
@@ -40,10 +44,25 @@ final class DriftJson {
         g.writeBooleanField("dataset_drift", r.datasetDrift());
         g.writeBooleanField("drifted", r.drifted());
         g.writeObjectFieldStart("alert");
-        g.writeBooleanField("active", r.alert());
-        g.writeBooleanField("raised", r.alertRaised());
-        g.writeBooleanField("cleared", r.alertCleared());
+        g.writeStringField("source", sequential != null ? "sequential" : "windows");
+        g.writeBooleanField("active", sequential != null ? sequential.alert() : r.alert());
+        g.writeBooleanField("raised", sequential == null && r.alertRaised());
+        g.writeBooleanField("cleared", sequential == null && r.alertCleared());
         g.writeEndObject();
+        if (sequential != null) {
+            g.writeObjectFieldStart("sequential");
+            g.writeNumberField("rows", sequential.rows());
+            g.writeArrayFieldStart("flagged");
+            for (String f : sequential.flagged()) {
+                g.writeString(f);
+            }
+            g.writeEndArray();
+            g.writeBooleanField("score_flagged", sequential.scoreFlagged());
+            number(g, "importance_share", sequential.importanceShare());
+            number(g, "share", sequential.share());
+            number(g, "severity", sequential.severity());
+            g.writeEndObject();
+        }
         g.writeEndObject();
     }
 

@@ -412,7 +412,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private FullHttpResponse drift(String model, java.util.List<String> versionParam) throws IOException {
         DriftReports.Found f = DriftReports.find(repository, model,
                 versionParam == null || versionParam.isEmpty() ? null : versionParam.get(0));
-        return json(200, g -> DriftJson.write(f.drift().model(), f.drift().version(), f.report(), g));
+        return json(200, g -> DriftJson.write(f.drift().model(), f.drift().version(), f.report(),
+                f.drift().sequentialAlerts() ? f.drift().lastVerdict() : null, g));
     }
 
     /**

@@ -6,7 +6,10 @@ import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.Map;
 
-/** The drift monitor's metrics, per model, version and feature, set when a window closes. */
+/**
+ * The drift monitor's metrics, per model, version and feature: set when a window closes, and at every sequential look
+ * (flags, the alert, the flagged importance share).
+ */
 public final class DriftMetrics {
     private final Gauge psi;
     private final Gauge ks;
@@ -15,6 +18,9 @@ public final class DriftMetrics {
     private final Gauge datasetDrift;
     private final Counter windows;
     private final Counter rows;
+    private final Counter flags;
+    private final Gauge flagged;
+    private final Gauge importanceShare;
 
     DriftMetrics(PrometheusRegistry registry) {
         psi = Gauge.builder().name("mlserve_drift_psi")
@@ -27,7 +33,8 @@ public final class DriftMetrics {
                 .help("1 when the feature drifted in the last closed window, by its configured method")
                 .labelNames("model", "version", "feature").register(registry);
         alert = Gauge.builder().name("mlserve_drift_alert")
-                .help("1 while the drift alert is raised (after K drifted windows, until M clean ones)")
+                .help("1 while the drift alert is raised (sequential: while flagged features or the score weigh enough; "
+                        + "windows: after K drifted windows, until M clean ones)")
                 .labelNames("model", "version").register(registry);
         datasetDrift = Gauge.builder().name("mlserve_drift_dataset_drift")
                 .help("1 when the last closed window had dataset drift (enough drifted features)")
@@ -36,9 +43,31 @@ public final class DriftMetrics {
                 .labelNames("model", "version").register(registry);
         rows = Counter.builder().name("mlserve_drift_rows_total").help("Rows recorded into closed drift windows")
                 .labelNames("model", "version").register(registry);
+        flags = Counter.builder().name("mlserve_drift_flags_total")
+                .help("Features (and the score) flagged by sequential change detection (CUSUM crossings)")
+                .labelNames("model", "version", "feature").register(registry);
+        flagged = Gauge.builder().name("mlserve_drift_flagged_features")
+                .help("Features flagged by sequential change detection now (each holds its flag for hold rows)")
+                .labelNames("model", "version").register(registry);
+        importanceShare = Gauge.builder().name("mlserve_drift_flagged_importance")
+                .help("Share of the model's importance carried by the features flagged now")
+                .labelNames("model", "version").register(registry);
     }
 
-    public void window(String model, String version, DriftDetector.Report r) {
+    /** A feature (or "score") flagged by the sequential detector. */
+    public void flag(String model, String version, String feature) {
+        flags.labelValues(model, version, feature).inc();
+    }
+
+    /** The sequential detector's last look. */
+    public void sequential(String model, String version, io.mlserve.drift.SequentialDetector.Verdict v) {
+        flagged.labelValues(model, version).set(v.flagged().size());
+        importanceShare.labelValues(model, version).set(v.importanceShare());
+        alert.labelValues(model, version).set(v.alert() ? 1 : 0);
+    }
+
+    /** A closed window; {@code alerts} when the windows raise this version's alert (else the sequential look sets it). */
+    public void window(String model, String version, DriftDetector.Report r, boolean alerts) {
         windows.labelValues(model, version).inc();
         rows.labelValues(model, version).inc(r.rows());
         for (Map.Entry<String, DriftDetector.FeatureResult> e : r.features().entrySet()) {
@@ -47,7 +76,9 @@ public final class DriftMetrics {
         if (r.score() != null) {
             feature(model, version, "score", r.score());
         }
-        alert.labelValues(model, version).set(r.alert() ? 1 : 0);
+        if (alerts) {
+            alert.labelValues(model, version).set(r.alert() ? 1 : 0);
+        }
         datasetDrift.labelValues(model, version).set(r.datasetDrift() ? 1 : 0);
     }
 
@@ -65,6 +96,8 @@ public final class DriftMetrics {
     public void forget(String model, String version, Iterable<String> features) {
         windows.remove(model, version);
         rows.remove(model, version);
+        flagged.remove(model, version);
+        importanceShare.remove(model, version);
         alert.remove(model, version);
         datasetDrift.remove(model, version);
         java.util.List<String> names = new java.util.ArrayList<>();
@@ -72,6 +105,7 @@ public final class DriftMetrics {
         names.add("score");
         for (String name : names) {
             psi.remove(model, version, name);
+            flags.remove(model, version, name);
             ks.remove(model, version, name);
             drifted.remove(model, version, name);
         }

@@ -167,6 +167,15 @@ public final class ModelConfigs {
         if (d.getQualityWindowPairs() == 1) {
             throw new ModelLoadException(file + ": drift.quality_window_pairs: at least 2 (0 = 1000)");
         }
+        if (!d.getAlerts().isEmpty() && !java.util.Set.of("sequential", "windows").contains(d.getAlerts())) {
+            throw new ModelLoadException(file + ": drift.alerts: expected sequential or windows, got '"
+                    + d.getAlerts() + "'");
+        }
+        if (d.getSequentialK() < 0 || d.getSequentialH() < 0 || d.getImportanceShare() < 0
+                || d.getImportanceShare() > 1) {
+            throw new ModelLoadException(file + ": drift: sequential_k and sequential_h must not be negative, "
+                    + "importance_share must be a share in (0, 1]");
+        }
     }
 
     /** What the server can check of a retrain policy; the trainer checks the rest when the job is submitted. */

@@ -393,13 +393,48 @@ public final class ModelRepository implements AutoCloseable {
                 // a broken reference must not keep a good model from serving: serve it unmonitored, say so
                 LOG.error("{}: drift monitoring off: {}", session.label(), e.getMessage());
             }
-            return new ServedVersion(name, version, config, session,
+            ServedVersion served = new ServedVersion(name, version, config, session,
                     metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift,
                     checksum, file);
+            if (drift != null) {
+                VersionDrift d = drift;
+                drift.importanceFrom(() -> importance(served, d));
+            }
+            return served;
         } catch (ModelLoadException | RuntimeException e) {
             session.close();
             throw e;
         }
+    }
+
+    /**
+     * The version's importance per input feature — the mean |contribution| its explainer gives over 128 rows drawn from
+     * its drift profile — or null when it has no explainer. What its drift alerts weigh flagged features by.
+     */
+    static java.util.Map<String, Double> importance(ServedVersion v, VersionDrift drift) {
+        ServedVersion.Explanations x = v.explanations();
+        if (x.explainer() == null) {
+            return null;
+        }
+        int width = drift.width();
+        List<String> names = new ArrayList<>(java.util.Collections.nCopies(width, ""));
+        if (v.config().hasFeatures() && v.config().getFeatures().getNamesCount() == width) {
+            names = new ArrayList<>(v.config().getFeatures().getNamesList());
+        } else {
+            for (io.mlserve.drift.ReferenceProfile.Feature f : drift.reference().features()) {
+                names.set(f.index(), f.name());
+            }
+        }
+        float[] rows = io.mlserve.server.explain.SamplingExplainer.draw(drift.reference(), width, 128,
+                new java.util.SplittableRandom(20261203L));
+        java.util.Map<String, Double> out = new java.util.HashMap<>();
+        for (io.mlserve.server.explain.Importance.Feature f : io.mlserve.server.explain.Importance.of(x.explainer(),
+                rows, names, n -> null).features()) {
+            out.put(f.name(), f.meanAbs());
+        }
+        LOG.info("{}:{}: drift alerts weigh features by the model's importance ({})", v.model(), v.versionLabel(),
+                x.explainer().method());
+        return out;
     }
 
     private static List<Long> versionsOnDisk(Path dir, ModelConfig config) throws IOException {
