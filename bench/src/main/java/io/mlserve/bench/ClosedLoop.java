@@ -61,9 +61,10 @@ final class ClosedLoop {
             if (years < 2) {
                 throw new IllegalArgumentException("--years must be at least 2 (one to train v1 on, then the replay)");
             }
-            if (labelDelayDays < 0 || trainDays < 30 || windowRows < 100 || concurrency < 1 || cooldownDays < 0) {
-                throw new IllegalArgumentException("need --label-delay-days >= 0, --train-days >= 30, "
-                        + "--window >= 100, --cooldown-days >= 0, --concurrency >= 1");
+            if (labelDelayDays < 0 || trainDays < 14 || (windowRows != 0 && windowRows < 100) || concurrency < 1
+                    || cooldownDays < 0) {
+                throw new IllegalArgumentException("need --label-delay-days >= 0, --train-days >= 14, "
+                        + "--window 0 (the default) or >= 100, --cooldown-days >= 0, --concurrency >= 1");
             }
         }
     }
@@ -75,6 +76,10 @@ final class ClosedLoop {
     /** A judged drift window of the loop's model. */
     record Window(String version, long startMs, long endMs, long rows, boolean drifted, boolean alertRaised,
                   List<String> features) {
+    }
+
+    /** A sequential flag of a feature (or "score") raised or ended, as the server's history shows it. */
+    record FlagMark(String version, String feature, boolean on, long timeMs) {
     }
 
     /** A drift or quality alert as the server raised it. */
@@ -108,6 +113,7 @@ final class ClosedLoop {
     final List<Window> windows = new ArrayList<>();
     final List<Alert> alerts = new ArrayList<>();
     final List<Retrain> retrains = new ArrayList<>();
+    final List<FlagMark> flags = new ArrayList<>();
     Histogram latencyTotal;
     double replayWallSeconds;
     double pausedWallSeconds;
@@ -216,9 +222,12 @@ final class ClosedLoop {
                 .put("cooldown_seconds", Math.max(1, options.cooldownDays() * 86_400));
         retrain.putObject("train").put("data", "log").put("window_days", options.trainDays())
                 .put("algorithm", options.algorithm()).put("grid", "");
-        // two drifted features make dataset drift (bench/RESULTS.md §11); a standing alert asks again every 20 windows
-        cfg.putObject("drift").put("window_rows", options.windowRows()).put("dataset_share", 0.04)
-                .put("renotify_windows", 20);
+        // the drift defaults (sequential detection); a standing alert is handed on again at every window, the
+        // retrain cooldown pacing what it starts
+        ObjectNode drift = cfg.putObject("drift").put("renotify_windows", 1);
+        if (options.windowRows() > 0) {
+            drift.put("window_rows", options.windowRows());
+        }
         long judgeDays = options.labelDelayDays() + 7L;
         cfg.putObject("rollout").put("mode", "canary").put("challenger_weight", 0.5)
                 .put("window_seconds", judgeDays * 86_400).put("min_requests", 300)
@@ -322,6 +331,11 @@ final class ClosedLoop {
         retrains.sort((a, b) -> Long.compare(a.eventWallMs(), b.eventWallMs()));
         // the whole history, for the report (windows are judged on the server's clock)
         JsonNode history = self[0].get("/v1/drift/" + MODEL + "/history?limit=100000");
+        flags.clear();
+        for (JsonNode f : history.path("flags")) {
+            flags.add(new FlagMark(f.path("version").asText(), f.path("feature").asText(), f.path("on").asBoolean(),
+                    f.path("time_ms").asLong()));
+        }
         windows.clear();
         for (JsonNode w : history.path("windows")) {
             List<String> fs = new ArrayList<>();
@@ -500,6 +514,29 @@ final class ClosedLoop {
             for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.delete(f);
             }
+        }
+    }
+
+    /** The decision threshold a version of {@code model} chose (its metadata.json), or 0.5. */
+    double threshold(String model, int version) {
+        try {
+            JsonNode meta = new ObjectMapper().readTree(registry().resolve(model).resolve(Integer.toString(version))
+                    .resolve("metadata.json").toFile());
+            double t = meta.path("metrics").path("threshold").asDouble(0.5);
+            return t > 0 && t < 1 ? t : 0.5;
+        } catch (IOException e) {
+            return 0.5;
+        }
+    }
+
+    /** When the training data of {@code model}'s version ended (its metadata.json), or 0. */
+    long trainedUntil(String model, int version) {
+        try {
+            JsonNode meta = new ObjectMapper().readTree(registry().resolve(model).resolve(Integer.toString(version))
+                    .resolve("metadata.json").toFile());
+            return meta.path("data").path("event_time_to_ms").asLong(0);
+        } catch (IOException e) {
+            return 0;
         }
     }
 

@@ -31,15 +31,15 @@ class ScenarioBench implements Callable<Integer> {
             + "outcome is reported (default: ${DEFAULT-VALUE}).")
     int labelDelayDays;
 
-    @Option(names = "--train-days", defaultValue = "365", description = "A retrain uses the labelled records of "
-            + "this many days before the alert (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--train-days", defaultValue = "90", description = "A retrain uses the labelled records of "
+            + "this many days of the server's training log before the alert (default: ${DEFAULT-VALUE}).")
     int trainDays;
 
-    @Option(names = "--window", defaultValue = "500", description = "Drift window size in records "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--window", defaultValue = "0", description = "Drift window size in records; 0 = the server's "
+            + "default (sequential detection raises the alerts either way) (default: ${DEFAULT-VALUE}).")
     int window;
 
-    @Option(names = "--cooldown-days", defaultValue = "30", description = "Simulated days after a retrain before "
+    @Option(names = "--cooldown-days", defaultValue = "14", description = "Simulated days after a retrain before "
             + "the next may start (default: ${DEFAULT-VALUE}).")
     int cooldownDays;
 

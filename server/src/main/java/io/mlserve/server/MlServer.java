@@ -277,6 +277,11 @@ public final class MlServer implements AutoCloseable {
             public void window(String model, String version, io.mlserve.drift.DriftDetector.Report report) {
                 driftListeners.forEach(l -> l.window(model, version, report));
             }
+
+            @Override
+            public void flagged(String model, String version, String feature, boolean on, long timeMs) {
+                driftListeners.forEach(l -> l.flagged(model, version, feature, on, timeMs));
+            }
         });
         Class<? extends ServerChannel> channelType = Epoll.isAvailable()
                 ? EpollServerSocketChannel.class : NioServerSocketChannel.class;

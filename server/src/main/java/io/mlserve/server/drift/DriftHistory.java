@@ -10,8 +10,8 @@ import java.util.function.Predicate;
 
 /**
  * The recent drift history of the server, kept in memory for {@code GET /v1/drift/{model}/history}: every judged
- * window of every model version and every alert raised (drift and quality, as handed to the retrain bridge), in two
- * bounded rings — the oldest leave first. Written by the drift monitor's and live quality's threads, read by HTTP
+ * window of every model version, every sequential flag raised or ended, and every alert raised (drift and quality,
+ * as handed to the retrain bridge), in bounded rings — the oldest leave first. Written by the drift monitor's and live quality's threads, read by HTTP
  * handlers; the lock is held only to add or copy out.
  */
 public final class DriftHistory implements DriftListener {
@@ -19,6 +19,12 @@ public final class DriftHistory implements DriftListener {
     public static final int WINDOWS = 10_000;
     /** Alerts kept per server. */
     public static final int ALERTS = 2_000;
+    /** Flag transitions kept per server. */
+    public static final int FLAGS = 20_000;
+
+    /** A feature's sequential flag raised ({@code on}) or ended. */
+    public record Flag(String model, String version, String feature, boolean on, long timeMs) {
+    }
 
     /** One judged window; {@code features} are the drifted ones. */
     public record Window(String model, String version, long startMs, long endMs, long rows, boolean drifted,
@@ -29,6 +35,7 @@ public final class DriftHistory implements DriftListener {
     private final int maxAlerts;
     private final ArrayDeque<Window> windows = new ArrayDeque<>();
     private final ArrayDeque<DriftEvent> alerts = new ArrayDeque<>();
+    private final ArrayDeque<Flag> flags = new ArrayDeque<>();
 
     public DriftHistory() {
         this(WINDOWS, ALERTS);
@@ -67,6 +74,23 @@ public final class DriftHistory implements DriftListener {
                 alerts.pollFirst();
             }
             alerts.addLast(event);
+        }
+    }
+
+    @Override
+    public void flagged(String model, String version, String feature, boolean on, long timeMs) {
+        synchronized (flags) {
+            if (flags.size() == FLAGS) {
+                flags.pollFirst();
+            }
+            flags.addLast(new Flag(model, version, feature, on, timeMs));
+        }
+    }
+
+    /** {@code model}'s flag transitions at or after {@code sinceMs}: the last {@code limit}, oldest first. */
+    public List<Flag> flags(String model, long sinceMs, int limit) {
+        synchronized (flags) {
+            return last(flags, f -> f.model().equals(model) && f.timeMs() >= sinceMs, limit);
         }
     }
 

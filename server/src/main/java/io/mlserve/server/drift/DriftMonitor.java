@@ -88,7 +88,22 @@ public final class DriftMonitor implements AutoCloseable {
 
     /** The sequential detector's look at what was recorded since the last tick; an alert goes out at once. */
     private void look(VersionDrift d, long now) {
+        io.mlserve.drift.SequentialDetector.Verdict before = d.lastVerdict();
         io.mlserve.drift.SequentialDetector.Verdict v = d.look(now);
+        if (observer != null) {
+            java.util.Set<String> was = before == null ? java.util.Set.of() : flaggedSet(before);
+            java.util.Set<String> is = flaggedSet(v);
+            for (String f : is) {
+                if (!was.contains(f)) {
+                    observer.flagged(d.model(), d.version(), f, true, now);
+                }
+            }
+            for (String f : was) {
+                if (!is.contains(f)) {
+                    observer.flagged(d.model(), d.version(), f, false, now);
+                }
+            }
+        }
         for (io.mlserve.drift.SequentialDetector.Flag f : v.newFlags()) {
             metrics.flag(d.model(), d.version(), f.feature());
         }
@@ -113,6 +128,14 @@ public final class DriftMonitor implements AutoCloseable {
             DriftEvent e = b.build();
             listener.accept(e);
         }
+    }
+
+    private static java.util.Set<String> flaggedSet(io.mlserve.drift.SequentialDetector.Verdict v) {
+        java.util.Set<String> s = new java.util.HashSet<>(v.flagged());
+        if (v.scoreFlagged()) {
+            s.add("score");
+        }
+        return s;
     }
 
     DriftEvent event(VersionDrift d, DriftDetector.Report r) {

@@ -487,7 +487,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     /**
-     * GET /v1/drift/{model}/history[?since_ms=T][&limit=N]: the model's judged windows (every version) that ended at
+     * GET /v1/drift/{model}/history[?since_ms=T][&limit=N]: the model's sequential flag transitions, and its judged
+     * windows (every version) that ended at
      * or after T and its alerts detected at or after T (server time), the last N of each (default 1000), oldest first.
      */
     private FullHttpResponse driftHistory(String model, java.util.Map<String, java.util.List<String>> q)
@@ -509,6 +510,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         int limit = limit(q, 1000);
         java.util.List<io.mlserve.server.drift.DriftHistory.Window> windows = driftHistory.windows(model, since, limit);
         java.util.List<DriftEvent> alerts = driftHistory.alerts(model, since, limit);
+        java.util.List<io.mlserve.server.drift.DriftHistory.Flag> flags = driftHistory.flags(model, since, limit);
         return json(200, g -> {
             g.writeStartObject();
             g.writeArrayFieldStart("windows");
@@ -534,6 +536,16 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 strings(g, "features", e.getFeaturesList());
                 g.writeStringField("detail", e.getDetail());
                 g.writeStringField("event_id", e.getEventId());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("flags");
+            for (io.mlserve.server.drift.DriftHistory.Flag f : flags) {
+                g.writeStartObject();
+                g.writeStringField("version", f.version());
+                g.writeStringField("feature", f.feature());
+                g.writeBooleanField("on", f.on());
+                g.writeNumberField("time_ms", f.timeMs());
                 g.writeEndObject();
             }
             g.writeEndArray();

@@ -124,6 +124,13 @@ class DriftServingTest {
             assertThat(w2.get("alert_raised").asBoolean()).as("the sequential detector raises the alert").isFalse();
             assertThat(w2.get("features").toString()).isEqualTo("[\"x0\",\"x1\"]");
             assertThat(history.get("alerts")).hasSize(1);
+            List<String> flagged = new java.util.ArrayList<>();
+            history.get("flags").forEach(f -> {
+                if (f.get("on").asBoolean()) {
+                    flagged.add(f.get("feature").asText());
+                }
+            });
+            assertThat(flagged).as("sequential flags in the history").contains("x0", "x1").doesNotContain("x2");
             JsonNode alert = history.get("alerts").get(0);
             assertThat(alert.get("kind").asText()).isEqualTo("DATA");
             assertThat(alert.get("version").asText()).isEqualTo("1");
