@@ -10,6 +10,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +30,10 @@ import org.slf4j.LoggerFactory;
  *       buffers; the dispatcher hands it a batch only while it is idle.</li>
  * </ul>
  * A request handed to an instance has left the queue; a request that is rejected never took a slot.
+ *
+ * <p>Every time the batcher reads — a request's arrival, its queue timeout and deadline, the queue delay,
+ * the shutdown grace — comes from one {@link NanoClock}, the system's unless one is injected (tests drive
+ * the delays with a clock they move by hand instead of sleeping).
  */
 public final class DynamicBatcher<R extends QueuedRequest> implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DynamicBatcher.class);
@@ -37,6 +43,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
     private final BatchingConfig config;
     private final BatchExecutor<R> executor;
     private final BatcherListener listener;
+    private final NanoClock clock;
     private final int levels;
     private final ManyToOneConcurrentArrayQueue<R>[] inbound;
     private final AtomicInteger[] queued;
@@ -56,9 +63,19 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
     private long nextToDeliver;
     private long nextSequence;
 
-    @SuppressWarnings("unchecked")
     public DynamicBatcher(String name, BatchingConfig config, BatchExecutor<R> executor, BatcherListener listener) {
+        this(name, config, executor, listener, SystemNanoClock.INSTANCE);
+    }
+
+    /**
+     * As {@link #DynamicBatcher(String, BatchingConfig, BatchExecutor, BatcherListener)}, reading time from
+     * {@code clock}; requests' deadlines must be in the same time base.
+     */
+    @SuppressWarnings("unchecked")
+    public DynamicBatcher(String name, BatchingConfig config, BatchExecutor<R> executor, BatcherListener listener,
+                          NanoClock clock) {
         this.name = name;
+        this.clock = clock;
         this.config = config;
         this.executor = executor;
         this.listener = listener;
@@ -105,6 +122,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
                 throw new IllegalArgumentException(request.rows + " rows exceed max_batch_size "
                         + config.maxBatchSize() + "; callers must refuse such requests before submitting");
             }
+            request.enqueuedNanos = clock.nanoTime();
             QueuePolicy policy = config.policy(request.level);
             long timeout = policy.effectiveTimeoutMicros(request.requestedTimeoutMicros);
             request.queueTimeoutNanos = timeout > 0 ? request.enqueuedNanos + timeout * 1000 : Long.MAX_VALUE;
@@ -175,7 +193,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
         try {
             for (;;) {
                 drainInbound();
-                long now = System.nanoTime();
+                long now = clock.nanoTime();
                 if (stopping) {
                     if (now >= drainDeadlineNanos) {
                         rejectAllWaiting(Rejection.SHUTDOWN, "the server shut down before this request could run");
@@ -216,7 +234,8 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
             if (!inboundEmpty() || (waitingForInstance && freeInstance() != null)) {
                 return;
             }
-            long nanos = Math.min(wakeAt - System.nanoTime(), IDLE_PARK_NANOS);
+            // a clock that is not the system's may jump: never park past the idle look-again interval
+            long nanos = Math.min(wakeAt - clock.nanoTime(), IDLE_PARK_NANOS);
             if (nanos > 0) {
                 LockSupport.parkNanos(this, nanos);
             }
@@ -276,7 +295,7 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
     /**
      * Gathers the next batch in priority order and hands it to {@code free} if it should go now.
      *
-     * @return 0 when a batch was dispatched, else the System.nanoTime() to look again at
+     * @return 0 when a batch was dispatched, else the clock's time to look again at
      */
     private long formAndDispatch(Instance free, List<R> batch, long now) {
         batch.clear();
@@ -499,10 +518,11 @@ public final class DynamicBatcher<R extends QueuedRequest> implements AutoClosea
      */
     public void close(Duration grace) {
         accepting = false;
-        drainDeadlineNanos = System.nanoTime() + grace.toNanos();
+        drainDeadlineNanos = clock.nanoTime() + grace.toNanos();
         stopping = true;
         LockSupport.unpark(dispatcher);
         try {
+            // the grace is on the batcher's clock; the wall-clock wait only bounds a dispatcher that hangs
             dispatcher.join(grace.toMillis() + TimeUnit.MINUTES.toMillis(1));
             for (Instance in : instances) {
                 LockSupport.unpark(in.thread);

@@ -2,15 +2,17 @@ package io.mlserve.batching;
 
 /**
  * A request as the batcher sees it: its rows, priority level and deadlines. Subclasses carry the payload
- * and say how to fail. Fields are set before {@link DynamicBatcher#submit} and then only read.
+ * and say how to fail. Fields are set by the constructor and by {@link DynamicBatcher#submit}, then only read.
  */
 public abstract class QueuedRequest {
     final int rows;
     final int level;
-    final long enqueuedNanos;
-    /** System.nanoTime() after which the request must not run (caller's deadline); Long.MAX_VALUE = none. */
+    /** When the batcher accepted the request, on its clock. Set at submit. */
+    long enqueuedNanos;
+    /** Time after which the request must not run (caller's deadline), on the batcher's clock (System.nanoTime()
+     * unless one was injected); Long.MAX_VALUE = none. */
     final long deadlineNanos;
-    /** System.nanoTime() after which the queue timeout applies; Long.MAX_VALUE = none. Set at submit. */
+    /** Time after which the queue timeout applies; Long.MAX_VALUE = none. Set at submit. */
     long queueTimeoutNanos = Long.MAX_VALUE;
     final long requestedTimeoutMicros;
     boolean delayed;
@@ -18,7 +20,8 @@ public abstract class QueuedRequest {
     /**
      * @param rows                   rows this request adds to a batch (1 for unbatched models)
      * @param level                  priority level, 1 = highest
-     * @param deadlineNanos          caller's deadline as System.nanoTime(), Long.MAX_VALUE for none
+     * @param deadlineNanos          caller's deadline on the batcher's clock (System.nanoTime() by default),
+     *                               Long.MAX_VALUE for none
      * @param requestedTimeoutMicros the request's own {@code timeout} parameter, 0 for none
      */
     protected QueuedRequest(int rows, int level, long deadlineNanos, long requestedTimeoutMicros) {
@@ -26,7 +29,6 @@ public abstract class QueuedRequest {
         this.level = level;
         this.deadlineNanos = deadlineNanos;
         this.requestedTimeoutMicros = requestedTimeoutMicros;
-        this.enqueuedNanos = System.nanoTime();
     }
 
     public int rows() {
@@ -37,6 +39,7 @@ public abstract class QueuedRequest {
         return level;
     }
 
+    /** When the batcher accepted this request, on its clock (0 before {@link DynamicBatcher#submit}). */
     public long enqueuedNanos() {
         return enqueuedNanos;
     }

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "mlserve benchmarks.",
         subcommands = {BenchMain.Load.class, BenchMain.Transport.class, BatchingBench.class, FeatureBench.class,
             PredictBench.class, RetrainBench.class, DriftBench.class, DriftEvalBench.class, DriftSeqBench.class, SwapBench.class,
-            SoakBench.class, ScenarioBench.class, ScenarioBench.Demo.class, ScoreBench.class,
+            SoakBench.class, ScenarioBench.class, ScenarioBench.Demo.class, ScoreBench.class, ServedBench.class,
             ExplainBench.class,
             BenchMain.Jmh.class})
 public final class BenchMain implements Runnable {

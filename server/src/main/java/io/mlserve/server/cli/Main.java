@@ -22,7 +22,11 @@ public final class Main implements Runnable {
                     // what the user can fix (a missing file, a bad value, a model that cannot load): one line
                     if (e instanceof java.io.IOException || e instanceof IllegalArgumentException
                             || e instanceof io.mlserve.runtime.ModelLoadException) {
-                        cmd.getErr().println("mlserve " + cmd.getCommandName() + ": " + e.getMessage());
+                        String message = e instanceof java.nio.file.NoSuchFileException
+                                ? "no such file: " + e.getMessage()
+                                : e instanceof java.nio.file.AccessDeniedException
+                                ? "permission denied: " + e.getMessage() : e.getMessage();
+                        cmd.getErr().println("mlserve " + cmd.getCommandName() + ": " + message);
                         return 2;
                     }
                     throw e;

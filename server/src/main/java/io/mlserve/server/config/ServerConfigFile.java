@@ -59,7 +59,12 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
             ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
             root = mapper.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new ConfigException(file + ": not valid YAML/JSON: " + e.getOriginalMessage());
+            // the parser's message spans lines (quoted source, a caret drawing): keep its unindented lines
+            String first = String.join("; ", e.getOriginalMessage().strip().lines()
+                    .filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0))).toList());
+            var at = e.getLocation();
+            throw new ConfigException(file + ": not valid YAML/JSON" + (at != null && at.getLineNr() > 0
+                    ? " at line " + at.getLineNr() + ", column " + at.getColumnNr() : "") + ": " + first);
         }
         if (root == null || !root.isObject()) {
             throw new ConfigException(file + ": expected a mapping with model_repository, data_dir, feature_views");
@@ -223,7 +228,7 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
     }
 
     /** A mistake in the config file; its message names the file and key. */
-    public static final class ConfigException extends RuntimeException {
+    public static final class ConfigException extends IllegalArgumentException {
         public ConfigException(String message) {
             super(message);
         }

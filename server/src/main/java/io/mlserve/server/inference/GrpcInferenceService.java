@@ -32,9 +32,9 @@ import io.mlserve.proto.inference.ServerReadyResponse;
 
 /**
  * The Open Inference Protocol gRPC service (plus Triton's streaming, config, statistics and repository
- * RPCs). Handlers run on the transport threads; inference is handed to {@link InferenceHandler#submit}
- * (one hop, to the compute executor) and repository loads to the loader executor, so neither stalls
- * the network threads.
+ * RPCs). Handlers run on the transport threads; inference is handed to {@link InferenceHandler#submit},
+ * which queues it on the model's batcher (its instance threads run the model and answer), and repository
+ * loads go to the loader executor, so neither stalls the network threads.
  */
 public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
     private final InferenceHandler handler;

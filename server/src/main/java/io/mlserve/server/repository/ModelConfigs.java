@@ -42,6 +42,16 @@ public final class ModelConfigs {
     private ModelConfigs() {
     }
 
+    /**
+     * A JSON parser's complaint as one line: the JSON library's exception class and its "see this page" line
+     * are left out.
+     */
+    private static String parseError(String message) {
+        String first = message == null ? "not valid JSON" : message.strip().lines().findFirst().orElse("not valid JSON");
+        int colon = first.indexOf("Exception: ");
+        return colon >= 0 && !first.substring(0, colon).contains(" ") ? first.substring(colon + 11) : first;
+    }
+
     /** The model's config: parsed from config.json when present, else just its name and the defaults. */
     public static ModelConfig read(Path modelDir, String modelName) throws ModelLoadException {
         Path file = modelDir.resolve(CONFIG_FILE);
@@ -50,7 +60,7 @@ public final class ModelConfigs {
             try {
                 JsonFormat.parser().merge(Files.readString(file), b);
             } catch (InvalidProtocolBufferException e) {
-                throw new ModelLoadException(file + ": " + e.getMessage());
+                throw new ModelLoadException(file + ": " + parseError(e.getMessage()));
             } catch (IOException e) {
                 throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
             }

@@ -47,7 +47,7 @@ class TreeShapTest {
             }
             double[] fast = new double[FEATURES];
             TreeShap.add(t, x, 0, fast);
-            double[] exact = TreeShap.bruteForce(t, x, FEATURES);
+            double[] exact = TreeShapOracle.bruteForce(t, x, FEATURES);
             double sum = t.expected();
             for (int f = 0; f < FEATURES; f++) {
                 assertThat(fast[f]).as("trial %d feature %d, %s", trial, f, TreeShap.describe(t))
@@ -112,7 +112,7 @@ class TreeShapTest {
                 }
                 double[] exact = new double[FEATURES];
                 for (int i = 0; i < trees.length; i++) {
-                    double[] phi = TreeShap.bruteForce(shapTree(trees[i], (float) weights[i]), x, FEATURES);
+                    double[] phi = TreeShapOracle.bruteForce(shapTree(trees[i], (float) weights[i]), x, FEATURES);
                     for (int f = 0; f < FEATURES; f++) {
                         exact[f] += 2 * phi[f];
                     }

@@ -61,7 +61,7 @@ class ConfigAndRecordFuzzTest {
             try {
                 ServerConfigFile.read(f);
             } catch (IOException | ServerConfigFile.ConfigException e) {
-                // refused with a message naming the file and key
+                refusedInOneLineNaming(e.getMessage(), f);
             }
             return;
         }
@@ -69,7 +69,14 @@ class ConfigAndRecordFuzzTest {
         try {
             ModelConfigs.read(m, "m");
         } catch (ModelLoadException e) {
-            // refused with a message naming the file and key
+            refusedInOneLineNaming(e.getMessage(), m.resolve("config.json"));
+        }
+    }
+
+    /** What the operator reads: one line that starts with the file it is about. */
+    private static void refusedInOneLineNaming(String message, Path file) {
+        if (message == null || !message.startsWith(file.toString()) || message.contains("\n")) {
+            throw new AssertionError("a refusal must be one line naming " + file + ", got: " + message);
         }
     }
 
