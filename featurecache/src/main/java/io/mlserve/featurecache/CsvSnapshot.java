@@ -12,9 +12,9 @@ import java.util.List;
  * Bulk-loads a CSV snapshot (header row; one row per entity; what Spark's {@code df.write.csv(header=true)}
  * writes) into a feature table. Columns are matched by name: the view's entity key, an event time column
  * (epoch ms), and any of the view's features; other columns are ignored and features without a column are
- * left out of the rows (DEFAULTED). Empty cells are absent features. Rows go through the same event-time
- * ordering as every other write, so loading a snapshot twice, or one older than the stream, changes nothing
- * that is newer.
+ * left out of the rows. Empty cells are absent features: in a REPLACE view they read back DEFAULTED, in a MERGE
+ * view they leave the stored value as it is. Rows go through the same event-time ordering as every other write,
+ * so loading a snapshot twice, or one older than the stream, changes nothing that is newer.
  */
 public final class CsvSnapshot {
     private CsvSnapshot() {

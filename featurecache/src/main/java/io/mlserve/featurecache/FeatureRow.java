@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 
 /**
  * A reusable holder for one entity's features as read from a {@link FeatureTable}: values (defaults
- * already applied), a status per feature and the write's event time. Owned by one thread.
+ * already applied), a status per feature and the row's event time. Owned by one thread.
  */
 public final class FeatureRow {
     final double[] values;
@@ -30,7 +30,10 @@ public final class FeatureRow {
         return statuses[feature];
     }
 
-    /** Event time of the stored write in ms since the epoch, -1 when the entity is unknown. */
+    /**
+     * Event time of the stored row in ms since the epoch (in MERGE mode the newest applied write's), -1 when the
+     * entity is unknown.
+     */
     public long eventTimeMs() {
         return eventTimeMs;
     }

@@ -1,5 +1,6 @@
 package io.mlserve.featurecache;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -10,9 +11,10 @@ import java.util.List;
  * @param vocabulary   CATEGORICAL only: the known categories, index = position; empty when hashing
  * @param hashBuckets  CATEGORICAL only: when > 0, categories are hashed into this many buckets instead
  * @param defaultValue the value reads return when the feature is absent, stale or the entity unknown
+ * @param ttl          how long this feature's value stays fresh; Duration.ZERO = the view's ttl
  */
 public record FeatureSpec(String name, FeatureType type, List<String> vocabulary, int hashBuckets,
-                          double defaultValue) {
+                          double defaultValue, Duration ttl) {
 
     public FeatureSpec {
         if (name == null || name.isEmpty()) {
@@ -25,6 +27,15 @@ public record FeatureSpec(String name, FeatureType type, List<String> vocabulary
         if (type != FeatureType.CATEGORICAL && (!vocabulary.isEmpty() || hashBuckets > 0)) {
             throw new IllegalArgumentException("feature '" + name + "': vocabulary and hash_buckets are for categorical features");
         }
+        ttl = ttl == null ? Duration.ZERO : ttl;
+        if (ttl.isNegative()) {
+            throw new IllegalArgumentException("feature '" + name + "': ttl must be >= 0");
+        }
+    }
+
+    /** A feature that goes stale with its view's ttl. */
+    public FeatureSpec(String name, FeatureType type, List<String> vocabulary, int hashBuckets, double defaultValue) {
+        this(name, type, vocabulary, hashBuckets, defaultValue, Duration.ZERO);
     }
 
     public static FeatureSpec numeric(String name, double defaultValue) {

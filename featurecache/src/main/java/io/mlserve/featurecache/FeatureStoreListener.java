@@ -3,8 +3,8 @@ package io.mlserve.featurecache;
 /** Observes a feature store for metrics; called on the calling threads, so it must be cheap and thread-safe. */
 public interface FeatureStoreListener {
     /**
-     * A write to {@code view} with event time {@code eventTimeMs} was applied, or ignored because an equal-or-newer
-     * write was stored.
+     * A write to {@code view} with event time {@code eventTimeMs} was applied, or ignored because newer values were
+     * stored (of the whole row in REPLACE mode, of every feature it names in MERGE mode).
      */
     void written(String view, boolean applied, long eventTimeMs);
 

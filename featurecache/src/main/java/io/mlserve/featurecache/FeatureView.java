@@ -11,15 +11,20 @@ import java.util.List;
  * @param entityKey    name of the entity key, e.g. customer_id
  * @param keyType      STRING or INT64 entity ids
  * @param features     the features, in the order rows are laid out
- * @param ttl          how long a write stays fresh; Duration.ZERO = forever
+ * @param ttl          how long a value stays fresh unless its feature has its own ttl; Duration.ZERO = forever
  * @param maxEntities  how many entities the table is sized for (Chronicle Map cannot grow past it)
  * @param serveStale   whether STALE features return their last value instead of the default
+ * @param writeMode    MERGE: a write updates the features it names, each ordered by its own event time;
+ *                     REPLACE: a write is the entity's whole row
  */
 public record FeatureView(String name, String entityKey, KeyType keyType, List<FeatureSpec> features, Duration ttl,
-                          long maxEntities, boolean serveStale) {
+                          long maxEntities, boolean serveStale, WriteMode writeMode) {
 
     /** Entity id types. */
     public enum KeyType { STRING, INT64 }
+
+    /** How a write meets the stored row (see {@link FeatureTable}). */
+    public enum WriteMode { MERGE, REPLACE }
 
     /** Largest entity id accepted, in UTF-8 bytes. */
     public static final int MAX_KEY_BYTES = 256;
@@ -45,6 +50,15 @@ public record FeatureView(String name, String entityKey, KeyType keyType, List<F
         if (maxEntities < 1) {
             throw new IllegalArgumentException("feature view '" + name + "': max_entities must be >= 1");
         }
+        if (writeMode == null) {
+            throw new IllegalArgumentException("feature view '" + name + "': write_mode is required");
+        }
+    }
+
+    /** A view in the default write mode, MERGE. */
+    public FeatureView(String name, String entityKey, KeyType keyType, List<FeatureSpec> features, Duration ttl,
+                       long maxEntities, boolean serveStale) {
+        this(name, entityKey, keyType, features, ttl, maxEntities, serveStale, WriteMode.MERGE);
     }
 
     /** Index of feature {@code feature}, or -1. */

@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
  */
 public final class FeatureViewConfig {
     private static final Set<String> VIEW_KEYS = Set.of("name", "entity_key", "key_type", "ttl", "max_entities",
-            "serve_stale", "features");
-    private static final Set<String> FEATURE_KEYS = Set.of("name", "type", "vocabulary", "hash_buckets", "default");
+            "serve_stale", "write_mode", "features");
+    private static final Set<String> FEATURE_KEYS = Set.of("name", "type", "vocabulary", "hash_buckets", "default",
+            "ttl");
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)?");
 
     private FeatureViewConfig() {
@@ -47,6 +48,13 @@ public final class FeatureViewConfig {
         long maxEntities = v.has("max_entities") ? positive(where, key + ".max_entities", v.get("max_entities"))
                 : 1_000_000;
         boolean serveStale = v.has("serve_stale") && bool(where, key + ".serve_stale", v.get("serve_stale"));
+        String writeMode = v.has("write_mode")
+                ? text(where, key + ".write_mode", v.get("write_mode")).toLowerCase(Locale.ROOT) : "merge";
+        FeatureView.WriteMode mode = switch (writeMode) {
+            case "merge" -> FeatureView.WriteMode.MERGE;
+            case "replace" -> FeatureView.WriteMode.REPLACE;
+            default -> throw fail(where, key + ".write_mode", "expected merge or replace, got '" + writeMode + "'");
+        };
         JsonNode fs = require(where, key, v, "features");
         if (!fs.isArray() || fs.isEmpty()) {
             throw fail(where, key + ".features", "expected a non-empty list");
@@ -56,7 +64,7 @@ public final class FeatureViewConfig {
             features.add(feature(where, key + ".features[" + i + "]", fs.get(i)));
         }
         try {
-            return new FeatureView(name, entityKey, kt, features, ttl, maxEntities, serveStale);
+            return new FeatureView(name, entityKey, kt, features, ttl, maxEntities, serveStale, mode);
         } catch (IllegalArgumentException e) {
             throw fail(where, key, e.getMessage());
         }
@@ -120,8 +128,9 @@ public final class FeatureViewConfig {
                 throw fail(where, key + ".default", "expected a number or nan");
             }
         }
+        Duration ttl = f.has("ttl") ? duration(where, key + ".ttl", f.get("ttl")) : Duration.ZERO;
         try {
-            return new FeatureSpec(name, ft, vocabulary, buckets, def);
+            return new FeatureSpec(name, ft, vocabulary, buckets, def, ttl);
         } catch (IllegalArgumentException e) {
             throw fail(where, key, e.getMessage());
         }

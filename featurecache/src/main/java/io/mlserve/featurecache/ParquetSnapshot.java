@@ -17,7 +17,8 @@ import org.apache.parquet.schema.Type;
  * Bulk-loads a Parquet snapshot — a file, or a directory of part files as Spark's {@code df.write.parquet}
  * leaves it — into a feature table, with the same column matching and event-time ordering as
  * {@link CsvSnapshot}. Numbers may be int32/int64/float/double/boolean; strings (categories, or numbers as
- * text) are read as UTF-8; nulls are absent features.
+ * text) are read as UTF-8; nulls are absent features (as CSV's empty cells: in a MERGE view they leave the
+ * stored value).
  */
 public final class ParquetSnapshot {
     private ParquetSnapshot() {

@@ -11,6 +11,9 @@ public interface RowTarget {
     /** The code a category value is stored as: vocabulary index, hash bucket, or -1 when unknown. */
     long categoryCode(int feature, String value);
 
-    /** One row: {@code values[i]} where {@code present[i]}, the feature's default elsewhere. */
+    /**
+     * One row: {@code values[i]} where {@code present[i]}; the other features are absent (a feature table's
+     * REPLACE mode resets them to the default, MERGE mode keeps their stored values).
+     */
     FeatureTable.WriteOutcome write(CharSequence entity, long eventTimeMs, double[] values, boolean[] present);
 }

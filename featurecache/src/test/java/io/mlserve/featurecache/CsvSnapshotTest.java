@@ -47,6 +47,30 @@ class CsvSnapshotTest {
     }
 
     @Test
+    void anEmptyCellLeavesTheStoredValueInAMergeViewAndResetsItInAReplaceView() throws Exception {
+        Path first = Files.writeString(dir.resolve("first.csv"), "customer_id,event_time,tenure,spend\nc1,100,12,3.5\n");
+        Path second = Files.writeString(dir.resolve("second.csv"), "customer_id,event_time,tenure,spend\nc1,200,,4.5\n");
+        for (FeatureView.WriteMode mode : FeatureView.WriteMode.values()) {
+            FeatureView v = view(1000);
+            v = new FeatureView(v.name(), v.entityKey(), v.keyType(), v.features(), v.ttl(), v.maxEntities(),
+                    v.serveStale(), mode);
+            try (FeatureTable t = FeatureTable.open(dir.resolve(mode.name()), v)) {
+                CsvSnapshot.load(first, t, "event_time", 0);
+                assertThat(CsvSnapshot.load(second, t, "event_time", 0).applied()).isEqualTo(1);
+                FeatureRow row = new FeatureRow(t.view());
+                t.read("c1", 0, row);
+                assertThat(row.value(1)).isEqualTo(4.5);
+                if (mode == FeatureView.WriteMode.MERGE) {
+                    assertThat(row.value(0)).isEqualTo(12);
+                    assertThat(row.status(0)).isEqualTo(FeatureStatus.PRESENT);
+                } else {
+                    assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);
+                }
+            }
+        }
+    }
+
+    @Test
     void reportsFileLineAndColumnOfBadCells() throws Exception {
         Path csv = dir.resolve("bad.csv");
         Files.writeString(csv, "customer_id,event_time,tenure\nc1,100,twelve\n");

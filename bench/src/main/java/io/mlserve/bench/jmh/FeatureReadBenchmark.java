@@ -17,19 +17,26 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-/** One 47-feature row read from a persisted table of 1M entities, and one row written. */
+/**
+ * One 47-feature row read from a persisted table of 1M entities, and one row written, in each write mode (MERGE
+ * keeps an event time per feature and merges under the entry lock; REPLACE writes whole rows).
+ */
 @State(Scope.Benchmark)
 @Fork(1)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class FeatureReadBenchmark {
     static final int ENTITIES = 1_000_000;
+
+    @Param({"REPLACE", "MERGE"})
+    FeatureView.WriteMode writeMode;
 
     FeatureTable table;
     String[] keys;
@@ -43,7 +50,7 @@ public class FeatureReadBenchmark {
     public void fill() throws Exception {
         Path dir = Files.createTempDirectory("jmh-features");
         FeatureView view = new FeatureView("customer", "customer_id", FeatureView.KeyType.STRING,
-                ChurnExample.FEATURES, Duration.ZERO, ENTITIES + 1000L, false);
+                ChurnExample.FEATURES, Duration.ZERO, ENTITIES + 1000L, false, writeMode);
         table = FeatureTable.open(dir, view);
         keys = new String[ENTITIES];
         values = new double[view.size()];

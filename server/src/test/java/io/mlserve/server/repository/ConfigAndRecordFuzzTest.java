@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.mlserve.featurecache.FeatureJson;
+import io.mlserve.featurecache.FeatureRow;
+import io.mlserve.featurecache.FeatureStatus;
+import io.mlserve.featurecache.FeatureTable;
 import io.mlserve.featurecache.FeatureSpec;
 import io.mlserve.featurecache.FeatureStore;
 import io.mlserve.featurecache.FeatureStoreException;
@@ -20,20 +23,26 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
  * Fuzzing the parsers of what operators and producers send: a model's config.json and the server config file (a
- * refusal names the file; nothing else may be thrown), and Kafka feature records in both formats written into a real
- * Chronicle Map feature table (a bad record is a FeatureStoreException — the ingester dead-letters it — and a good one
- * is stored).
+ * refusal is one line naming the file; nothing else may be thrown), and Kafka feature records in both formats written
+ * into a real Chronicle Map feature table (a bad record is a FeatureStoreException — the ingester dead-letters it — and a
+ * good one is stored: every feature it names reads back with its value unless a newer write to that feature came
+ * first, checked against a model of the merge view kept here).
  */
 class ConfigAndRecordFuzzTest {
     private static Path dir;
     private static FeatureStore store;
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** What the merge view must hold: per entity, each feature's newest value and its event time (0 = never). */
+    private static final Map<String, double[]> EXPECTED_VALUES = new HashMap<>();
+    private static final Map<String, long[]> EXPECTED_TIMES = new HashMap<>();
 
     @BeforeAll
     static void open() throws Exception {
@@ -103,7 +112,41 @@ class ConfigAndRecordFuzzTest {
             }
             store.write("customer", List.of(record));
         } catch (InvalidProtocolBufferException | FeatureStoreException e) {
-            // dead-lettered by the ingester
+            return; // dead-lettered by the ingester
+        }
+        checkStored(record);
+    }
+
+    /** The record's features, where no newer write to them came first, read back as written. */
+    private static void checkStored(FeatureRecord record) {
+        FeatureTable table = store.table("customer");
+        FeatureView view = table.view();
+        double[] values = EXPECTED_VALUES.computeIfAbsent(record.getEntityId(), k -> new double[view.size()]);
+        long[] times = EXPECTED_TIMES.computeIfAbsent(record.getEntityId(), k -> new long[view.size()]);
+        long t = record.getEventTimeMs();
+        record.getValuesMap().forEach((name, v) -> {
+            int i = view.indexOf(name);
+            if (t >= times[i]) {
+                values[i] = switch (v.getKindCase()) {
+                    case NUMBER -> v.getNumber();
+                    case INTEGER -> v.getInteger();
+                    case CATEGORY -> table.categoryCode(i, v.getCategory());
+                    default -> throw new AssertionError("stored a value without a kind: " + record);
+                };
+                times[i] = t;
+            }
+        });
+        FeatureRow row = new FeatureRow(view);
+        store.read("customer", record.getEntityId(), t, row, "entity");
+        for (int i = 0; i < view.size(); i++) {
+            if (times[i] == 0 || t - times[i] > view.ttl().toMillis()) {
+                continue; // never written, or stale as of this record
+            }
+            if (row.status(i) != FeatureStatus.PRESENT || Double.compare(row.value(i), values[i]) != 0) {
+                throw new AssertionError("feature " + view.features().get(i).name() + " of '" + record.getEntityId()
+                        + "' reads " + row.value(i) + " (" + row.status(i) + "), expected " + values[i]
+                        + " written at " + times[i] + "; last record " + record);
+            }
         }
     }
 }
