@@ -18,8 +18,9 @@ import java.util.Map;
  * wait a prediction older than the wait leaves too (checked as predictions arrive, against the caller's clock).
  * Outcomes that match nothing are {@code unmatched}. A {@link Listener} hears of every prediction as it starts
  * waiting, is joined, or expires. A window closes every {@code windowPairs} joined pairs per model version
- * (each model's own settings); quality is low when its AUC is below {@code minAuc}; the alert is raised after {@code alertAfter} low windows
- * in a row and cleared after {@code clearAfter} good ones.
+ * (each version's own settings); quality is low when its AUC is below {@code minAuc}; the alert is raised after
+ * {@code alertAfter} low windows in a row and cleared after {@code clearAfter} good ones, and while it stays raised
+ * every {@code renotifyWindows} windows say so again ({@link Report#alertRenotified}).
  */
 public final class QualityJoin {
     /**
@@ -47,23 +48,40 @@ public final class QualityJoin {
         void expired(Pending p);
     }
 
-    /** A model's quality window: joined pairs per window, the AUC below which it is low, the accuracy threshold. */
-    public record Settings(int windowPairs, double minAuc, double threshold) {
+    /**
+     * A model version's quality window: joined pairs per window, the AUC below which it is low, the accuracy threshold
+     * and where it came from (e.g. "config", "metadata", "default"), and every how many windows a raised alert is
+     * reported again (0 = only when raised).
+     */
+    public record Settings(int windowPairs, double minAuc, double threshold, String thresholdFrom,
+                           int renotifyWindows) {
         public Settings {
             if (windowPairs < 2) {
                 throw new IllegalArgumentException("a quality window needs at least 2 pairs, got " + windowPairs);
             }
+            if (renotifyWindows < 0) {
+                throw new IllegalArgumentException("renotify windows must be >= 0, got " + renotifyWindows);
+            }
+        }
+
+        public Settings(int windowPairs, double minAuc, double threshold) {
+            this(windowPairs, minAuc, threshold, "", 0);
         }
     }
 
-    /** One closed quality window of a model version. */
-    public record Report(String model, String version, Quality.Metrics metrics, boolean low, boolean alert,
-                         boolean alertRaised, boolean alertCleared) {
+    /**
+     * One closed quality window of a model version, judged with {@code settings}.
+     *
+     * @param alertRenotified the alert was already raised and stays raised, and {@code renotifyWindows} windows have
+     *                        closed since it was last reported
+     */
+    public record Report(String model, String version, Quality.Metrics metrics, Settings settings, boolean low,
+                         boolean alert, boolean alertRaised, boolean alertCleared, boolean alertRenotified) {
     }
 
     private final int capacity;
     private final long toleranceMs;
-    private final java.util.function.Function<String, Settings> settingsFor;
+    private final java.util.function.BiFunction<String, String, Settings> settingsFor;
     private final int alertAfter;
     private final int clearAfter;
     private final Deque<Pending> order = new ArrayDeque<>();
@@ -84,6 +102,7 @@ public final class QualityJoin {
         int n;
         int lowRun;
         int goodRun;
+        int sinceReported;
         boolean alert;
 
         Window(Settings settings) {
@@ -96,12 +115,16 @@ public final class QualityJoin {
     /** The same window settings for every model. */
     public QualityJoin(int capacity, long toleranceMs, int windowPairs, double threshold, double minAuc, int alertAfter,
                        int clearAfter) {
-        this(capacity, toleranceMs, alertAfter, clearAfter, model -> new Settings(windowPairs, minAuc, threshold));
+        this(capacity, toleranceMs, alertAfter, clearAfter, (model, version) -> new Settings(windowPairs, minAuc,
+                threshold));
     }
 
-    /** @param settingsFor each model's window settings (asked once per model version, at its first joined pair) */
+    /**
+     * @param settingsFor each model version's window settings, by (model, version) (asked once per model version, at
+     *                    its first joined pair)
+     */
     public QualityJoin(int capacity, long toleranceMs, int alertAfter, int clearAfter,
-                       java.util.function.Function<String, Settings> settingsFor) {
+                       java.util.function.BiFunction<String, String, Settings> settingsFor) {
         if (capacity < 1 || alertAfter < 1 || clearAfter < 1 || toleranceMs < 0) {
             throw new IllegalArgumentException("capacity >= 1, alert/clear >= 1, tolerance >= 0");
         }
@@ -195,8 +218,8 @@ public final class QualityJoin {
             listener.joined(p, label, outcomeEventTimeMs);
         }
         String key = p.model() + "\u0000" + p.version();
-        String model = p.model();
-        Window w = windows.computeIfAbsent(key, k -> new Window(settingsFor.apply(model)));
+        Pending joined = p;
+        Window w = windows.computeIfAbsent(key, k -> new Window(settingsFor.apply(joined.model(), joined.version())));
         w.scores[w.n] = p.score();
         w.labels[w.n] = label;
         if (++w.n < w.settings.windowPairs()) {
@@ -207,6 +230,7 @@ public final class QualityJoin {
         boolean low = m.auc() < w.settings.minAuc();
         boolean raised = false;
         boolean cleared = false;
+        boolean again = false;
         if (low) {
             w.lowRun++;
             w.goodRun = 0;
@@ -222,7 +246,14 @@ public final class QualityJoin {
                 cleared = true;
             }
         }
-        return new Report(p.model(), p.version(), m, low, w.alert, raised, cleared);
+        int renotify = w.settings.renotifyWindows();
+        if (raised) {
+            w.sinceReported = 0;
+        } else if (w.alert && renotify > 0 && ++w.sinceReported >= renotify) {
+            w.sinceReported = 0;
+            again = true;
+        }
+        return new Report(p.model(), p.version(), m, w.settings, low, w.alert, raised, cleared, again);
     }
 
     private Pending nearest(String entity, long observedTimeMs) {

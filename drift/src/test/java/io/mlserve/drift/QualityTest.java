@@ -3,6 +3,8 @@ package io.mlserve.drift;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -105,5 +107,37 @@ class QualityTest {
             assertThat(last.low()).as("window %d auc %s", w, last.metrics().auc()).isEqualTo(!informative[w]);
             assertThat(last.alert()).as("window %d", w).isEqualTo(expectAlert[w]);
         }
+    }
+
+    @Test
+    void aRaisedAlertIsReportedAgainEveryRenotifyWindowsWhileItStays() {
+        // windows of 4 pairs whose scores rank the labels backwards (AUC 0), judged with this version's own settings
+        QualityJoin j = new QualityJoin(100, 0, 1, 1, (model, version) -> new QualityJoin.Settings(4, 0.65,
+                version.equals("2") ? 0.3 : 0.5, "test", 2));
+        List<String> seen = new ArrayList<>();
+        int id = 0;
+        for (int w = 0; w < 6; w++) {
+            QualityJoin.Report last = null;
+            for (int i = 0; i < 4; i++) {
+                String e = "e" + id++;
+                j.prediction(new QualityJoin.Pending("m", "1", e, "", 0, i * 0.25f));
+                last = j.outcome("", e, 0, i < 2 ? 1 : 0);
+            }
+            seen.add((last.alertRaised() ? "raised" : "") + (last.alertRenotified() ? "again" : "")
+                    + (!last.alertRaised() && !last.alertRenotified() ? "-" : ""));
+            assertThat(last.alert()).isTrue();
+            assertThat(last.settings().thresholdFrom()).isEqualTo("test");
+        }
+        assertThat(seen).containsExactly("raised", "-", "again", "-", "again", "-");
+        // another version of the model has its own settings: scores 0, 0.25, 0.5, 0.75 at 0.3 with labels 0, 0, 1, 1
+        QualityJoin.Report v2 = null;
+        for (int i = 0; i < 4; i++) {
+            String e = "v2-" + i;
+            j.prediction(new QualityJoin.Pending("m", "2", e, "", 0, i * 0.25f));
+            v2 = j.outcome("", e, 0, i < 2 ? 0 : 1);
+        }
+        assertThat(v2.metrics().threshold()).isEqualTo(0.3);
+        assertThat(v2.metrics().accuracy()).isEqualTo(1.0);
+        assertThat(v2.alert()).isFalse();
     }
 }

@@ -219,7 +219,7 @@ public final class MlServer implements AutoCloseable {
         }, model -> {
             ModelEntry entry = repository.model(model);
             return entry == null ? null : entry.config().getDrift();
-        }, clock, trainingLog);
+        }, (model, version) -> versionThreshold(repository, model, version), clock, trainingLog);
         if (options.outcomesKafka() != null) {
             QualityMonitor q = quality;
             outcomeConsumer = new TopicConsumer(options.outcomesKafka(), options.outcomesTopic(),
@@ -262,6 +262,10 @@ public final class MlServer implements AutoCloseable {
         }
         rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source, poller,
                 metrics.registrySync(), ROLLOUT_CHECK_MS, clock);
+        if (retrain != null) {
+            // a version a job published because the champion degraded may skip its canary: the rollout decides
+            retrain.onPublished(rollout::published);
+        }
         RetrainBridge bridge = retrain;
         DriftEventPublisher publisher = driftPublisher;
         driftMonitor = new DriftMonitor(repository, metrics.drift(), event -> {
@@ -387,6 +391,23 @@ public final class MlServer implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new IOException("cannot bind " + options.host() + ":" + port + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A model version's operating threshold for live quality: the serving version's, else (a version retired before
+     * its outcomes came) its metadata.json in the repository; NaN when it names none.
+     */
+    private static double versionThreshold(ModelRepository repository, String model, String version) {
+        ModelEntry entry = repository.model(model);
+        long v;
+        try {
+            v = Long.parseLong(version);
+        } catch (NumberFormatException e) {
+            return Double.NaN;
+        }
+        io.mlserve.server.repository.ServedVersion served = entry == null ? null : entry.version(v);
+        return served != null ? served.threshold() : io.mlserve.server.repository.ModelConfigs.metadataThreshold(
+                repository.root().resolve(model).resolve(Long.toString(v)));
     }
 
     private static ThreadFactory daemonThreads(String prefix) {

@@ -1,11 +1,6 @@
 package io.mlserve.trainer;
 
-import static org.apache.spark.sql.functions.avg;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.greatest;
-import static org.apache.spark.sql.functions.least;
-import static org.apache.spark.sql.functions.log;
-import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.when;
 
@@ -70,7 +65,9 @@ import org.apache.spark.sql.SparkSession;
  * codes (vocabulary index or hash bucket; -1 unknown). Preprocessing: numeric columns imputed and standardised;
  * categorical codes one-hot encoded (unknown = all zeros); for logistic regression every numeric feature also cut at
  * its training quantiles and one-hot encoded over the bins. Class imbalance: positive and negative rows weighted to
- * equal total weight, on the training split only. Holdout: the last {@code holdoutFraction} of the time range.
+ * equal total weight, on the training split only. Holdout: the last {@code holdoutFraction} of the time range. The
+ * version's operating threshold is chosen on the holdout ({@link DecisionThreshold}: the most accurate, or the least
+ * expected cost for a cost ratio) unless given, and recorded with its rule in metadata.json.
  */
 public final class ModelTrainer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelTrainer.class);
@@ -99,14 +96,19 @@ public final class ModelTrainer {
     }
 
     /**
-     * Metrics over the whole holdout from Spark's probabilities; the class is predicted 1 when P(1) >= threshold.
-     * Precision is NaN when nothing is predicted positive. Log-loss clips P to [1e-15, 1 - 1e-15].
+     * Metrics over the whole holdout from the trainer's probabilities; the class is predicted 1 when P(1) >= threshold,
+     * the version's operating threshold, set by {@code thresholdRule} ({@link DecisionThreshold}: chosen on these rows,
+     * or given). Precision is NaN when nothing is predicted positive. Log-loss clips P to [1e-15, 1 - 1e-15].
+     *
+     * @param expectedCost (C·FN + FP) per row at the threshold when the rule is a cost ratio C, else NaN
      */
     public record Metrics(double auc, double logLoss, double accuracy, double precision, double recall,
-                          double threshold) {
+                          double threshold, String thresholdRule, double expectedCost) {
         ObjectNode toJson(ObjectNode into) {
-            return into.put("holdout_auc", auc).put("log_loss", logLoss).put("accuracy", accuracy)
-                    .put("precision", precision).put("recall", recall).put("threshold", threshold);
+            into.put("holdout_auc", auc).put("log_loss", logLoss).put("threshold", threshold)
+                    .put("threshold_rule", thresholdRule).put("accuracy", accuracy).put("precision", precision)
+                    .put("recall", recall);
+            return Double.isNaN(expectedCost) ? into : into.put("expected_cost", expectedCost);
         }
     }
 
@@ -125,7 +127,6 @@ public final class ModelTrainer {
     public static final int DEFAULT_TREES = 50;
     public static final int DEFAULT_DEPTH = 5;
     public static final double DEFAULT_GATE_MARGIN = 0.005;
-    public static final double DEFAULT_THRESHOLD = 0.5;
     public static final int DEFAULT_EPOCHS = 5;
     /** Logistic regression: each numeric feature cut at this many training quantiles (one-hot over the bins). */
     public static final int DEFAULT_BINS = 5;
@@ -137,7 +138,7 @@ public final class ModelTrainer {
     private final int gbtTrees;
     private final int gbtDepth;
     private double gateMargin = DEFAULT_GATE_MARGIN;
-    private double threshold = DEFAULT_THRESHOLD;
+    private DecisionThreshold.Rule thresholdRule = DecisionThreshold.Rule.maxAccuracy();
     private int epochs = DEFAULT_EPOCHS;
     private int bins = DEFAULT_BINS;
     private long championVersion;
@@ -210,12 +211,21 @@ public final class ModelTrainer {
         return this;
     }
 
-    /** The decision threshold for accuracy, precision and recall (default 0.5; the classes are weighted equal). */
+    /**
+     * The operating threshold as given, instead of one chosen on the holdout (by default the threshold of maximum
+     * accuracy there: the classes are weighted equal in training, so 0.5 sits too low for an imbalanced label).
+     */
     public ModelTrainer withThreshold(double threshold) {
-        if (!(threshold > 0 && threshold < 1)) {
-            throw new IllegalArgumentException("threshold must be in (0, 1), got " + threshold);
-        }
-        this.threshold = threshold;
+        this.thresholdRule = DecisionThreshold.Rule.given(threshold);
+        return this;
+    }
+
+    /**
+     * Chooses the operating threshold on the holdout for the least expected cost when a false negative costs
+     * {@code ratio} false positives.
+     */
+    public ModelTrainer withCostRatio(double ratio) {
+        this.thresholdRule = DecisionThreshold.Rule.costRatio(ratio);
         return this;
     }
 
@@ -327,8 +337,13 @@ public final class ModelTrainer {
                 .put("holdout_from", Instant.ofEpochMilli((long) cut).toString())
                 .put("event_time_to", Instant.ofEpochMilli(range.getLong(1)).toString());
         ObjectNode params = lineage.putObject("parameters").put("holdout_fraction", holdoutFraction)
-                .put("threshold", threshold).put("gate_margin", gateMargin).put("grid", grid(algorithm).toString())
-                .put("spark_master", master);
+                .put("threshold_rule", thresholdRule.kind());
+        switch (thresholdRule.kind()) {
+            case DecisionThreshold.Rule.GIVEN -> params.put("threshold", thresholdRule.value());
+            case DecisionThreshold.Rule.COST_RATIO -> params.put("cost_ratio", thresholdRule.value());
+            default -> { }
+        }
+        params.put("gate_margin", gateMargin).put("grid", grid(algorithm).toString()).put("spark_master", master);
         switch (algorithm) {
             case LOGISTIC_REGRESSION -> params.put("max_iter", 100).put("class_weights", "balanced").put("bins", bins);
             case GRADIENT_BOOSTED_TREES -> params.put("trees", gbtTrees).put("depth", gbtDepth).put("step", 0.1)
@@ -564,7 +579,7 @@ public final class ModelTrainer {
         for (int i = 0; i < labels.length; i++) {
             labels[i] = rows.get(i).getDouble(schema.width());
         }
-        Metrics metrics = metrics(scored, sparkAuc, threshold);
+        Metrics metrics = metrics(scored, sparkAuc, thresholdRule);
         double candidate = auc(score(onnx, rows), labels);
         Path modelDir = registry.resolve(model);
         long championV = championVersion > 0 ? championVersion : highestVersion(modelDir);
@@ -751,21 +766,28 @@ public final class ModelTrainer {
         }
     }
 
-    private static Metrics metrics(Dataset<Row> scored, double auc, double threshold) {
+    /**
+     * The holdout's metrics from the trainer's probabilities (every row's P(1) and label brought to the driver, 16
+     * bytes a row), at the threshold {@code rule} sets on them.
+     */
+    private static Metrics metrics(Dataset<Row> scored, double auc, DecisionThreshold.Rule rule) {
         Column p = org.apache.spark.ml.functions.vector_to_array(col("probability"), "float64").getItem(1);
-        Column clipped = greatest(least(p, lit(1 - 1e-15)), lit(1e-15));
-        Column y = col("label");
-        Column predicted = when(p.geq(threshold), lit(1.0)).otherwise(lit(0.0));
-        Row r = scored.agg(
-                avg(y.multiply(log(clipped)).plus(lit(1.0).minus(y).multiply(log(lit(1.0).minus(clipped)))).multiply(-1)),
-                avg(when(predicted.equalTo(y), lit(1.0)).otherwise(lit(0.0))),
-                sum(predicted.multiply(y)), sum(predicted), sum(y)).head();
-        double truePositives = r.getDouble(2);
-        double predictedPositives = r.getDouble(3);
-        double positives = r.getDouble(4);
-        return new Metrics(auc, r.getDouble(0), r.getDouble(1),
-                predictedPositives == 0 ? Double.NaN : truePositives / predictedPositives,
-                positives == 0 ? Double.NaN : truePositives / positives, threshold);
+        java.util.stream.DoubleStream.Builder scores = java.util.stream.DoubleStream.builder();
+        java.util.stream.DoubleStream.Builder labels = java.util.stream.DoubleStream.builder();
+        double loss = 0;
+        long n = 0;
+        for (java.util.Iterator<Row> it = scored.select(p, col("label")).toLocalIterator(); it.hasNext(); n++) {
+            Row r = it.next();
+            double prob = r.getDouble(0);
+            double y = r.getDouble(1);
+            double clipped = Math.min(Math.max(prob, 1e-15), 1 - 1e-15);
+            loss -= y * Math.log(clipped) + (1 - y) * Math.log(1 - clipped);
+            scores.add(prob);
+            labels.add(y);
+        }
+        DecisionThreshold.Choice c = DecisionThreshold.choose(scores.build().toArray(), labels.build().toArray(), rule);
+        return new Metrics(auc, n == 0 ? Double.NaN : loss / n, c.accuracy(), c.precision(), c.recall(), c.threshold(),
+                c.rule().toString(), c.expectedCost());
     }
 
     /** Area under the ROC curve (Mann-Whitney U, ties counted half): the drift module's, which live quality uses too. */

@@ -73,9 +73,13 @@ public final class TrainMain implements Callable<Integer> {
             + "holdout AUC >= the current champion's minus this (default: ${DEFAULT-VALUE}).")
     double gateMargin;
 
-    @Option(names = "--threshold", defaultValue = "" + ModelTrainer.DEFAULT_THRESHOLD, description = "Decision threshold for accuracy, "
-            + "precision and recall (default: ${DEFAULT-VALUE}).")
-    double threshold;
+    @Option(names = "--threshold", description = "The version's operating threshold as given (P(1) >= it is "
+            + "positive), instead of one chosen on the holdout: by default the most accurate there.")
+    Double threshold;
+
+    @Option(names = "--cost-ratio", description = "Choose the operating threshold on the holdout for the least "
+            + "expected cost when a false negative costs this many false positives (not with --threshold).")
+    Double costRatio;
 
     @Option(names = "--grid", description = "Hyperparameter grid, name=v1,v2;name2=... with Spark's parameter "
             + "names (e.g. regParam=0.0001,0.01 or maxDepth=3,5;stepSize=0.1,0.2); searched on the last 20 %% of the "
@@ -131,7 +135,7 @@ public final class TrainMain implements Callable<Integer> {
             }
             plan = TrainingPlan.of(schema, TrainingData.source(data, fromMs, toMs), model, new TrainingPlan.Settings(
                     algorithm, master, holdout, trees, depth, gateMargin, threshold, grid, epochs, balance, bins,
-                    champion));
+                    champion, costRatio));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -150,11 +154,11 @@ public final class TrainMain implements Callable<Integer> {
             return 3;
         }
         System.out.printf(Locale.ROOT, "published %s version %d (%s): holdout AUC %.4f on %d rows (trained on %d), "
-                        + "log-loss %.4f, at P >= %.2f accuracy %.4f precision %.4f recall %.4f; "
+                        + "log-loss %.4f, at P >= %.4f (%s) accuracy %.4f precision %.4f recall %.4f; "
                         + "ONNX Runtime vs the trainer max |delta| %.2e; data %s%s; %.1f s%n", model, r.version(),
                 r.versionDir(), r.holdoutAuc(), r.holdoutRows(), r.trainRows(), r.metrics().logLoss(),
-                r.metrics().threshold(), r.metrics().accuracy(), r.metrics().precision(), r.metrics().recall(),
-                r.maxAbsDelta(), r.data(), r.skew().checked() == 0 ? "" : String.format(Locale.ROOT,
+                r.metrics().threshold(), r.metrics().thresholdRule(), r.metrics().accuracy(),
+                r.metrics().precision(), r.metrics().recall(), r.maxAbsDelta(), r.data(), r.skew().checked() == 0 ? "" : String.format(Locale.ROOT,
                         "; skew: %d of %d logged rows differ from the served score by more than 1e-4",
                         r.skew().rows(), r.skew().checked()), (System.nanoTime() - t0) / 1e9);
         return 0;

@@ -233,10 +233,11 @@ public final class TrainerJobs implements AutoCloseable {
                 t.getTrees() == 0 ? ModelTrainer.DEFAULT_TREES : t.getTrees(),
                 t.getDepth() == 0 ? ModelTrainer.DEFAULT_DEPTH : t.getDepth(),
                 t.hasGateMargin() ? t.getGateMargin() : ModelTrainer.DEFAULT_GATE_MARGIN,
-                t.hasThreshold() ? t.getThreshold() : ModelTrainer.DEFAULT_THRESHOLD,
+                t.hasThreshold() ? t.getThreshold() : null,
                 t.hasGrid() ? t.getGrid() : null, t.getEpochs() == 0 ? ModelTrainer.DEFAULT_EPOCHS : t.getEpochs(),
                 t.getBalance().isEmpty() ? "weights" : t.getBalance(),
-                t.getBins() == 0 ? ModelTrainer.DEFAULT_BINS : Math.max(0, t.getBins()), t.getChampionVersion()));
+                t.getBins() == 0 ? ModelTrainer.DEFAULT_BINS : Math.max(0, t.getBins()), t.getChampionVersion(),
+                t.hasCostRatio() ? t.getCostRatio() : null));
     }
 
     private void run(String id, TrainingPlan plan) {
@@ -253,7 +254,8 @@ public final class TrainerJobs implements AutoCloseable {
                     .setMaxAbsDelta(r.maxAbsDelta()).setTrainRows(r.trainRows()).setHoldoutRows(r.holdoutRows())
                     .setLogLoss(r.metrics().logLoss()).setAccuracy(r.metrics().accuracy())
                     .setPrecision(r.metrics().precision()).setRecall(r.metrics().recall())
-                    .setThreshold(r.metrics().threshold()).setSkewChecked(r.skew().checked())
+                    .setThreshold(r.metrics().threshold()).setThresholdRule(r.metrics().thresholdRule())
+                    .setSkewChecked(r.skew().checked())
                     .setSkewRows(r.skew().rows()).setSkewMaxAbsDelta(r.skew().maxAbsDelta()).setData(r.data())
                     .setChampionVersion(r.championVersion()).build();
             String message = r.published() ? "published version " + r.version()

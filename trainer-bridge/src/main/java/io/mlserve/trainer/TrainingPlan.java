@@ -20,14 +20,18 @@ public record TrainingPlan(ModelTrainer.Algorithm algorithm, TrainingSchema sche
      * @param balance   mlp: "weights" or "smote"
      * @param bins      lr: quantile bins per numeric feature (0 = none)
      * @param champion  the serving champion's version for the gate; 0 = the highest published
+     * @param threshold the operating threshold as given, or null: chosen on the holdout
+     * @param costRatio null: the threshold chosen is the most accurate; else the least expected cost when a false
+     *                  negative costs this many false positives
      */
     public record Settings(String algorithm, String master, double holdout, int trees, int depth, double gateMargin,
-                           double threshold, String grid, int epochs, String balance, int bins, long champion) {
+                           Double threshold, String grid, int epochs, String balance, int bins, long champion,
+                           Double costRatio) {
         /** The defaults of {@code ./mlserve train}. */
         public static Settings defaults(String master) {
             return new Settings("lr", master, ModelTrainer.DEFAULT_HOLDOUT, ModelTrainer.DEFAULT_TREES,
-                    ModelTrainer.DEFAULT_DEPTH, ModelTrainer.DEFAULT_GATE_MARGIN, ModelTrainer.DEFAULT_THRESHOLD, null,
-                    ModelTrainer.DEFAULT_EPOCHS, "weights", ModelTrainer.DEFAULT_BINS, 0);
+                    ModelTrainer.DEFAULT_DEPTH, ModelTrainer.DEFAULT_GATE_MARGIN, null, null,
+                    ModelTrainer.DEFAULT_EPOCHS, "weights", ModelTrainer.DEFAULT_BINS, 0, null);
         }
     }
 
@@ -43,14 +47,24 @@ public record TrainingPlan(ModelTrainer.Algorithm algorithm, TrainingSchema sche
             throw new IllegalArgumentException("model name must be 1-128 letters, digits, '.', '_' or '-' (not "
                     + "starting with '.', '_' or '-'), got '" + model + "'");
         }
+        if (s.threshold() != null && s.costRatio() != null) {
+            throw new IllegalArgumentException("give a threshold or a cost ratio, not both: a given threshold is used "
+                    + "as it is, a cost ratio chooses one");
+        }
         ModelTrainer trainer = new ModelTrainer(s.master(), s.holdout(), s.trees(), s.depth())
-                .withGateMargin(s.gateMargin()).withThreshold(s.threshold()).withEpochs(s.epochs())
+                .withGateMargin(s.gateMargin()).withEpochs(s.epochs())
                 .withBins(s.bins()).withChampion(s.champion()).withBalance(switch (s.balance()) {
                     case "weights" -> ModelTrainer.Balance.WEIGHTS;
                     case "smote" -> ModelTrainer.Balance.SMOTE;
                     default -> throw new IllegalArgumentException("balance must be weights or smote, got '"
                             + s.balance() + "'");
                 });
+        if (s.threshold() != null) {
+            trainer.withThreshold(s.threshold());
+        }
+        if (s.costRatio() != null) {
+            trainer.withCostRatio(s.costRatio());
+        }
         if (s.grid() != null) {
             trainer.withGrid(s.grid());
         }

@@ -73,14 +73,18 @@ class ModelTrainerTest {
         }
         assertThat(meta.get("metrics").get("holdout_auc").asDouble()).isEqualTo(first.holdoutAuc());
         // class weights train for a balanced prior, so P(1) runs high on the ~15 % positive holdout: log-loss is
-        // above a calibrated model's, while recall at 0.5 is well above the base rate
+        // above a calibrated model's, and the operating threshold chosen on the holdout (the most accurate, by default)
+        // sits above 0.5, where accuracy beats predicting "no churn" for everyone (about 0.85)
         ModelTrainer.Metrics m = first.metrics();
         assertThat(m.logLoss()).isBetween(0.3, 1.5);
-        assertThat(m.accuracy()).isBetween(0.4, 1.0);
-        assertThat(m.recall()).isBetween(0.5, 1.0);
-        assertThat(m.precision()).isBetween(0.15, 1.0).isLessThan(m.recall());
+        assertThat(m.thresholdRule()).isEqualTo("max_accuracy");
+        assertThat(m.threshold()).isBetween(0.5, 1.0);
+        assertThat(m.accuracy()).isBetween(0.75, 1.0);
         assertThat(meta.get("metrics").get("log_loss").asDouble()).isEqualTo(m.logLoss());
-        assertThat(meta.get("metrics").get("threshold").asDouble()).isEqualTo(0.5);
+        assertThat(meta.get("metrics").get("threshold").asDouble()).isEqualTo(m.threshold());
+        assertThat(meta.get("metrics").get("threshold_rule").asText()).isEqualTo("max_accuracy");
+        assertThat(meta.get("metrics").get("accuracy").asDouble()).isEqualTo(m.accuracy());
+        assertThat(meta.at("/parameters/threshold_rule").asText()).isEqualTo("max_accuracy");
         // the default search: two regParam values scored on the later part of the training range, best refitted
         JsonNode search = meta.get("search");
         assertThat(search.get("points")).hasSize(2);
@@ -98,14 +102,19 @@ class ModelTrainerTest {
         }
         // gradient-boosted trees, 50 trees of depth 5, over category codes and imputed missing values
         // gated against v1 on the same holdout rows; the margin is wide because on 8k rows the two are close
-        ModelTrainer.Result second = train(new ModelTrainer("local[2]", 0.2, 50, 5).withGateMargin(0.2),
-                ModelTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, registry);
+        // its threshold for the least expected cost when a missed churner costs 4 false alarms
+        ModelTrainer.Result second = train(new ModelTrainer("local[2]", 0.2, 50, 5).withGateMargin(0.2)
+                .withCostRatio(4), ModelTrainer.Algorithm.GRADIENT_BOOSTED_TREES, data, registry);
         assertThat(second.version()).isEqualTo(2);
         assertThat(second.maxAbsDelta()).isLessThan(1e-4);
         assertThat(second.holdoutAuc()).isGreaterThan(0.6);
         JsonNode gbtMeta = jsonOf(registry.resolve("churn/2/metadata.json"));
         assertThat(gbtMeta.get("parent_version").asLong()).isEqualTo(1);
         assertThat(gbtMeta.get("algorithm").asText()).isEqualTo("gradient_boosted_trees");
+        assertThat(gbtMeta.at("/metrics/threshold_rule").asText()).isEqualTo("cost_ratio 4");
+        assertThat(gbtMeta.at("/metrics/threshold").asDouble()).isEqualTo(second.metrics().threshold());
+        assertThat(gbtMeta.at("/metrics/expected_cost").asDouble()).isEqualTo(second.metrics().expectedCost())
+                .isPositive();
         assertThat(second.published()).isTrue();
         // the trees carry their training covers (what TreeSHAP explains them by): each split's cover is the sum of
         // its children's

@@ -25,6 +25,8 @@ class TrainMainTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "--threshold=2|threshold must be in (0, 1)",
+        "--cost-ratio=0|cost ratio must be a positive number",
+        "--threshold=0.3 --cost-ratio=4|give a threshold or a cost ratio, not both",
         "--grid=noSuch=1|LogisticRegression has no parameter 'noSuch'",
         "--grid=regParam|grid axis must be name=v1,v2",
         "--holdout=1.5|holdout must be in (0, 1)",

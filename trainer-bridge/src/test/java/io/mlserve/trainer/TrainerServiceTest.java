@@ -74,6 +74,9 @@ class TrainerServiceTest {
                             .setAlgorithm("svm").setData(data.toString())), "algorithm must be lr, gbt or mlp"},
                     {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
                             .setTrees(-1).setData(data.toString())), "must not be negative"},
+                    {JobRequest.newBuilder().setModelName("churn").setTrain(TrainSpec.newBuilder().setSchema(SCHEMA)
+                            .setThreshold(0.3).setCostRatio(4).setData(data.toString())),
+                            "give a threshold or a cost ratio, not both"},
                 };
                 for (Object[] c : cases) {
                     JobRequest r = ((JobRequest.Builder) c[0]).build();
@@ -106,8 +109,9 @@ class TrainerServiceTest {
             ManagedChannel ch = channel(s);
             try {
                 var stub = TrainerServiceGrpc.newBlockingStub(ch);
+                // the operating threshold for the least expected cost when a missed churner costs 3 false alarms
                 JobRequest lr = JobRequest.newBuilder().setRequestId("r1").setModelName("churn")
-                        .setTrain(TrainSpec.newBuilder().setLabel("churned")).setReason("test").build();
+                        .setTrain(TrainSpec.newBuilder().setLabel("churned").setCostRatio(3)).setReason("test").build();
                 SubmitJobResponse first = stub.submitJob(lr);
                 assertThat(first.getDeduplicated()).isFalse();
                 assertThat(first.getJob().getState()).isIn(JobState.QUEUED, JobState.RUNNING);
@@ -122,6 +126,8 @@ class TrainerServiceTest {
                 assertThat(done.getState()).as(done.getMessage()).isEqualTo(JobState.SUCCEEDED);
                 assertThat(done.getResult().getVersion()).isEqualTo(1);
                 assertThat(done.getResult().getMaxAbsDelta()).isLessThanOrEqualTo(1e-4);
+                assertThat(done.getResult().getThresholdRule()).isEqualTo("cost_ratio 3");
+                assertThat(done.getResult().getThreshold()).isBetween(0.0, 1.0);
                 assertThat(done.getStartedMs()).isGreaterThanOrEqualTo(done.getSubmittedMs());
                 assertThat(done.getFinishedMs()).isGreaterThanOrEqualTo(done.getStartedMs());
                 assertThat(registry.resolve("churn/1/model.onnx")).exists();

@@ -19,9 +19,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Live quality in the server: served predictions (from Predict) and outcomes (REST, gRPC, Kafka) go through a
  * bounded lock-free queue to one agent thread that joins them ({@link QualityJoin}), closes quality windows, sets the
- * metrics, and hands a QUALITY drift event to the listener when a model version's quality alert is raised. A full
- * queue drops and counts; requests never wait. The join's own listener (the training log) hears every prediction
- * joined or expired on the agent thread; predictions still waiting when the monitor closes expire then.
+ * metrics, and hands a QUALITY drift event to the listener when a model version's quality alert is raised (and again
+ * every {@code drift.renotify_windows} windows while it stays raised). A full queue drops and counts; requests never
+ * wait. The join's own listener (the training log) hears every prediction joined or expired on the agent thread;
+ * predictions still waiting when the monitor closes expire then.
+ *
+ * <p>Each version is judged with its own settings ({@link #settings}): accuracy at config.json's
+ * {@code drift.quality_threshold} when set, else at the version's own operating threshold (its metadata.json), else
+ * at 0.5.
  */
 public final class QualityMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QualityMonitor.class);
@@ -60,26 +65,21 @@ public final class QualityMonitor implements AutoCloseable {
     private final io.mlserve.server.ServerClock clock;
 
     /**
-     * @param configOf a model's config.json drift block (its quality_* settings override {@code o}'s), or null
+     * @param configOf         a model's config.json drift block (its quality_* settings override {@code o}'s), or
+     *                         null
+     * @param versionThreshold a model version's own operating threshold (its metadata.json), NaN when it has none
+     * @param joins            told of every prediction joined or expired, on the agent thread (the training log), or
+     *                         null
      */
     public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
                           java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
-                          io.mlserve.server.ServerClock clock) {
-        this(o, registry, listener, configOf, clock, null);
-    }
-
-    /** @param joins told of every prediction joined or expired, on the agent thread (the training log), or null */
-    public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
-                          java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
+                          java.util.function.ToDoubleBiFunction<String, String> versionThreshold,
                           io.mlserve.server.ServerClock clock, QualityJoin.Listener joins) {
         this.clock = clock;
-        this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, model -> {
-            io.mlserve.proto.inference.ModelDriftConfig c = configOf == null ? null : configOf.apply(model);
-            return new QualityJoin.Settings(
-                    c != null && c.getQualityWindowPairs() > 1 ? c.getQualityWindowPairs() : o.windowPairs(),
-                    c != null && c.getQualityMinAuc() > 0 ? c.getQualityMinAuc() : o.minAuc(),
-                    c != null && c.getQualityThreshold() > 0 ? c.getQualityThreshold() : o.threshold());
-        }).withOutcomeWait(o.outcomeWaitMs()).withListener(joins);
+        this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, (model, version) -> settings(o,
+                configOf == null ? null : configOf.apply(model),
+                versionThreshold == null ? Double.NaN : versionThreshold.applyAsDouble(model, version)))
+                .withOutcomeWait(o.outcomeWaitMs()).withListener(joins);
         this.listener = listener;
         events = Counter.builder().name("mlserve_quality_events_total")
                 .help("Live-quality inputs by kind and outcome: prediction/outcome queued or dropped; outcome "
@@ -92,6 +92,45 @@ public final class QualityMonitor implements AutoCloseable {
         this.thread = new Thread(this::run, "mlserve-quality");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** Where a version's accuracy threshold came from. */
+    public static final String THRESHOLD_FROM_CONFIG = "config";
+    public static final String THRESHOLD_FROM_METADATA = "metadata";
+    public static final String THRESHOLD_FROM_DEFAULT = "default";
+
+    /**
+     * A model version's quality window: config.json's drift block {@code c} (may be null) over the defaults {@code o};
+     * accuracy at c's quality_threshold when set, else at the version's own operating threshold (NaN: none), else at
+     * the default.
+     */
+    static QualityJoin.Settings settings(Options o, io.mlserve.proto.inference.ModelDriftConfig c,
+                                         double versionThreshold) {
+        double threshold = o.threshold();
+        String from = THRESHOLD_FROM_DEFAULT;
+        if (c != null && c.getQualityThreshold() > 0) {
+            threshold = c.getQualityThreshold();
+            from = THRESHOLD_FROM_CONFIG;
+        } else if (Double.isFinite(versionThreshold)) {
+            threshold = versionThreshold;
+            from = THRESHOLD_FROM_METADATA;
+        }
+        return new QualityJoin.Settings(
+                c != null && c.getQualityWindowPairs() > 1 ? c.getQualityWindowPairs() : o.windowPairs(),
+                c != null && c.getQualityMinAuc() > 0 ? c.getQualityMinAuc() : o.minAuc(), threshold, from,
+                c == null ? 0 : c.getRenotifyWindows());
+    }
+
+    /**
+     * A quality alert's severity in [0.5, 1]: 0.5 at the minimum AUC, rising linearly to 1 where the scores rank the
+     * outcomes no better than chance (AUC 0.5) or worse. Never below 0.5: a version whose ranking fails on real
+     * outcomes is critical.
+     */
+    static double severity(double auc, double minAuc) {
+        if (!(minAuc > 0.5)) {
+            return 1.0; // below a minimum at or under chance is at or under chance
+        }
+        return 0.5 + 0.5 * Math.min(1, Math.max(0, (minAuc - auc) / (minAuc - 0.5)));
     }
 
     private static Gauge gauge(PrometheusRegistry registry, String name, String help) {
@@ -173,17 +212,23 @@ public final class QualityMonitor implements AutoCloseable {
         logLoss.labelValues(r.model(), r.version()).set(r.metrics().logLoss());
         accuracy.labelValues(r.model(), r.version()).set(r.metrics().accuracy());
         alert.labelValues(r.model(), r.version()).set(r.alert() ? 1 : 0);
-        if (r.alertRaised()) {
-            LOG.warn("{}:{}: quality alert RAISED — AUC {} over {} joined predictions", r.model(), r.version(),
-                    String.format(java.util.Locale.ROOT, "%.3f", r.metrics().auc()), r.metrics().pairs());
-            if (listener != null) {
-                listener.accept(DriftEvent.newBuilder().setEventId(r.model() + ":" + r.version() + ":quality:"
-                                + clock.now()).setModelName(r.model()).setModelVersion(r.version())
-                        .setKind(DriftKind.QUALITY).setDetectedMs(clock.now())
-                        .setWindowRows(r.metrics().pairs()).setSeverity(Math.max(0, 0.5 - (r.metrics().auc() - 0.5)))
-                        .setDetail(String.format(java.util.Locale.ROOT, "AUC %.3f, log-loss %.3f", r.metrics().auc(),
-                                r.metrics().logLoss())).build());
-            }
+        if (!r.alertRaised() && !r.alertRenotified()) {
+            return;
+        }
+        double severity = severity(r.metrics().auc(), r.settings().minAuc());
+        String detail = (r.alertRaised() ? DriftMonitor.RAISED : DriftMonitor.STILL_RAISED) + String.format(
+                java.util.Locale.ROOT, " (quality, %s: AUC %.3f < %s over %d outcomes, log-loss %.3f, accuracy %.3f "
+                        + "at %.3f)", severity >= 0.5 ? "critical" : "warning", r.metrics().auc(),
+                r.settings().minAuc(), r.metrics().pairs(), r.metrics().logLoss(), r.metrics().accuracy(),
+                r.metrics().threshold());
+        LOG.warn("{}:{}: {}", r.model(), r.version(), detail);
+        if (listener != null) {
+            long now = clock.now();
+            // the join's running count makes every event of the version distinct, even at one replayed instant
+            listener.accept(DriftEvent.newBuilder().setEventId(r.model() + ":" + r.version() + ":quality:" + now + ":"
+                            + join.matched()).setModelName(r.model()).setModelVersion(r.version())
+                    .setKind(DriftKind.QUALITY).setDetectedMs(now).setWindowRows(r.metrics().pairs())
+                    .setSeverity(severity).setDetail(detail).build());
         }
     }
 

@@ -311,7 +311,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             if (e == null || e.latest() == null) {
                 return error(404, "no serving model '" + p[2] + "'");
             }
-            String version = e.latest().versionLabel();
+            java.util.List<String> asked = new QueryStringDecoder(req.uri()).parameters().get("version");
+            String version = asked == null || asked.isEmpty() ? e.latest().versionLabel() : asked.get(0);
             QualityJoin.Report r = quality.last(p[2], version);
             if (r == null) {
                 return error(404, "model '" + p[2] + "' version " + version + ": no quality window closed yet (Predict "
@@ -327,6 +328,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 g.writeNumberField("log_loss", r.metrics().logLoss());
                 g.writeNumberField("accuracy", r.metrics().accuracy());
                 g.writeNumberField("threshold", r.metrics().threshold());
+                g.writeStringField("threshold_from", r.settings().thresholdFrom());
+                g.writeNumberField("min_auc", r.settings().minAuc());
                 g.writeBooleanField("low", r.low());
                 g.writeBooleanField("alert", r.alert());
                 g.writeEndObject();

@@ -137,10 +137,17 @@ public final class ModelConfigs {
         }
         if (r.getMaxErrorRate() < 0 || r.getMaxErrorRate() > 1 || r.getMaxP99Ratio() < 0 || r.getP99SlackMs() < 0
                 || r.getMaxScorePsi() < 0
-                || r.getMaxAucDrop() < 0 || r.getMaxAucDrop() > 1) {
-            throw new ModelLoadException(file + ": rollout limits must be >= 0 (max_error_rate and max_auc_drop "
-                    + "at most 1)");
+                || r.getMaxAucDrop() < 0 || r.getMaxAucDrop() > 1 || r.getEmergencyMargin() < 0
+                || r.getEmergencyMargin() > 1) {
+            throw new ModelLoadException(file + ": rollout limits must be >= 0 (max_error_rate, max_auc_drop and "
+                    + "emergency_margin at most 1)");
         }
+    }
+
+    /** The AUC by which a retrained version must beat a degraded champion to skip the canary (0 = 0.01). */
+    public static double emergencyMargin(ModelConfig config) {
+        double m = config.getRollout().getEmergencyMargin();
+        return m > 0 ? m : 0.01;
     }
 
     /** The rollout's limits with the defaults filled in. */
@@ -208,6 +215,19 @@ public final class ModelConfigs {
         }
         if (!(r.getMinSeverity() >= 0)) {
             throw new ModelLoadException(file + ": retrain.min_severity must be >= 0");
+        }
+        io.mlserve.proto.v1.TrainSpec t = r.getTrain();
+        if (t.hasThreshold() && t.hasCostRatio()) {
+            throw new ModelLoadException(file + ": retrain.train: give threshold (used as it is) or cost_ratio (a "
+                    + "threshold is chosen for it), not both");
+        }
+        if (t.hasThreshold() && !(t.getThreshold() > 0 && t.getThreshold() < 1)) {
+            throw new ModelLoadException(file + ": retrain.train.threshold must be in (0, 1), got "
+                    + t.getThreshold());
+        }
+        if (t.hasCostRatio() && !(t.getCostRatio() > 0 && Double.isFinite(t.getCostRatio()))) {
+            throw new ModelLoadException(file + ": retrain.train.cost_ratio must be a positive number (a false "
+                    + "negative costs this many false positives), got " + t.getCostRatio());
         }
     }
 
@@ -485,17 +505,8 @@ public final class ModelConfigs {
     static void checkMissingEncoding(String model, long version, io.mlserve.proto.inference.ModelFeatureBinding b,
                                      io.mlserve.featurecache.FeatureView view, Path versionDir)
             throws ModelLoadException {
-        Path meta = versionDir.resolve("metadata.json");
-        if (!Files.isRegularFile(meta)) {
-            return;
-        }
-        com.fasterxml.jackson.databind.JsonNode missing;
-        try {
-            missing = new com.fasterxml.jackson.databind.ObjectMapper().readTree(meta.toFile()).path("inputs")
-                    .path("missing");
-        } catch (IOException e) {
-            throw new ModelLoadException(meta + ": not valid JSON: " + e.getMessage(), e);
-        }
+        Path meta = versionDir.resolve(METADATA_FILE);
+        com.fasterxml.jackson.databind.JsonNode missing = metadata(versionDir).path("inputs").path("missing");
         if (missing.isMissingNode() || missing.isNull()) {
             return;
         }
@@ -522,6 +533,35 @@ public final class ModelConfigs {
                         + "feature default: " + (Double.isNaN(encoded) ? "nan" : encoded) + " in the view, or "
                         + "retrain the model on this view");
             }
+        }
+    }
+
+    /** A version's lineage, metrics and checksums, written by the trainer beside its model. */
+    public static final String METADATA_FILE = "metadata.json";
+
+    /** A version directory's metadata.json, or a missing node when it has none. */
+    static com.fasterxml.jackson.databind.JsonNode metadata(Path versionDir) throws ModelLoadException {
+        Path meta = versionDir.resolve(METADATA_FILE);
+        if (!Files.isRegularFile(meta)) {
+            return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+        }
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().readTree(meta.toFile());
+        } catch (IOException e) {
+            throw new ModelLoadException(meta + ": not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The version's operating threshold — {@code metrics.threshold} in its metadata.json, which the trainer chose on
+     * the holdout (or was given) — or NaN when it names none in [0, 1]. Live quality counts accuracy at it.
+     */
+    public static double metadataThreshold(Path versionDir) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode t = metadata(versionDir).path("metrics").path("threshold");
+            return t.isNumber() && t.doubleValue() >= 0 && t.doubleValue() <= 1 ? t.doubleValue() : Double.NaN;
+        } catch (ModelLoadException e) {
+            return Double.NaN; // a broken metadata.json is refused at load, with the reason
         }
     }
 

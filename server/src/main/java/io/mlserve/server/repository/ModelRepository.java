@@ -395,7 +395,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             ServedVersion served = new ServedVersion(name, version, config, session,
                     metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift,
-                    checksum, file);
+                    checksum, file, ModelConfigs.metadataThreshold(file.getParent()));
             if (drift != null) {
                 VersionDrift d = drift;
                 drift.importanceFrom(() -> importance(served, d));

@@ -29,13 +29,19 @@ public final class ServedVersion {
     private final VersionChecksum.Result checksum;
     private final ArmRecorder arm;
     private final java.nio.file.Path modelFile;
+    private final double threshold;
     private Explanations explanations;
 
-    /** Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads). */
+    /**
+     * Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads).
+     *
+     * @param threshold the version's operating threshold from its metadata.json, or NaN
+     */
     ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
                   BatchingConfig scheduling, VersionDrift drift, VersionChecksum.Result checksum,
-                  java.nio.file.Path modelFile) {
+                  java.nio.file.Path modelFile, double threshold) {
         this.modelFile = modelFile;
+        this.threshold = threshold;
         this.checksum = checksum;
         this.arm = ModelConfigs.rolloutMode(config) == null ? null : new ArmRecorder();
         this.model = model;
@@ -90,6 +96,14 @@ public final class ServedVersion {
     /** Whether its files matched the checksums of its metadata.json (or there were none). */
     public VersionChecksum.Result checksum() {
         return checksum;
+    }
+
+    /**
+     * The operating threshold the version was trained for (P(1) at or above it is a positive: metadata.json
+     * {@code metrics.threshold}, chosen by the trainer on its holdout), or NaN when its metadata names none.
+     */
+    public double threshold() {
+        return threshold;
     }
 
     /** Requests, errors, latency and scores for the rollout's judgement, or null when the model has no rollout. */

@@ -54,7 +54,8 @@ import org.slf4j.LoggerFactory;
  * trainer is unreachable or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED) the request is
  * retried with exponential backoff and jitter until it is delivered; UNKNOWN and INTERNAL up to
  * {@link #MAX_ERROR_ATTEMPTS} times; a refusal (INVALID_ARGUMENT, ...) ends it. A delivered job is polled until it ends; when it published a version, the model is reloaded
- * from the repository (unless its policy says no_reload).
+ * from the repository (unless its policy says no_reload), and the {@link Published} listener (the rollout, which may
+ * promote a version retrained for a degraded champion at once) hears which event started the job and what it found.
  */
 public final class RetrainBridge implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RetrainBridge.class);
@@ -72,6 +73,16 @@ public final class RetrainBridge implements AutoCloseable {
         ModelEntry model(String name);
     }
 
+    /** Told, on the bridge thread, when a job published a version; must not block. */
+    public interface Published {
+        /**
+         * @param trigger the event that started the job
+         * @param job     the job as it ended: its result names the version, both AUCs of the gate and the champion
+         *                they were compared with
+         */
+        void published(String model, DriftEvent trigger, Job job);
+    }
+
     private final RetrainOptions options;
     private final Models models;
     private final Function<String, CompletableFuture<?>> reload;
@@ -85,6 +96,7 @@ public final class RetrainBridge implements AutoCloseable {
     private final Map<String, RetrainStatus> statuses = new ConcurrentHashMap<>();
     private final io.mlserve.server.ServerClock clock;
     private final JobData data;
+    private volatile Published publishedListener;
 
     /** @param reload loads a model again from the repository (the OIP repository load) */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
@@ -123,6 +135,11 @@ public final class RetrainBridge implements AutoCloseable {
         }
     }
 
+    /** Tells {@code listener} of every version a job publishes from now on. */
+    public void onPublished(Published listener) {
+        this.publishedListener = listener;
+    }
+
     /** The model's retraining status, or null when the bridge has seen nothing for it. */
     public RetrainStatus status(String model) {
         return statuses.get(model);
@@ -135,6 +152,7 @@ public final class RetrainBridge implements AutoCloseable {
     private static final class ModelRetrain {
         final LinkedHashSet<String> seen = new LinkedHashSet<>();
         JobRequest request;          // the request being delivered or run, or null
+        DriftEvent trigger;          // the event that started the current or last job
         CompletableFuture<Outcome> firstAttempt; // completed when the accepted event's first delivery answers
         int attempts;
         long nextAttemptMs;
@@ -188,6 +206,7 @@ public final class RetrainBridge implements AutoCloseable {
                             ? "t" + now : event.getEventId()))
                     .setKind(JobKind.TRAIN).setModelName(name).setTrain(spec)
                     .setReason(reason(event)).setRequestedBy(options.requester()).build();
+            m.trigger = event;
             m.attempts = 0;
             m.eventReceivedMs = System.currentTimeMillis(); // wall time: compared with the trainer's job times
             m.eventNanos = System.nanoTime();
@@ -439,6 +458,14 @@ public final class RetrainBridge implements AutoCloseable {
             long version = job.getResult().getVersion();
             LOG.info("model {}: job {} published version {} {} s after the drift event", name, job.getJobId(), version,
                     String.format(Locale.ROOT, "%.1f", published));
+            Published listener = publishedListener;
+            if (listener != null && m.trigger != null) {
+                try {
+                    listener.published(name, m.trigger, job);
+                } catch (RuntimeException e) {
+                    LOG.error("model {}: the rollout was not told of version {}: {}", name, version, e.toString(), e);
+                }
+            }
             ModelEntry entry = models.model(name);
             if (entry != null && !entry.config().getRetrain().getNoReload()) {
                 long started = m.eventNanos;

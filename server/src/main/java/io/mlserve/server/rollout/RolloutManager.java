@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * are drained and {@link RolloutDecision} decides; a pass promotes the challenger (the champion role moves, the old
  * champion leaves service when the policy no longer selects it), a failure rolls it back (refused for good) — each
  * unless the config asks to wait for an operator. Operators promote, roll back, pin a champion or clear the refused
- * list by hand ({@link #override}). Every change persists the state, is audited with its evidence, is told to the
+ * list by hand ({@link #override}). A retrained challenger ends its window at once when the champion has degraded
+ * on real outcomes and the trainer's gate found the challenger better ({@link #published}). Every change persists the state, is audited with its evidence, is told to the
  * registry when it has roles (MLflow aliases) and reloads the model on the loader executor, never on a serving
  * thread.
  */
@@ -49,6 +50,12 @@ public final class RolloutManager implements AutoCloseable {
     private final Map<String, Judged> last = new ConcurrentHashMap<>();
     /** Models with a role change queued on the loader: not judged again until it has run. */
     private final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
+    /** Per model, a version retrained after a quality alert, until it serves as the challenger (or is overtaken). */
+    private final Map<String, Retrained> retrained = new ConcurrentHashMap<>();
+
+    /** A version a retraining job published, the event that started the job, and the job as it ended. */
+    private record Retrained(long version, io.mlserve.proto.v1.DriftEvent trigger, io.mlserve.proto.v1.Job job) {
+    }
 
     /** The open window of a model's challenger. */
     private record Window(long champion, long challenger, long startMs) {
@@ -96,6 +103,9 @@ public final class RolloutManager implements AutoCloseable {
         if (pending.contains(e.name())) {
             return;
         }
+        if (promotedAtOnce(e, r)) {
+            return;
+        }
         if (r == null || r.challenger() == null || r.challenger().arm() == null || r.champion().arm() == null) {
             windows.remove(e.name());
             return;
@@ -137,6 +147,83 @@ public final class RolloutManager implements AutoCloseable {
             apply(e.name(), "rollout", "rollback", r.challenger().version(), r.champion().version(), evidence,
                     s -> s.reject(r.challenger().version()), r);
         }
+    }
+
+    /**
+     * Told by the retrain bridge (on its thread) that a job published a version. The version is remembered until it
+     * leaves the challenger role: while it is the challenger, {@link #promotedAtOnce} looks at every tick whether the
+     * champion has degraded on real outcomes meanwhile, so a canary that started for a healthy champion ends early
+     * when the champion's quality alert is raised (a data-drift retrain usually comes before the outcomes show it).
+     */
+    public void published(String model, io.mlserve.proto.v1.DriftEvent trigger, io.mlserve.proto.v1.Job job) {
+        if (job.getResult().getPublished()) {
+            retrained.put(model, new Retrained(job.getResult().getVersion(), trigger, job));
+        }
+    }
+
+    /**
+     * Promotes the challenger at once, ending its canary window, when a retraining job published it and the serving
+     * champion has degraded on real outcomes: the champion's live-quality alert is raised, the trainer's gate compared
+     * the candidate with that champion and found it better by more than {@code rollout.emergency_margin} (on the
+     * freshest labelled rows), and the config neither turns this off ({@code no_emergency_promotion}) nor asks for
+     * manual promotions ({@code no_auto_promote}). The promotion takes the path an operator's does, with the evidence
+     * in the audit log. True when it was queued.
+     */
+    private boolean promotedAtOnce(ModelEntry e, ModelEntry.Rollout r) {
+        Retrained x = retrained.get(e.name());
+        if (x == null) {
+            return false;
+        }
+        if (r == null || r.champion() == null || r.champion().version() >= x.version()
+                || (r.challenger() != null && r.challenger().version() > x.version())
+                || repository.rollouts().get(e.name()).rejected().contains(x.version())) {
+            retrained.remove(e.name(), x); // no rollout, or overtaken: promoted, refused, or a newer version came
+            return false;
+        }
+        if (r.challenger() == null || r.challenger().version() != x.version()) {
+            return false; // not serving yet
+        }
+        ServedVersion champion = r.champion();
+        io.mlserve.proto.v1.TrainResult gate = x.job().getResult();
+        double margin = ModelConfigs.emergencyMargin(e.config());
+        String never = null;
+        if (e.config().getRollout().getNoEmergencyPromotion() || e.config().getRollout().getNoAutoPromote()) {
+            never = "the config turns emergency promotion off";
+        } else if (gate.getChampionVersion() != champion.version() || !Double.isFinite(gate.getChampionAuc())) {
+            never = "the trainer's gate did not compare the candidate with the champion";
+        } else if (!(gate.getCandidateAuc() > gate.getChampionAuc() + margin)) {
+            never = String.format(java.util.Locale.ROOT, "the candidate's AUC %.3f is not above the champion's "
+                    + "%.3f + %s", gate.getCandidateAuc(), gate.getChampionAuc(), margin);
+        }
+        if (never != null) {
+            retrained.remove(e.name(), x);
+            LOG.info("rollout of {}: version {} takes the canary even if the champion degrades: {}", e.name(),
+                    x.version(), never);
+            return false;
+        }
+        QualityJoin.Report live = quality == null ? null : quality.last(e.name(), champion.versionLabel());
+        if (live == null || !live.alert()) {
+            return false; // the champion is healthy as far as outcomes show: the canary decides, looked at again
+        }
+        retrained.remove(e.name(), x);
+        String reason = String.format(java.util.Locale.ROOT, "emergency: champion v%d degraded (live AUC %.3f < %s "
+                        + "over %d outcomes); candidate v%d AUC %.3f vs champion %.3f on the freshest labelled rows "
+                        + "(%s)", champion.version(), live.metrics().auc(), live.settings().minAuc(),
+                live.metrics().pairs(), x.version(), gate.getCandidateAuc(), gate.getChampionAuc(),
+                gate.getData().isEmpty() ? "the trainer's holdout" : "holdout of " + gate.getData());
+        ObjectNode evidence = JsonNodeFactory.instance.objectNode().put("reason", reason);
+        evidence.putObject("champion").put("version", champion.version()).put("live_auc", live.metrics().auc())
+                .put("min_auc", live.settings().minAuc()).put("outcomes", live.metrics().pairs());
+        evidence.putObject("trigger").put("event", x.trigger().getEventId())
+                .put("kind", x.trigger().getKind().name()).put("version", x.trigger().getModelVersion())
+                .put("severity", x.trigger().getSeverity());
+        evidence.putObject("candidate").put("version", x.version()).put("job", x.job().getJobId())
+                .put("candidate_auc", gate.getCandidateAuc()).put("champion_auc", gate.getChampionAuc())
+                .put("margin", margin).put("holdout_rows", gate.getHoldoutRows()).put("data", gate.getData());
+        LOG.warn("rollout of {}: {}", e.name(), reason);
+        apply(e.name(), "retrain", "promote", champion.version(), x.version(), evidence,
+                s -> s.withChampion(x.version()), r);
+        return true;
     }
 
     /** A version's AUC in its last live-quality window, with the class counts for its standard error. */

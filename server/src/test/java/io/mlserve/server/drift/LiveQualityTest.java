@@ -14,12 +14,18 @@ import io.mlserve.proto.v1.PredictResponse;
 import io.mlserve.proto.v1.Prediction;
 import io.mlserve.proto.v1.PredictionServiceGrpc;
 import io.mlserve.proto.v1.ReportOutcomesRequest;
+import io.mlserve.featurecache.FeatureSpec;
+import io.mlserve.featurecache.FeatureView;
+import io.mlserve.runtime.onnx.Exporters;
+import io.mlserve.runtime.onnx.Preprocessing;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.server.examples.ChurnExample;
 import io.mlserve.featurecache.kafka.KafkaBroker;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -33,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Predictions served by Predict, outcomes reported later over REST (by request id) and gRPC (by entity): joined,
- * judged per window of 1000 pairs, and a quality alert raised when the scores stop ranking the outcomes.
+ * judged per window of 1000 pairs, and a quality alert raised when the scores stop ranking the outcomes; accuracy at
+ * each version's own operating threshold unless config.json sets one.
  */
 class LiveQualityTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -98,7 +105,10 @@ class LiveQualityTest {
             assertThat(alerts).hasSize(1);
             assertThat(alerts.get(0).get("kind").asText()).isEqualTo("QUALITY");
             assertThat(alerts.get(0).get("version").asText()).isEqualTo("1");
-            assertThat(alerts.get(0).get("detail").asText()).startsWith("AUC 0.000");
+            assertThat(alerts.get(0).get("detail").asText()).startsWith("alert raised (quality, critical: AUC 0.000 < "
+                    + "0.65 over 1000 outcomes");
+            assertThat(alerts.get(0).get("severity").asDouble()).as("no better than chance: the most severe")
+                    .isEqualTo(1.0);
             String metrics = t.get(t.server.metricsPort(), "/metrics").body();
             assertThat(metrics).contains("mlserve_quality_alert{model=\"churn\",version=\"1\"} 1.0")
                     .contains("mlserve_quality_events_total{kind=\"outcome\",outcome=\"matched\"} 3000.0")
@@ -155,5 +165,96 @@ class LiveQualityTest {
             JsonNode q = JSON.readTree(t.get(t.server.httpPort(), "/v1/quality/churn").body());
             assertThat(q.get("pairs").asLong()).as("the model's own window size").isEqualTo(10);
         }
+    }
+
+    /** A view with one number, and a model scoring P = sigmoid(x) on it. */
+    private static final FeatureView ACCOUNTS = new FeatureView("acct", "account_id", FeatureView.KeyType.STRING,
+            List.of(FeatureSpec.numeric("x", 0)), Duration.ZERO, 1000, false);
+
+    private static void sigmoidModel(Path repo, String model, String config, String metadata) throws Exception {
+        Path version = repo.resolve(model).resolve("1");
+        Exporters.logisticRegression(model, new Preprocessing(1, List.of(new Preprocessing.Numeric(0, 0, 0, 1))),
+                new double[] {1.0}, 0.0).writeTo(version.resolve("model.onnx"));
+        if (metadata != null) {
+            Files.writeString(version.resolve("metadata.json"), metadata);
+        }
+        Files.writeString(repo.resolve(model).resolve("config.json"), config);
+    }
+
+    @Test
+    void accuracyIsCountedAtEachVersionsOwnThresholdUnlessTheConfigSetsOne() throws Exception {
+        Path repo = dir.resolve("models");
+        String binding = "\"max_batch_size\": 128, \"features\": {\"view\": \"acct\", \"names\": [\"x\"]}";
+        String metadata = "{\"metrics\": {\"threshold\": 0.3, \"threshold_rule\": \"cost_ratio 4\"}}";
+        // the trainer chose 0.3 for these versions; "pinned" has its config say 0.6; "plain" says nothing anywhere
+        sigmoidModel(repo, "own", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100}}", metadata);
+        sigmoidModel(repo, "pinned", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100, "
+                + "\"quality_threshold\": 0.6}}", metadata);
+        sigmoidModel(repo, "plain", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100}}", null);
+        try (TestServer t = new TestServer(repo).start(ServerOptions.ephemeral(repo)
+                .withFeatureViews(dir.resolve("tables"), List.of(ACCOUNTS)))) {
+            assertThat(t.server.repository().model("own").latest().threshold()).isEqualTo(0.3);
+            assertThat(t.server.repository().model("plain").latest().threshold()).isNaN();
+            int http = t.server.httpPort();
+            for (String model : List.of("own", "pinned", "plain")) {
+                // scores 0.005, 0.015 ... 0.995; the outcome is 1 from 0.3 up
+                PredictRequest.Builder r = PredictRequest.newBuilder().setModelName(model);
+                FeatureColumn.Builder x = FeatureColumn.newBuilder();
+                for (int i = 0; i < 100; i++) {
+                    double p = (i + 0.5) / 100;
+                    r.addEntityIds(model + "-" + i);
+                    x.addValues(FeatureValue.newBuilder().setNumber(Math.log(p / (1 - p))));
+                }
+                PredictResponse served = PredictionServiceGrpc.newBlockingStub(t.channel())
+                        .predict(r.putFeatures("x", x.build()).build());
+                ReportOutcomesRequest.Builder outcomes = ReportOutcomesRequest.newBuilder();
+                double[] scores = new double[100];
+                for (int i = 0; i < 100; i++) {
+                    Prediction p = served.getPredictions(i);
+                    scores[i] = p.getScore();
+                    outcomes.addOutcomes(Outcome.newBuilder().setEntityId(p.getEntityId())
+                            .setLabel(p.getScore() >= 0.3 ? 1 : 0));
+                }
+                assertThat(scores[0]).isCloseTo(0.005, org.assertj.core.data.Offset.offset(1e-6));
+                OutcomeServiceGrpc.newBlockingStub(t.channel()).reportOutcomes(outcomes.build());
+                t.server.quality().drain();
+                JsonNode q = JSON.readTree(t.get(http, "/v1/quality/" + model).body());
+                double threshold = switch (model) {
+                    case "own" -> 0.3;
+                    case "pinned" -> 0.6;
+                    default -> 0.5;
+                };
+                long right = 0;
+                for (double score : scores) {
+                    right += (score >= threshold) == (score >= 0.3) ? 1 : 0;
+                }
+                assertThat(q.get("pairs").asLong()).isEqualTo(100);
+                assertThat(q.get("threshold").asDouble()).as(model).isEqualTo(threshold);
+                assertThat(q.get("threshold_from").asText()).as(model).isEqualTo(switch (model) {
+                    case "own" -> "metadata";
+                    case "pinned" -> "config";
+                    default -> "default";
+                });
+                assertThat(q.get("accuracy").asDouble()).as(model).isEqualTo(right / 100.0)
+                        .isEqualTo(switch (model) {
+                            case "own" -> 1.0;
+                            case "pinned" -> 0.7;
+                            default -> 0.8;
+                        });
+                assertThat(q.get("auc").asDouble()).isEqualTo(1.0);
+                assertThat(JSON.readTree(t.get(http, "/v1/quality/" + model + "?version=1").body()).get("accuracy")
+                        .asDouble()).isEqualTo(right / 100.0);
+            }
+            assertThat(t.get(http, "/v1/quality/own?version=7").statusCode()).isEqualTo(404);
+        }
+    }
+
+    @Test
+    void aQualityAlertIsCriticalFromHalfAtTheMinimumAucToOneAtChance() {
+        assertThat(QualityMonitor.severity(0.65, 0.65)).isEqualTo(0.5);
+        assertThat(QualityMonitor.severity(0.575, 0.65)).isCloseTo(0.75, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(QualityMonitor.severity(0.5, 0.65)).isEqualTo(1.0);
+        assertThat(QualityMonitor.severity(0.2, 0.65)).isEqualTo(1.0);
+        assertThat(QualityMonitor.severity(0.45, 0.5)).as("a minimum at chance").isEqualTo(1.0);
     }
 }

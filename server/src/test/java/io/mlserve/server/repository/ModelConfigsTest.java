@@ -10,8 +10,10 @@ import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.Device;
 import io.mlserve.runtime.ModelLoadException;
 import io.mlserve.runtime.SessionConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** config.json → session settings and scheduling, and the errors a user sees for mistakes. */
 class ModelConfigsTest {
@@ -106,5 +108,27 @@ class ModelConfigsTest {
                 .getDrift(), FILE)).hasMessageContaining("quality_window_pairs");
         ModelConfigs.checkDrift(parse("{\"drift\": {\"numeric_method\": \"ks\", \"window_rows\": 500}}").getDrift(),
                 FILE);
+    }
+
+    @Test
+    void emergencyPromotionAndTheRetrainedThresholdAreCheckedAtLoad(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> ModelConfigs.checkRollout(parse("{\"rollout\": {\"mode\": \"canary\", "
+                + "\"emergency_margin\": -0.1}}").getRollout(), FILE)).hasMessageContaining("config.json")
+                .hasMessageContaining("emergency_margin");
+        ModelConfig off = parse("{\"rollout\": {\"mode\": \"canary\", \"no_emergency_promotion\": true}}");
+        ModelConfigs.checkRollout(off.getRollout(), FILE);
+        assertThat(off.getRollout().getNoEmergencyPromotion()).isTrue();
+        assertThat(ModelConfigs.emergencyMargin(off)).as("the default").isEqualTo(0.01);
+        assertThat(ModelConfigs.emergencyMargin(parse("{\"rollout\": {\"emergency_margin\": 0.03}}")))
+                .isEqualTo(0.03);
+        Path m = Files.createDirectories(dir.resolve("m"));
+        Files.writeString(m.resolve("config.json"), "{\"retrain\": {\"enabled\": true, \"train\": "
+                + "{\"threshold\": 0.3, \"cost_ratio\": 4}}}");
+        assertThatThrownBy(() -> ModelConfigs.read(m, "m")).hasMessageContaining("retrain.train: give threshold");
+        Files.writeString(m.resolve("config.json"), "{\"retrain\": {\"train\": {\"cost_ratio\": -1}}}");
+        assertThatThrownBy(() -> ModelConfigs.read(m, "m")).hasMessageContaining("retrain.train.cost_ratio must be "
+                + "a positive number");
+        Files.writeString(m.resolve("config.json"), "{\"retrain\": {\"train\": {\"cost_ratio\": 4}}}");
+        assertThat(ModelConfigs.read(m, "m").getRetrain().getTrain().getCostRatio()).isEqualTo(4.0);
     }
 }
