@@ -31,7 +31,8 @@ import net.openhft.chronicle.map.MapEntry;
  *
  * <p>MERGE mode: a write names some of the view's features, and each of them applies if the write is newer
  * than that feature's stored event time, or equal (the later arrival wins); features it leaves out keep their
- * values. The write is APPLIED when at least one feature applied and IGNORED_OLDER when none did; a write that
+ * values. A write that names a feature with the value NaN (a snapshot's empty cell or null) sets it missing: it
+ * reads back DEFAULTED until a newer value, and an older value does not bring it back. The write is APPLIED when at least one feature applied and IGNORED_OLDER when none did; a write that
  * names no feature changes nothing and counts as APPLIED. The row's event time is the newest applied write's.
  *
  * <p>Writes to one entity are serialised by the map's per-entry lock. Reads take no lock beyond Chronicle's
@@ -255,7 +256,7 @@ public final class FeatureTable implements AutoCloseable, RowTarget {
         Arrays.fill(record, (byte) 0);
         LONGS.set(record, 0, eventTimeMs);
         for (int i = 0; i < values.length; i++) {
-            if (present[i]) {
+            if (present[i] && !Double.isNaN(values[i])) {
                 setFeature(record, i, values[i]);
             }
         }
@@ -290,13 +291,20 @@ public final class FeatureTable implements AutoCloseable, RowTarget {
             if (entry == null) {
                 record = scratch;
                 Arrays.fill(record, (byte) 0);
+                for (int i = 0; i < values.length; i++) {
+                    LONGS.set(record, timesAt + 8 * i, Long.MIN_VALUE); // never named
+                }
             } else {
                 record = entry.value().getUsing(scratch);
             }
             boolean any = false;
             for (int i = 0; i < values.length; i++) {
-                if (present[i] && (!has(record, i) || eventTimeMs >= (long) LONGS.get(record, timesAt + 8 * i))) {
-                    setFeature(record, i, values[i]);
+                if (present[i] && eventTimeMs >= (long) LONGS.get(record, timesAt + 8 * i)) {
+                    if (Double.isNaN(values[i])) {
+                        clearFeature(record, i); // named as missing: reads DEFAULTED until a newer value
+                    } else {
+                        setFeature(record, i, values[i]);
+                    }
                     LONGS.set(record, timesAt + 8 * i, eventTimeMs);
                     any = true;
                 }
@@ -326,6 +334,10 @@ public final class FeatureTable implements AutoCloseable, RowTarget {
     private void setFeature(byte[] record, int i, double value) {
         record[TIME_BYTES + (i >> 3)] |= (byte) (1 << (i & 7));
         LONGS.set(record, valuesAt + 8 * i, Double.doubleToRawLongBits(value));
+    }
+
+    private static void clearFeature(byte[] record, int i) {
+        record[TIME_BYTES + (i >> 3)] &= (byte) ~(1 << (i & 7));
     }
 
     private static boolean has(byte[] record, int i) {

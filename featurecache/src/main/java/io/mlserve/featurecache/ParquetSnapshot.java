@@ -17,8 +17,8 @@ import org.apache.parquet.schema.Type;
  * Bulk-loads a Parquet snapshot — a file, or a directory of part files as Spark's {@code df.write.parquet}
  * leaves it — into a feature table, with the same column matching and event-time ordering as
  * {@link CsvSnapshot}. Numbers may be int32/int64/float/double/boolean; strings (categories, or numbers as
- * text) are read as UTF-8; nulls are absent features (as CSV's empty cells: in a MERGE view they leave the
- * stored value).
+ * text) are read as UTF-8; a null names its feature as missing (as CSV's empty cells: it reads back DEFAULTED in
+ * both write modes, as batch scoring scores it).
  */
 public final class ParquetSnapshot {
     private ParquetSnapshot() {
@@ -61,8 +61,11 @@ public final class ParquetSnapshot {
                     w.begin();
                     String where = file + ": row " + (w.rows + 1);
                     for (int c = 0; c < columns.size(); c++) {
-                        if (c == w.keyColumn || c == w.timeColumn || w.featureOfColumn[c] < 0
-                                || g.getFieldRepetitionCount(c) == 0) {
+                        if (c == w.keyColumn || c == w.timeColumn || w.featureOfColumn[c] < 0) {
+                            continue;
+                        }
+                        if (g.getFieldRepetitionCount(c) == 0) {
+                            w.missing(c);
                             continue;
                         }
                         Type t = schema.getType(c);

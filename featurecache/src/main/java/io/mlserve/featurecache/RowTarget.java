@@ -13,7 +13,9 @@ public interface RowTarget {
 
     /**
      * One row: {@code values[i]} where {@code present[i]}; the other features are absent (a feature table's
-     * REPLACE mode resets them to the default, MERGE mode keeps their stored values).
+     * REPLACE mode resets them to the default, MERGE mode keeps their stored values). A present NaN is a feature
+     * the row names as missing (an empty cell or a null in a column of the view): it reads back DEFAULTED in both
+     * modes, so a file's row is served exactly as it is written.
      */
     FeatureTable.WriteOutcome write(CharSequence entity, long eventTimeMs, double[] values, boolean[] present);
 }

@@ -61,10 +61,19 @@ final class SnapshotWriter {
         }
     }
 
+    /** Names the feature of column {@code c} as missing in this row (an empty cell, a null). */
+    void missing(int c) {
+        number(c, Double.NaN);
+    }
+
     /** Sets the feature of column {@code c} from text: a category code, or a parsed number. */
     void text(int c, String cell, String where) throws IOException {
         int f = featureOfColumn[c];
-        if (f < 0 || cell.isEmpty()) {
+        if (f < 0) {
+            return;
+        }
+        if (cell.isEmpty()) {
+            missing(c);
             return;
         }
         FeatureSpec spec = view.features().get(f);

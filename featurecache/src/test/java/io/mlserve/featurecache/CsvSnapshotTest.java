@@ -47,21 +47,35 @@ class CsvSnapshotTest {
     }
 
     @Test
-    void anEmptyCellLeavesTheStoredValueInAMergeViewAndResetsItInAReplaceView() throws Exception {
+    void anEmptyCellNamesItsFeatureMissingAndAnAbsentColumnLeavesItInAMergeView() throws Exception {
         Path first = Files.writeString(dir.resolve("first.csv"), "customer_id,event_time,tenure,spend\nc1,100,12,3.5\n");
         Path second = Files.writeString(dir.resolve("second.csv"), "customer_id,event_time,tenure,spend\nc1,200,,4.5\n");
+        Path older = Files.writeString(dir.resolve("older.csv"), "customer_id,event_time,tenure\nc1,150,13\n");
+        Path spendOnly = Files.writeString(dir.resolve("spend.csv"), "customer_id,event_time,spend\nc1,500,5.5\n");
+        Path newer = Files.writeString(dir.resolve("newer.csv"), "customer_id,event_time,tenure\nc1,400,14\n");
         for (FeatureView.WriteMode mode : FeatureView.WriteMode.values()) {
             FeatureView v = view(1000);
             v = new FeatureView(v.name(), v.entityKey(), v.keyType(), v.features(), v.ttl(), v.maxEntities(),
                     v.serveStale(), mode);
             try (FeatureTable t = FeatureTable.open(dir.resolve(mode.name()), v)) {
+                FeatureRow row = new FeatureRow(t.view());
                 CsvSnapshot.load(first, t, "event_time", 0);
                 assertThat(CsvSnapshot.load(second, t, "event_time", 0).applied()).isEqualTo(1);
-                FeatureRow row = new FeatureRow(t.view());
                 t.read("c1", 0, row);
+                // the empty cell is the row's value: missing, as batch scoring scores that row
                 assertThat(row.value(1)).isEqualTo(4.5);
+                assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);
+                // an older value of it does not bring it back
+                assertThat(CsvSnapshot.load(older, t, "event_time", 0).ignoredOlder()).isEqualTo(1);
+                t.read("c1", 0, row);
+                assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);
+                CsvSnapshot.load(newer, t, "event_time", 0);
+                CsvSnapshot.load(spendOnly, t, "event_time", 0);
+                t.read("c1", 0, row);
+                assertThat(row.value(1)).isEqualTo(5.5);
                 if (mode == FeatureView.WriteMode.MERGE) {
-                    assertThat(row.value(0)).isEqualTo(12);
+                    // a file without the tenure column leaves tenure as it was
+                    assertThat(row.value(0)).isEqualTo(14);
                     assertThat(row.status(0)).isEqualTo(FeatureStatus.PRESENT);
                 } else {
                     assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);

@@ -208,7 +208,7 @@ public final class BatchScorer implements RowTarget, AutoCloseable {
         int at = pending * width;
         for (int j = 0; j < width; j++) {
             int f = column[j];
-            rowValues[at + j] = (float) (present[f] ? values[f] : specs.get(f).defaultValue());
+            rowValues[at + j] = (float) (present[f] && !Double.isNaN(values[f]) ? values[f] : specs.get(f).defaultValue());
         }
         keys[pending] = entity.toString();
         times[pending] = eventTimeMs;
