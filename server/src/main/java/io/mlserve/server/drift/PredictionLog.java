@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -80,12 +79,16 @@ public final class PredictionLog implements AutoCloseable {
     }
 
     private void drain() {
+        // idle: a few spins and yields, then parks growing to 20 ms (the producer batches sends anyway)
+        org.agrona.concurrent.IdleStrategy idle = new org.agrona.concurrent.BackoffIdleStrategy(10, 10, 50_000,
+                20_000_000);
         while (running.get() || !queue.isEmpty()) {
             PredictionRecord r = queue.poll();
             if (r == null) {
-                LockSupport.parkNanos(1_000_000);
+                idle.idle();
                 continue;
             }
+            idle.reset();
             try {
                 producer.send(new ProducerRecord<>(options.topic(), r.getEntityId(), r.toByteArray()), (meta, error) -> {
                     records.labelValues(error == null ? "sent" : "failed").inc();

@@ -23,7 +23,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -314,6 +313,9 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
     private void run() {
         long interval = options.flushInterval().toMillis();
         long nextTick = System.currentTimeMillis() + interval;
+        // idle: a few spins and yields, then parks growing to 20 ms — not a wake-up a millisecond on an idle server
+        org.agrona.concurrent.IdleStrategy idle = new org.agrona.concurrent.BackoffIdleStrategy(10, 10, 50_000,
+                20_000_000);
         while (true) {
             long now = System.currentTimeMillis();
             if (now >= nextTick) {
@@ -329,9 +331,10 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
                 if (!running.get()) {
                     break;
                 }
-                LockSupport.parkNanos(1_000_000);
+                idle.idle();
                 continue;
             }
+            idle.reset();
             try {
                 if (item instanceof Logged l) {
                     add(l, now);
