@@ -49,6 +49,21 @@ public final class EchoServer implements AutoCloseable {
         return server.getPort();
     }
 
+    /**
+     * Runs an echo server in a process of its own until killed: args = the canned response (a serialized
+     * ModelInferResponse file), the file to write the port to, and the number of network threads.
+     */
+    public static void main(String[] args) throws Exception {
+        ModelInferResponse canned = ModelInferResponse.parseFrom(java.nio.file.Files.readAllBytes(
+                java.nio.file.Path.of(args[0])));
+        EchoServer echo = new EchoServer(canned, Integer.parseInt(args[2]));
+        java.nio.file.Path port = java.nio.file.Path.of(args[1]);
+        java.nio.file.Files.writeString(port.resolveSibling(port.getFileName() + ".tmp"), Integer.toString(echo.port()));
+        java.nio.file.Files.move(port.resolveSibling(port.getFileName() + ".tmp"), port,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Thread.currentThread().join();
+    }
+
     @Override
     public void close() throws InterruptedException {
         server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -88,6 +88,11 @@ public final class ServerProcess implements AutoCloseable {
         return "127.0.0.1:" + grpcPort;
     }
 
+    /** The server's operating-system process id. */
+    public long pid() {
+        return process.pid();
+    }
+
     public boolean alive() {
         return process.isAlive();
     }
