@@ -49,11 +49,11 @@ public final class QualityJoin {
     }
 
     /**
-     * A model version's quality window: joined pairs per window, the AUC below which it is low, the accuracy threshold
-     * and where it came from (e.g. "config", "metadata", "default"), and every how many windows a raised alert is
-     * reported again (0 = only when raised).
+     * A model version's quality window: joined pairs per window, the AUC below which it is low and where that came
+     * from, the accuracy threshold and where it came from (e.g. "config", "metadata", "default"), and every how many
+     * windows a raised alert is reported again (0 = only when raised).
      */
-    public record Settings(int windowPairs, double minAuc, double threshold, String thresholdFrom,
+    public record Settings(int windowPairs, double minAuc, String minAucFrom, double threshold, String thresholdFrom,
                            int renotifyWindows) {
         public Settings {
             if (windowPairs < 2) {
@@ -65,7 +65,7 @@ public final class QualityJoin {
         }
 
         public Settings(int windowPairs, double minAuc, double threshold) {
-            this(windowPairs, minAuc, threshold, "", 0);
+            this(windowPairs, minAuc, "", threshold, "", 0);
         }
     }
 

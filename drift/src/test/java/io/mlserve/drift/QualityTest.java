@@ -112,7 +112,7 @@ class QualityTest {
     @Test
     void aRaisedAlertIsReportedAgainEveryRenotifyWindowsWhileItStays() {
         // windows of 4 pairs whose scores rank the labels backwards (AUC 0), judged with this version's own settings
-        QualityJoin j = new QualityJoin(100, 0, 1, 1, (model, version) -> new QualityJoin.Settings(4, 0.65,
+        QualityJoin j = new QualityJoin(100, 0, 1, 1, (model, version) -> new QualityJoin.Settings(4, 0.65, "test",
                 version.equals("2") ? 0.3 : 0.5, "test", 2));
         List<String> seen = new ArrayList<>();
         int id = 0;

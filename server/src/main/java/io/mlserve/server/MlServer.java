@@ -219,7 +219,7 @@ public final class MlServer implements AutoCloseable {
         }, model -> {
             ModelEntry entry = repository.model(model);
             return entry == null ? null : entry.config().getDrift();
-        }, (model, version) -> versionThreshold(repository, model, version), clock, trainingLog);
+        }, (model, version) -> versionMetrics(repository, model, version), clock, trainingLog);
         if (options.outcomesKafka() != null) {
             QualityMonitor q = quality;
             outcomeConsumer = new TopicConsumer(options.outcomesKafka(), options.outcomesTopic(),
@@ -394,20 +394,24 @@ public final class MlServer implements AutoCloseable {
     }
 
     /**
-     * A model version's operating threshold for live quality: the serving version's, else (a version retired before
-     * its outcomes came) its metadata.json in the repository; NaN when it names none.
+     * A model version's operating threshold and holdout AUC for live quality: the threshold of the serving version,
+     * else (a version retired before its outcomes came) of its metadata.json in the repository, and the AUC from that
+     * file; NaN where it names none. Asked once per model version, on the quality thread.
      */
-    private static double versionThreshold(ModelRepository repository, String model, String version) {
+    private static QualityMonitor.VersionMetrics versionMetrics(ModelRepository repository, String model,
+                                                               String version) {
         ModelEntry entry = repository.model(model);
         long v;
         try {
             v = Long.parseLong(version);
         } catch (NumberFormatException e) {
-            return Double.NaN;
+            return QualityMonitor.VersionMetrics.NONE;
         }
+        java.nio.file.Path dir = repository.root().resolve(model).resolve(Long.toString(v));
         io.mlserve.server.repository.ServedVersion served = entry == null ? null : entry.version(v);
-        return served != null ? served.threshold() : io.mlserve.server.repository.ModelConfigs.metadataThreshold(
-                repository.root().resolve(model).resolve(Long.toString(v)));
+        return new QualityMonitor.VersionMetrics(served != null ? served.threshold()
+                : io.mlserve.server.repository.ModelConfigs.metadataThreshold(dir),
+                io.mlserve.server.repository.ModelConfigs.metadataHoldoutAuc(dir));
     }
 
     private static ThreadFactory daemonThreads(String prefix) {

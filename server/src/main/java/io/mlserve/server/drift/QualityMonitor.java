@@ -66,18 +66,19 @@ public final class QualityMonitor implements AutoCloseable {
     /**
      * @param configOf         a model's config.json drift block (its quality_* settings override {@code o}'s), or
      *                         null
-     * @param versionThreshold a model version's own operating threshold (its metadata.json), NaN when it has none
+     * @param versionMetrics   a model version's own operating threshold and holdout AUC (its metadata.json), NaN
+     *                         where it names none
      * @param joins            told of every prediction joined or expired, on the agent thread (the training log), or
      *                         null
      */
     public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
                           java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
-                          java.util.function.ToDoubleBiFunction<String, String> versionThreshold,
+                          java.util.function.BiFunction<String, String, VersionMetrics> versionMetrics,
                           io.mlserve.server.ServerClock clock, QualityJoin.Listener joins) {
         this.clock = clock;
         this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, (model, version) -> settings(o,
                 configOf == null ? null : configOf.apply(model),
-                versionThreshold == null ? Double.NaN : versionThreshold.applyAsDouble(model, version)))
+                versionMetrics == null ? VersionMetrics.NONE : versionMetrics.apply(model, version)))
                 .withOutcomeWait(o.outcomeWaitMs()).withListener(joins);
         this.listener = listener;
         events = Counter.builder().name("mlserve_quality_events_total")
@@ -99,25 +100,47 @@ public final class QualityMonitor implements AutoCloseable {
     public static final String THRESHOLD_FROM_DEFAULT = "default";
 
     /**
+     * What a version's metadata.json says of it on its holdout: the operating threshold and the AUC (NaN: not named).
+     */
+    public record VersionMetrics(double threshold, double holdoutAuc) {
+        public static final VersionMetrics NONE = new VersionMetrics(Double.NaN, Double.NaN);
+    }
+
+    /**
+     * How far below its own holdout AUC a version's live AUC may fall before the window is low, when config.json
+     * names no quality_min_auc: the same 0.05 by which the scenario counts a day degraded.
+     */
+    public static final double DEFAULT_AUC_DROP = 0.05;
+
+    /**
      * A model version's quality window: config.json's drift block {@code c} (may be null) over the defaults {@code o};
-     * accuracy at c's quality_threshold when set, else at the version's own operating threshold (NaN: none), else at
-     * the default.
+     * accuracy at c's quality_threshold when set, else at the version's own operating threshold, else at the default;
+     * low below c's quality_min_auc when set, else below the version's holdout AUC less {@link #DEFAULT_AUC_DROP}
+     * (never under 0.5), else below the default.
      */
     static QualityJoin.Settings settings(Options o, io.mlserve.proto.inference.ModelDriftConfig c,
-                                         double versionThreshold) {
+                                         VersionMetrics version) {
         double threshold = o.threshold();
         String from = THRESHOLD_FROM_DEFAULT;
         if (c != null && c.getQualityThreshold() > 0) {
             threshold = c.getQualityThreshold();
             from = THRESHOLD_FROM_CONFIG;
-        } else if (Double.isFinite(versionThreshold)) {
-            threshold = versionThreshold;
+        } else if (Double.isFinite(version.threshold())) {
+            threshold = version.threshold();
             from = THRESHOLD_FROM_METADATA;
+        }
+        double minAuc = o.minAuc();
+        String minAucFrom = THRESHOLD_FROM_DEFAULT;
+        if (c != null && c.getQualityMinAuc() > 0) {
+            minAuc = c.getQualityMinAuc();
+            minAucFrom = THRESHOLD_FROM_CONFIG;
+        } else if (Double.isFinite(version.holdoutAuc()) && version.holdoutAuc() > 0.5) {
+            minAuc = Math.max(0.5, version.holdoutAuc() - DEFAULT_AUC_DROP);
+            minAucFrom = THRESHOLD_FROM_METADATA;
         }
         return new QualityJoin.Settings(
                 c != null && c.getQualityWindowPairs() > 1 ? c.getQualityWindowPairs() : o.windowPairs(),
-                c != null && c.getQualityMinAuc() > 0 ? c.getQualityMinAuc() : o.minAuc(), threshold, from,
-                c == null ? 0 : c.getRenotifyWindows());
+                minAuc, minAucFrom, threshold, from, c == null ? 0 : c.getRenotifyWindows());
     }
 
     /**

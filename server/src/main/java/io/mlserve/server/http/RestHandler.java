@@ -330,6 +330,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 g.writeNumberField("threshold", r.metrics().threshold());
                 g.writeStringField("threshold_from", r.settings().thresholdFrom());
                 g.writeNumberField("min_auc", r.settings().minAuc());
+                g.writeStringField("min_auc_from", r.settings().minAucFrom());
                 g.writeBooleanField("low", r.low());
                 g.writeBooleanField("alert", r.alert());
                 g.writeEndObject();

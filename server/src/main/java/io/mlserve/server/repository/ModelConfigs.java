@@ -565,6 +565,19 @@ public final class ModelConfigs {
         }
     }
 
+    /**
+     * The version's AUC on the trainer's holdout — {@code metrics.holdout_auc} in its metadata.json — or NaN when it
+     * names none in [0, 1]. Live quality is judged against it unless config.json sets quality_min_auc.
+     */
+    public static double metadataHoldoutAuc(Path versionDir) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode a = metadata(versionDir).path("metrics").path("holdout_auc");
+            return a.isNumber() && a.doubleValue() >= 0 && a.doubleValue() <= 1 ? a.doubleValue() : Double.NaN;
+        } catch (ModelLoadException e) {
+            return Double.NaN;
+        }
+    }
+
     /** Warm-up samples from model_warmup; without any, one zero-filled run at batch 1 (and at max_batch_size). */
     static List<WarmupSample> warmups(ModelConfig config, Path file) throws ModelLoadException {
         List<WarmupSample> samples = new ArrayList<>();

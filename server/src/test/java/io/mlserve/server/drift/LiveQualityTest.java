@@ -182,14 +182,15 @@ class LiveQualityTest {
     }
 
     @Test
-    void accuracyIsCountedAtEachVersionsOwnThresholdUnlessTheConfigSetsOne() throws Exception {
+    void accuracyAndMinimumAucComeFromEachVersionsOwnMetricsUnlessTheConfigSetsThem() throws Exception {
         Path repo = dir.resolve("models");
         String binding = "\"max_batch_size\": 128, \"features\": {\"view\": \"acct\", \"names\": [\"x\"]}";
-        String metadata = "{\"metrics\": {\"threshold\": 0.3, \"threshold_rule\": \"cost_ratio 4\"}}";
+        String metadata = "{\"metrics\": {\"threshold\": 0.3, \"threshold_rule\": \"cost_ratio 4\", "
+                + "\"holdout_auc\": 0.9}}";
         // the trainer chose 0.3 for these versions; "pinned" has its config say 0.6; "plain" says nothing anywhere
         sigmoidModel(repo, "own", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100}}", metadata);
         sigmoidModel(repo, "pinned", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100, "
-                + "\"quality_threshold\": 0.6}}", metadata);
+                + "\"quality_threshold\": 0.6, \"quality_min_auc\": 0.7}}", metadata);
         sigmoidModel(repo, "plain", "{" + binding + ", \"drift\": {\"quality_window_pairs\": 100}}", null);
         try (TestServer t = new TestServer(repo).start(ServerOptions.ephemeral(repo)
                 .withFeatureViews(dir.resolve("tables"), List.of(ACCOUNTS)))) {
@@ -242,6 +243,17 @@ class LiveQualityTest {
                             default -> 0.8;
                         });
                 assertThat(q.get("auc").asDouble()).isEqualTo(1.0);
+                // low below the config's minimum, else the version's holdout AUC less 0.05, else 0.65
+                assertThat(q.get("min_auc").asDouble()).as(model).isCloseTo(switch (model) {
+                    case "own" -> 0.85;
+                    case "pinned" -> 0.7;
+                    default -> 0.65;
+                }, org.assertj.core.data.Offset.offset(1e-12));
+                assertThat(q.get("min_auc_from").asText()).as(model).isEqualTo(switch (model) {
+                    case "own" -> "metadata";
+                    case "pinned" -> "config";
+                    default -> "default";
+                });
                 assertThat(JSON.readTree(t.get(http, "/v1/quality/" + model + "?version=1").body()).get("accuracy")
                         .asDouble()).isEqualTo(right / 100.0);
             }
