@@ -86,6 +86,8 @@ public final class MlServer implements AutoCloseable {
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private final io.mlserve.server.drift.DriftHistory driftHistory = new io.mlserve.server.drift.DriftHistory();
     private final ModelRepository repository;
+    private RestHandler rest;
+    private io.mlserve.server.security.Guard guard;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService loader;
@@ -184,7 +186,7 @@ public final class MlServer implements AutoCloseable {
         if (sec.authTokens() != null) {
             tokens = new io.mlserve.server.security.TokenFile(sec.authTokens(), AUTH_CHECK_MS);
         }
-        io.mlserve.server.security.Guard guard = tokens == null && sec.rateLimit() == 0 ? null
+        guard = tokens == null && sec.rateLimit() == 0 ? null
                 : new io.mlserve.server.security.Guard(tokens, sec.rateLimit() > 0
                         ? new io.mlserve.server.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
                         metrics.registry());
@@ -316,7 +318,7 @@ public final class MlServer implements AutoCloseable {
             b.intercept(new io.mlserve.server.security.GrpcAuth(guard));
         }
         grpc = b.build().start();
-        RestHandler rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
+        rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
                 .withRollout(rollout).withGuard(guard).withDriftHistory(driftHistory).withTrainingLog(trainingLog);
         io.netty.handler.ssl.SslContext httpTls = tls == null ? null : tls.http();
         http = bind(options.httpPort(), rest, channelType, httpTls);
@@ -554,6 +556,9 @@ public final class MlServer implements AutoCloseable {
         if (predict != null) {
             predict.close();
         }
+        if (rest != null) {
+            rest.close();
+        }
         if (retrain != null) {
             retrain.close();
         }
@@ -566,6 +571,9 @@ public final class MlServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         repository.close();
+        if (guard != null) {
+            guard.close(); // its queued refusals, before the audit log closes
+        }
         if (audit != null) {
             audit.close();
         }

@@ -73,11 +73,27 @@ public final class PredictHandler {
         this.quality = quality;
     }
 
-    /** Answers {@code request} through {@code done}, exactly once: (response, null) or (null, error). */
+    /**
+     * Answers {@code request} through {@code done}, exactly once: (response, null) or (null, error). A request that
+     * asks for explanations is taken off the caller's thread (a Netty event loop) first: the first one of a version
+     * builds its explainer, which reads the graph and may run the model dozens of times.
+     */
     public void predict(PredictRequest request, Context context, BiConsumer<PredictResponse, InferenceError> done) {
+        if (request.getExplain()) {
+            try {
+                explainer().execute(() -> predictNow(request, context, done));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                done.accept(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is stopping"));
+            }
+            return;
+        }
+        predictNow(request, context, done);
+    }
+
+    private void predictNow(PredictRequest request, Context context, BiConsumer<PredictResponse, InferenceError> done) {
         Assembled a;
         try {
-            a = assemble(request);
+            a = assemble(request, context);
         } catch (InferenceError e) {
             done.accept(null, e);
             return;
@@ -117,7 +133,8 @@ public final class PredictHandler {
     /** The explainer of the version that answered (a routed request may have followed a swap to another one). */
     private io.mlserve.server.explain.Explainer explainerOf(Assembled a, ModelInferResponse response) {
         ServedVersion v = a.version().versionLabel().equals(response.getModelVersion()) ? a.version()
-                : inference.resolve(response.getModelName(), response.getModelVersion());
+                : inference.resolve(response.getModelName(), response.getModelVersion(), null, null,
+                        null); // the caller was checked against this model when the request was assembled
         ServedVersion.Explanations e = v.explanations();
         if (e.explainer() == null) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + e.unavailable());
@@ -194,7 +211,7 @@ public final class PredictHandler {
                              io.mlserve.server.traininglog.RowEncoding encoding) {
     }
 
-    private Assembled assemble(PredictRequest request) {
+    private Assembled assemble(PredictRequest request, Context context) {
         int n = request.getEntityIdsCount();
         if (n == 0) {
             throw InferenceError.invalid("entity_ids: at least one entity is needed");
@@ -203,8 +220,9 @@ public final class PredictHandler {
             throw InferenceError.invalid("event_time_ms: expected milliseconds since the epoch, or 0 for the server's "
                     + "clock; got " + request.getEventTimeMs());
         }
+        // the caller's principal from the request's own context, whichever thread assembles it
         ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion(),
-                request.getEntityIds(0), request.getId());
+                request.getEntityIds(0), request.getId(), io.mlserve.server.security.Guard.PRINCIPAL.get(context));
         if (!v.config().hasFeatures()) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
                     + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");

@@ -119,25 +119,70 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         return this;
     }
 
+    /**
+     * Reads of files or whole computations — the audit log, a version's importance (up to 2,048 explanations), the
+     * training log's directory — that must not hold an event loop: they run here, one at a time.
+     */
+    private final java.util.concurrent.ExecutorService slow = io.mlserve.server.Daemons.scheduler("mlserve-http-slow");
+
+    /** Stops the thread of slow requests (those queued are answered first). */
+    public void close() {
+        slow.shutdown();
+    }
+
+    private static boolean slow(HttpMethod m, String[] p) {
+        return (m == HttpMethod.GET || m == HttpMethod.HEAD) && p.length >= 2 && p[0].equals("v1")
+                && ((p.length == 2 && p[1].equals("audit")) || (p.length == 4 && p[1].equals("models")
+                && (p[3].equals("importance") || p[3].equals("training-log"))));
+    }
+
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
+        String path = new QueryStringDecoder(req.uri()).path();
+        io.grpc.Context context = io.grpc.Context.ROOT;
+        if (guard != null && !io.mlserve.server.security.HttpAuth.open(req.method(), path)) {
+            try {
+                context = context.withValue(io.mlserve.server.security.Guard.PRINCIPAL, guard.check(
+                        req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
+                        io.mlserve.server.security.HttpAuth.role(req.method(), path), req.method() + " " + path,
+                        String.valueOf(ctx.channel().remoteAddress())));
+            } catch (io.mlserve.server.security.Guard.Denied d) {
+                send(ctx, denied(d), keepAlive);
+                return;
+            }
+        }
+        if (slow(req.method(), segments(path))) {
+            // off the event loop; the connection reads nothing more until this answer is written, so answers keep
+            // their order
+            io.grpc.Context checked = context;
+            req.retain();
+            ctx.channel().config().setAutoRead(false);
+            try {
+                slow.execute(() -> {
+                    try {
+                        answer(ctx, req, keepAlive, checked);
+                    } finally {
+                        req.release();
+                        ctx.channel().config().setAutoRead(true);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                req.release();
+                ctx.channel().config().setAutoRead(true);
+                send(ctx, error(503, "the server is stopping"), keepAlive);
+            }
+            return;
+        }
+        answer(ctx, req, keepAlive, context);
+    }
+
+    /** Routes {@code req} with the caller's checked {@code context} and sends the answer (unless it goes later). */
+    private void answer(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, io.grpc.Context context) {
         FullHttpResponse response;
         try {
-            io.grpc.Context context = io.grpc.Context.ROOT;
-            String path = new QueryStringDecoder(req.uri()).path();
-            if (guard != null && !io.mlserve.server.security.HttpAuth.open(req.method(), path)) {
-                try {
-                    context = context.withValue(io.mlserve.server.security.Guard.PRINCIPAL, guard.check(
-                            req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
-                            io.mlserve.server.security.HttpAuth.role(req.method(), path), req.method() + " " + path,
-                            String.valueOf(ctx.channel().remoteAddress())));
-                } catch (io.mlserve.server.security.Guard.Denied d) {
-                    send(ctx, denied(d), keepAlive);
-                    return;
-                }
-            }
-            response = context.call(() -> route(ctx, req, keepAlive));
+            // explicit where the core takes it; ModelAdmin's metadata calls still read it from the current context
+            response = context.call(() -> route(ctx, req, keepAlive, context));
         } catch (InferenceError e) {
             response = error(e.httpStatus(), e.getMessage());
         } catch (io.mlserve.featurecache.FeatureStoreException e) {
@@ -153,13 +198,13 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     /** The response, or null when it will be sent later (asynchronous repository calls). */
-    private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive)
-            throws IOException {
+    private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive,
+                                   io.grpc.Context context) throws IOException {
         String path = new QueryStringDecoder(req.uri()).path();
         String[] p = segments(path);
         HttpMethod m = req.method();
         if (p.length > 0 && p[0].equals("v1")) {
-            return v1(ctx, req, p, path, keepAlive);
+            return v1(ctx, req, p, path, keepAlive, context);
         }
         if (p.length == 0 || !p[0].equals("v2")) {
             return error(404, "no endpoint " + path + "; the REST APIs live under /v2 (inference) and /v1 (features)");
@@ -228,8 +273,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     if (m != HttpMethod.POST) {
                         return error(405, path + " takes POST");
                     }
-                    // the context route() runs in carries the principal checked above: the core's allow-list check reads it
-                    handler.submit(JsonTensors.request(body(req), model, version), io.grpc.Context.current(), (r, error) -> {
+                    // the caller's checked principal travels in its context: the core's allow-list check reads it
+                    handler.submit(JsonTensors.request(body(req), model, version), context, (r, error) -> {
                         FullHttpResponse res;
                         if (error != null) {
                             res = error(error.httpStatus(), error.getMessage());
@@ -254,7 +299,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
 
     /** /v1: PUT/GET features, POST predict by entity id, GET models, POST retrain. */
     private FullHttpResponse v1(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
-                                boolean keepAlive) throws IOException {
+                                boolean keepAlive, io.grpc.Context context) throws IOException {
         HttpMethod m = req.method();
         if (p.length == 2 && p[1].equals("models")) {
             if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
@@ -361,7 +406,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             return audit(new QueryStringDecoder(req.uri()).parameters());
         }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("rollout")) {
-            return rollout(ctx, req, p[2], path, keepAlive);
+            return rollout(ctx, req, p[2], path, keepAlive, context);
         }
         if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
             return retrain(ctx, req, p[2], path, keepAlive);
@@ -377,7 +422,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 return error(405, path + " takes POST");
             }
             PredictRequest pr = V1Json.predictRequest(body(req), p[2]);
-            predict.predict(pr, io.grpc.Context.current(), (response, error) -> {
+            predict.predict(pr, context, (response, error) -> {
                 FullHttpResponse res;
                 try {
                     res = error != null ? error(error.httpStatus(), error.getMessage())
@@ -643,7 +688,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
      * override, answered once the new roles serve.
      */
     private FullHttpResponse rollout(ChannelHandlerContext ctx, FullHttpRequest req, String model, String path,
-                                     boolean keepAlive) throws IOException {
+                                     boolean keepAlive, io.grpc.Context context) throws IOException {
         if (rollout == null) {
             return error(404, "this server has no rollout manager");
         }
@@ -670,7 +715,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     return error(400, "version: expected a positive integer, got " + v);
                 }
             }
-            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get();
+            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get(context);
             String actor = "http:" + (who == null || who == io.mlserve.server.security.Principal.ANONYMOUS ? ""
                     : who.name() + "@") + ctx.channel().remoteAddress();
             rollout.override(model, b.get("action").asText(), version, actor, b.path("reason").asText(""))

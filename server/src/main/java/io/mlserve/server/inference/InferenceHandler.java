@@ -82,8 +82,8 @@ public final class InferenceHandler {
     }
 
     /** As {@link #resolve(String, String, String, String)} for {@code principal} (null: no authentication). */
-    ServedVersion resolve(String name, String version, String entity, String requestId,
-                          io.mlserve.server.security.Principal principal) {
+    public ServedVersion resolve(String name, String version, String entity, String requestId,
+                                 io.mlserve.server.security.Principal principal) {
         if (name.isEmpty()) {
             throw InferenceError.invalid("model_name: required");
         }

@@ -25,6 +25,8 @@ public final class Guard {
     private final TokenFile tokens;
     private final RateLimiter limiter;
     private final AuditLog audit;
+    /** Refusals are appended (and forced to disk) here, never on the thread that refused: often a Netty event loop. */
+    private final java.util.concurrent.ExecutorService auditing;
     private final Counter denied;
     private final Map<String, long[]> lastAudit = new ConcurrentHashMap<>();
 
@@ -66,9 +68,22 @@ public final class Guard {
         this.tokens = tokens;
         this.limiter = limiter;
         this.audit = audit;
+        this.auditing = audit == null ? null : io.mlserve.server.Daemons.scheduler("mlserve-audit-denied");
         this.denied = Counter.builder().name("mlserve_auth_denied_total")
                 .help("Requests refused: unauthenticated (no or unknown token), permission_denied (role or model not "
                         + "allowed), rate_limited").labelNames("reason").register(registry);
+    }
+
+    /** Writes the refusals still queued for the audit log (up to 5 s) and stops its thread. */
+    public void close() {
+        if (auditing != null) {
+            auditing.shutdown();
+            try {
+                auditing.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     public boolean enabled() {
@@ -134,10 +149,15 @@ public final class Guard {
                 }
             }
             if (write) {
-                audit.record(actor, "denied", "", 0, 0, JsonNodeFactory.instance.objectNode()
+                var evidence = JsonNodeFactory.instance.objectNode()
                         .put("what", what.length() > 200 ? what.substring(0, 200) + "..." : what)
                         .put("reason", reason).put("detail", message).put("peer", peer)
-                        .put("suppressed_since_last", suppressed));
+                        .put("suppressed_since_last", suppressed);
+                try {
+                    auditing.execute(() -> audit.record(actor, "denied", "", 0, 0, evidence));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // stopping: the refusal is still counted in mlserve_auth_denied_total
+                }
             }
         }
         return new Denied(code, message + (code == Status.Code.UNAUTHENTICATED

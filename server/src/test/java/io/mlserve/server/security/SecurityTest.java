@@ -262,6 +262,21 @@ class SecurityTest {
             assertThat(notAllowed.statusCode()).as("REST infer holds the allow-list").isEqualTo(403);
             assertThat(notAllowed.body()).contains("may not use model 'other'").doesNotContain("outputs");
             assertThat(http("GET", h, "/v2/models/other", "tok-app", null).statusCode()).isEqualTo(403);
+            // Predict by entity, with and without explanations (those are assembled off the caller's thread): the
+            // allow-list is checked with the caller's principal either way; "m" passes it and stops at its binding
+            var predict = io.mlserve.proto.v1.PredictionServiceGrpc.newBlockingStub(t.channel())
+                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer("tok-app")));
+            for (boolean explain : new boolean[] {false, true}) {
+                assertThat(code(() -> predict.predict(io.mlserve.proto.v1.PredictRequest.newBuilder()
+                        .setModelName("other").addEntityIds("e1").setExplain(explain).build()))).as("explain %s", explain)
+                        .isEqualTo(Status.Code.PERMISSION_DENIED);
+                assertThat(code(() -> predict.predict(io.mlserve.proto.v1.PredictRequest.newBuilder()
+                        .setModelName("m").addEntityIds("e1").setExplain(explain).build()))).as("explain %s", explain)
+                        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+                HttpResponse<String> rest = http("POST", h, "/v1/models/other/predict", "tok-app",
+                        "{\"entity_ids\": [\"e1\"], \"explain\": " + explain + "}");
+                assertThat(rest.statusCode()).as(rest.body()).isEqualTo(403);
+            }
             assertThat(http("POST", h, "/v2/models/other/infer", "tok-ops", oneRow).statusCode()).isEqualTo(200);
             assertThat(http("POST", h, "/v2/repository/index", "tok-app", "{}").statusCode()).isEqualTo(403);
             assertThat(http("POST", h, "/v2/repository/index", "tok-ops", "{}").statusCode()).isEqualTo(200);
@@ -276,8 +291,12 @@ class SecurityTest {
             assertThat(metrics).contains("mlserve_auth_denied_total{reason=\"unauthenticated\"}")
                     .contains("mlserve_auth_denied_total{reason=\"permission_denied\"}");
 
-            // refusals are audited (without the tokens); tokens appear nowhere
+            // refusals are audited (without the tokens, off the refusing thread: a moment later); tokens appear nowhere
             String audit = http("GET", h, "/v1/audit?action=denied", "tok-ops", null).body();
+            for (long until = System.nanoTime() + 10_000_000_000L; !(audit.contains("\"actor\":\"anonymous\"")
+                    && audit.contains("\"actor\":\"app\"")) && System.nanoTime() < until; Thread.sleep(50)) {
+                audit = http("GET", h, "/v1/audit?action=denied", "tok-ops", null).body();
+            }
             assertThat(audit).contains("\"actor\":\"app\"").contains("\"reason\":\"permission_denied\"")
                     .contains("\"actor\":\"anonymous\"");
             assertThat(audit + Files.readString(t.server.repository().audit().file())).doesNotContain("tok-")
