@@ -80,13 +80,15 @@ public final class KafkaReplay {
         FeatureRecord.Builder r = FeatureRecord.newBuilder().setEntityId(row.customerId()).setEventTimeMs(row.eventTime());
         for (int c = 0; c < ChurnSchema.COLUMNS.size(); c++) {
             ChurnSchema.Column col = ChurnSchema.COLUMNS.get(c);
+            // a missing cell is sent as missing (a value without a kind), not left out: a merge view keeps a
+            // feature a record leaves out
             if (col.categorical()) {
                 String v = row.category(c);
-                if (v != null) {
-                    r.putValues(col.name(), FeatureValue.newBuilder().setCategory(v).build());
-                }
-            } else if (!Double.isNaN(row.number(c))) {
-                r.putValues(col.name(), FeatureValue.newBuilder().setNumber(row.number(c)).build());
+                r.putValues(col.name(), v == null ? FeatureValue.getDefaultInstance()
+                        : FeatureValue.newBuilder().setCategory(v).build());
+            } else {
+                r.putValues(col.name(), Double.isNaN(row.number(c)) ? FeatureValue.getDefaultInstance()
+                        : FeatureValue.newBuilder().setNumber(row.number(c)).build());
             }
         }
         return FeatureUpdate.newBuilder().setView(view).setRecord(r).build().toByteArray();

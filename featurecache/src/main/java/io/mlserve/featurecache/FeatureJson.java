@@ -55,8 +55,11 @@ public final class FeatureJson {
         return id.asText();
     }
 
-    /** A feature value: integer, number or string (category). */
+    /** A feature value: integer, number or string (category); null names the feature as missing (no kind set). */
     public static FeatureValue value(JsonNode v, String field) {
+        if (v.isNull()) {
+            return FeatureValue.getDefaultInstance();
+        }
         if (v.isIntegralNumber() && v.canConvertToLong()) {
             return FeatureValue.newBuilder().setInteger(v.longValue()).build();
         }

@@ -109,6 +109,11 @@ public final class FeatureStore implements AutoCloseable {
             FeatureSpec spec = v.features().get(i);
             FeatureValue fv = e.getValue();
             String where = field + ".values." + e.getKey();
+            if (fv.getKindCase() == FeatureValue.KindCase.KIND_NOT_SET) {
+                values[i] = Double.NaN; // named as missing (JSON null): reads back DEFAULTED, newer writes aside
+                present[i] = true;
+                continue;
+            }
             values[i] = switch (spec.type()) {
                 case FLOAT32 -> switch (fv.getKindCase()) {
                     case NUMBER -> finite(fv.getNumber(), where);

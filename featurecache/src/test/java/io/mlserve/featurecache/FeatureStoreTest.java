@@ -54,4 +54,32 @@ class FeatureStoreTest {
             assertThat(s.table("account").size()).isEqualTo(1);
         }
     }
+
+    @Test
+    void aValueWithoutAKindOrAJsonNullNamesTheFeatureMissing() throws Exception {
+        try (FeatureStore s = FeatureStore.open(dir, List.of(accounts()), FeatureStoreListener.NONE)) {
+            FeatureRow row = new FeatureRow(accounts());
+            s.write("account", List.of(FeatureRecord.newBuilder().setEntityId("7").setEventTimeMs(100)
+                    .putValues("balance", FeatureValue.newBuilder().setNumber(5).build())
+                    .putValues("visits", FeatureValue.newBuilder().setInteger(3).build()).build()));
+            // balance named missing over the wire (gRPC / Kafka): DEFAULTED, visits kept (merge)
+            s.write("account", List.of(rec("7", 200, "balance", FeatureValue.getDefaultInstance())));
+            s.read("account", "7", 0, row, "id");
+            assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);
+            assertThat(row.value(1)).isEqualTo(3);
+            // an older value does not bring it back; a newer one does
+            s.write("account", List.of(rec("7", 150, "balance", FeatureValue.newBuilder().setNumber(6).build())));
+            s.read("account", "7", 0, row, "id");
+            assertThat(row.status(0)).isEqualTo(FeatureStatus.DEFAULTED);
+            s.write("account", List.of(rec("7", 300, "balance", FeatureValue.newBuilder().setNumber(8).build())));
+            s.read("account", "7", 0, row, "id");
+            assertThat(row.value(0)).isEqualTo(8);
+            // JSON null (REST and Kafka JSON records) is the same
+            s.write("account", List.of(FeatureJson.record(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    "{\"entity_id\": 7, \"event_time_ms\": 400, \"values\": {\"visits\": null}}"), null, "r")));
+            s.read("account", "7", 0, row, "id");
+            assertThat(row.status(1)).isEqualTo(FeatureStatus.DEFAULTED);
+            assertThat(row.value(0)).isEqualTo(8);
+        }
+    }
 }

@@ -335,10 +335,12 @@ public final class Replay {
         List<FeatureSpec> specs = o.view().features();
         for (int f = 0; f < r.width; f++) {
             double v = r.values[i * r.width + f];
+            FeatureSpec s = specs.get(f);
             if (Double.isNaN(v)) {
+                // a missing cell is sent as missing (not left out, which a merge view reads as "unchanged")
+                b.putValues(s.name(), FeatureValue.getDefaultInstance());
                 continue;
             }
-            FeatureSpec s = specs.get(f);
             b.putValues(s.name(), s.type() == FeatureType.CATEGORICAL
                     ? FeatureValue.newBuilder().setCategory(r.categories.get(f).get((int) v)).build()
                     : FeatureValue.newBuilder().setNumber(v).build());
