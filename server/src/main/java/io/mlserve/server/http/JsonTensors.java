@@ -6,7 +6,6 @@ import com.google.protobuf.ByteString;
 import io.mlserve.proto.inference.InferParameter;
 import io.mlserve.proto.inference.InferTensorContents;
 import io.mlserve.proto.inference.ModelInferRequest;
-import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.runtime.DataType;
 import io.mlserve.server.inference.InferenceError;
 import java.io.IOException;
@@ -181,36 +180,10 @@ final class JsonTensors {
         return out;
     }
 
-    /** Writes a (typed-contents) response in REST v2 form. */
-    static void writeResponse(ModelInferResponse r, JsonGenerator g) throws IOException {
-        g.writeStartObject();
-        g.writeStringField("model_name", r.getModelName());
-        g.writeStringField("model_version", r.getModelVersion());
-        if (!r.getId().isEmpty()) {
-            g.writeStringField("id", r.getId());
-        }
-        g.writeArrayFieldStart("outputs");
-        for (ModelInferResponse.InferOutputTensor t : r.getOutputsList()) {
-            g.writeStartObject();
-            g.writeStringField("name", t.getName());
-            g.writeStringField("datatype", t.getDatatype());
-            g.writeArrayFieldStart("shape");
-            for (int d = 0; d < t.getShapeCount(); d++) {
-                g.writeNumber(t.getShape(d));
-            }
-            g.writeEndArray();
-            g.writeArrayFieldStart("data");
-            writeData(t, g);
-            g.writeEndArray();
-            g.writeEndObject();
-        }
-        g.writeEndArray();
-        g.writeEndObject();
-    }
-
-    private static void writeData(ModelInferResponse.InferOutputTensor t, JsonGenerator g) throws IOException {
-        InferTensorContents c = t.getContents();
-        DataType type = DataType.fromOip(t.getDatatype());
+    /** Writes the elements of typed contents {@code c} of {@code datatype} as JSON values. */
+    static void writeData(String datatype, io.mlserve.proto.inference.InferTensorContentsOrBuilder c, JsonGenerator g)
+            throws IOException {
+        DataType type = DataType.fromOip(datatype);
         switch (type) {
             case BOOL -> {
                 for (int k = 0; k < c.getBoolContentsCount(); k++) {
@@ -252,7 +225,8 @@ final class JsonTensors {
                     g.writeString(c.getBytesContents(k).toStringUtf8());
                 }
             }
-            default -> throw InferenceError.invalid("outputs: datatype " + t.getDatatype() + " has no JSON form");
+            default -> throw InferenceError.invalid("outputs: datatype " + datatype + " has no JSON form; ask for it "
+                    + "with parameters.binary_data: true");
         }
     }
 }

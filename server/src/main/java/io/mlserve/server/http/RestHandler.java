@@ -273,14 +273,24 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     if (m != HttpMethod.POST) {
                         return error(405, path + " takes POST");
                     }
+                    // JSON, or JSON then binary tensors (Triton's binary tensor data extension)
+                    BinaryTensors.Parsed asked = BinaryTensors.request(req.content(),
+                            req.headers().get(BinaryTensors.HEADER), model, version);
                     // the caller's checked principal travels in its context: the core's allow-list check reads it
-                    handler.submit(JsonTensors.request(body(req), model, version), context, (r, error) -> {
+                    handler.submit(asked.request(), context, (r, error) -> {
                         FullHttpResponse res;
                         if (error != null) {
                             res = error(error.httpStatus(), error.getMessage());
                         } else {
                             try {
-                                res = json(200, g -> JsonTensors.writeResponse(r, g));
+                                int[] header = new int[1];
+                                ByteBuf body = BinaryTensors.response(r, asked, header);
+                                if (asked.anyBinary()) {
+                                    res = response(200, body, "application/octet-stream");
+                                    res.headers().setInt(BinaryTensors.HEADER, header[0]);
+                                } else {
+                                    res = response(200, body, "application/json");
+                                }
                             } catch (IOException | RuntimeException e) {
                                 res = error(e instanceof InferenceError ie ? ie.httpStatus() : 500, e.getMessage());
                             }

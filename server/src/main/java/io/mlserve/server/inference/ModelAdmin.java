@@ -26,7 +26,8 @@ import java.util.function.BooleanSupplier;
 public final class ModelAdmin {
     public static final String SERVER_NAME = "mlserve";
     public static final String SERVER_VERSION = "0.1.0";
-    private static final List<String> EXTENSIONS = List.of("model_repository", "model_configuration", "statistics");
+    private static final List<String> EXTENSIONS = List.of("model_repository", "model_configuration", "statistics",
+            "binary_tensor_data");
 
     private final ModelRepository repository;
     private final InferenceHandler handler;

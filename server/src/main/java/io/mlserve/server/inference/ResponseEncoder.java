@@ -12,7 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /** Writes model outputs into a ModelInferResponse, raw or typed as the request was. */
-final class ResponseEncoder {
+public final class ResponseEncoder {
     private ResponseEncoder() {
     }
 
@@ -59,12 +59,13 @@ final class ResponseEncoder {
             response.addRawOutputContents(outputs.reusesBuffer(index) || length != total
                     ? ByteString.copyFrom(part) : UnsafeByteOperations.unsafeWrap(part));
         } else {
-            t.setContents(typed(part, type));
+            t.setContents(typedContents(part, type));
         }
         response.addOutputs(t);
     }
 
-    private static InferTensorContents.Builder typed(ByteBuffer data, DataType type) {
+    /** Raw little-endian bytes (position 0 to the limit) as the typed contents field of {@code type}. */
+    public static InferTensorContents.Builder typedContents(ByteBuffer data, DataType type) {
         InferTensorContents.Builder c = InferTensorContents.newBuilder();
         int bytes = data.remaining();
         switch (type) {
@@ -131,7 +132,7 @@ final class ResponseEncoder {
     }
 
     /** Raw BYTES form: 4-byte little-endian length, then the UTF-8 bytes, per element. */
-    static ByteString lengthPrefixed(String[] values, int from, int count) {
+    public static ByteString lengthPrefixed(String[] values, int from, int count) {
         byte[][] encoded = new byte[count][];
         int total = 0;
         for (int i = 0; i < count; i++) {
