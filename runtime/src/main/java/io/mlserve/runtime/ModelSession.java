@@ -82,7 +82,53 @@ public final class ModelSession implements AutoCloseable {
             throw new ModelLoadException(label + ": model file " + modelFile + " does not exist");
         }
         OrtEnvironment env = environment();
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+        boolean cuda = config.device().kind() == Device.Kind.CUDA;
+        try {
+            try (OrtSession.SessionOptions options = options(config)) {
+                Device effective = cuda ? addCuda(label, options, config) : Device.CPU;
+                if (effective.kind() == Device.Kind.CUDA) {
+                    try {
+                        return loaded(label, modelFile, env.createSession(modelFile.toString(), options), effective);
+                    } catch (OrtException e) {
+                        // the GPU build added its provider, but the session could not be built on it (no driver,
+                        // CUDA or cuDNN libraries, out of GPU memory): built again on the CPU below
+                        LOG.warn("{}: could not build the session on CUDA device {} ({}); running on CPU", label,
+                                effective, firstLine(e.getMessage()));
+                        CUDA_FALLBACKS.incrementAndGet();
+                    }
+                } else {
+                    if (cuda) {
+                        CUDA_FALLBACKS.incrementAndGet();
+                    }
+                    return loaded(label, modelFile, env.createSession(modelFile.toString(), options), effective);
+                }
+            }
+            try (OrtSession.SessionOptions cpu = options(config)) {
+                return loaded(label, modelFile, env.createSession(modelFile.toString(), cpu), Device.CPU);
+            }
+        } catch (OrtException e) {
+            throw new ModelLoadException(label + ": ONNX Runtime could not load " + modelFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong CUDA_FALLBACKS = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Sessions asked for on a CUDA device that run on the CPU instead (the provider or the session failed there). */
+    public static long cudaFallbacks() {
+        return CUDA_FALLBACKS.get();
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static OrtSession.SessionOptions options(SessionConfig config) throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        try {
             options.setOptimizationLevel(switch (config.optimization()) {
                 case NONE -> OrtSession.SessionOptions.OptLevel.NO_OPT;
                 case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
@@ -98,21 +144,24 @@ public final class ModelSession implements AutoCloseable {
             String spin = config.allowSpinning() ? "1" : "0";
             options.addConfigEntry("session.intra_op.allow_spinning", spin);
             options.addConfigEntry("session.inter_op.allow_spinning", spin);
-            Device effective = config.device().kind() == Device.Kind.CUDA
-                    ? addCuda(label, options, config) : Device.CPU;
-            OrtSession session = env.createSession(modelFile.toString(), options);
-            try {
-                ModelSignature signature = signatureOf(label, session);
-                OPEN_SESSIONS.incrementAndGet();
-                LOG.info("loaded {} from {} on {} ({} inputs, {} outputs)", label, modelFile, effective,
-                        signature.inputs().size(), signature.outputs().size());
-                return new ModelSession(label, session, signature, effective);
-            } catch (ModelLoadException | RuntimeException e) {
-                session.close();
-                throw e;
-            }
-        } catch (OrtException e) {
-            throw new ModelLoadException(label + ": ONNX Runtime could not load " + modelFile + ": " + e.getMessage(), e);
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
+        }
+    }
+
+    private static ModelSession loaded(String label, Path modelFile, OrtSession session, Device effective)
+            throws OrtException, ModelLoadException {
+        try {
+            ModelSignature signature = signatureOf(label, session);
+            OPEN_SESSIONS.incrementAndGet();
+            LOG.info("loaded {} from {} on {} ({} inputs, {} outputs)", label, modelFile, effective,
+                    signature.inputs().size(), signature.outputs().size());
+            return new ModelSession(label, session, signature, effective);
+        } catch (ModelLoadException | RuntimeException e) {
+            session.close();
+            throw e;
         }
     }
 

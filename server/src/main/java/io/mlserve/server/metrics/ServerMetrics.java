@@ -59,6 +59,10 @@ public final class ServerMetrics {
                 "Time an inference request waited before its model started executing it");
         computeDuration = latency("mlserve_compute_duration_seconds",
                 "Time ONNX Runtime spent executing, per execution (one batch)");
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("mlserve_cuda_fallbacks_total")
+                .help("Model sessions asked for on a CUDA device that run on the CPU (no GPU build, no usable GPU or "
+                        + "CUDA libraries; each logs one line)")
+                .callback(c -> c.call(io.mlserve.runtime.ModelSession.cudaFallbacks())).register(registry);
         success = Counter.builder().name("mlserve_request_success_total")
                 .help("Inference requests answered successfully").labelNames("model", "version").register(registry);
         failure = Counter.builder().name("mlserve_request_failure_total")
