@@ -97,10 +97,11 @@ class ScenarioBench implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             System.out.println("mlserve demo: the closed loop on a simulated clock — a year of customer events to "
-                    + "train v1, then a year replayed through the server with a price rise (sudden drift), a usage "
-                    + "shift (gradual) and the holiday season; the server detects drift, the trainer retrains, the "
-                    + "new version is canaried and promoted or rolled back. A conventional copy of v1 runs beside "
-                    + "it for comparison.\n");
+                    + "train v1, then a year replayed through the server with a price rise (sudden drift) that also "
+                    + "turns who churns (concept drift), a rival's launch in one region (concept), a usage shift past "
+                    + "a fair-use cap (gradual) and the holiday season; the server detects drift, the trainer "
+                    + "retrains on the server's own training log, the new version is canaried and promoted or rolled "
+                    + "back. A conventional copy of v1 runs beside it for comparison.\n");
             return run(full ? 1_000_000 : rows == null ? DEMO_ROWS : rows, System.out);
         }
     }
