@@ -396,9 +396,11 @@ public final class MlServer implements AutoCloseable {
     }
 
     /**
-     * A model version's operating threshold and holdout AUC for live quality: the threshold of the serving version,
-     * else (a version retired before its outcomes came) of its metadata.json in the repository, and the AUC from that
-     * file; NaN where it names none. Asked once per model version, on the quality thread.
+     * A model version's operating threshold and the AUC its live quality is held to: the threshold of the serving
+     * version, else (a version retired before its outcomes came) of its metadata.json in the repository; the AUC is the
+     * best holdout AUC of the model's versions up to this one — the bar the model has met, so a version trained on a
+     * harder window does not lower the alarm line below what the model once ranked at. NaN where none names one. Asked
+     * once per model version, on the quality thread.
      */
     private static QualityMonitor.VersionMetrics versionMetrics(ModelRepository repository, String model,
                                                                String version) {
@@ -411,9 +413,20 @@ public final class MlServer implements AutoCloseable {
         }
         java.nio.file.Path dir = repository.root().resolve(model).resolve(Long.toString(v));
         io.mlserve.server.repository.ServedVersion served = entry == null ? null : entry.version(v);
+        double bar = io.mlserve.server.repository.ModelConfigs.metadataHoldoutAuc(dir);
+        try (java.util.stream.Stream<java.nio.file.Path> versions = java.nio.file.Files.list(dir.getParent())) {
+            for (java.nio.file.Path other : versions.toList()) {
+                String name = other.getFileName().toString();
+                if (name.matches("[0-9]{1,18}") && Long.parseLong(name) < v) {
+                    double auc = io.mlserve.server.repository.ModelConfigs.metadataHoldoutAuc(other);
+                    bar = Double.isNaN(bar) || auc > bar ? (Double.isNaN(auc) ? bar : auc) : bar;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // the version's own holdout AUC, then
+        }
         return new QualityMonitor.VersionMetrics(served != null ? served.threshold()
-                : io.mlserve.server.repository.ModelConfigs.metadataThreshold(dir),
-                io.mlserve.server.repository.ModelConfigs.metadataHoldoutAuc(dir));
+                : io.mlserve.server.repository.ModelConfigs.metadataThreshold(dir), bar);
     }
 
     private static ThreadFactory daemonThreads(String prefix) {

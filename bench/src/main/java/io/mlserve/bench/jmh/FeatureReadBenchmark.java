@@ -38,6 +38,7 @@ public class FeatureReadBenchmark {
     @Param({"REPLACE", "MERGE"})
     FeatureView.WriteMode writeMode;
 
+    Path dir;
     FeatureTable table;
     String[] keys;
     FeatureRow row;
@@ -48,7 +49,7 @@ public class FeatureReadBenchmark {
 
     @Setup(Level.Trial)
     public void fill() throws Exception {
-        Path dir = Files.createTempDirectory("jmh-features");
+        dir = Files.createTempDirectory("jmh-features");
         FeatureView view = new FeatureView("customer", "customer_id", FeatureView.KeyType.STRING,
                 ChurnExample.FEATURES, Duration.ZERO, ENTITIES + 1000L, false, writeMode);
         table = FeatureTable.open(dir, view);
@@ -66,8 +67,14 @@ public class FeatureReadBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void close() {
+    public void close() throws java.io.IOException {
         table.close();
+        // ~700 MB per trial: the table goes with the trial
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     @Benchmark

@@ -100,15 +100,17 @@ public final class QualityMonitor implements AutoCloseable {
     public static final String THRESHOLD_FROM_DEFAULT = "default";
 
     /**
-     * What a version's metadata.json says of it on its holdout: the operating threshold and the AUC (NaN: not named).
+     * What the repository says of a version: its operating threshold, and the holdout AUC its live quality is held to
+     * — the best of the model's versions up to it (NaN: not named).
      */
     public record VersionMetrics(double threshold, double holdoutAuc) {
         public static final VersionMetrics NONE = new VersionMetrics(Double.NaN, Double.NaN);
     }
 
     /**
-     * How far below its own holdout AUC a version's live AUC may fall before the window is low, when config.json
-     * names no quality_min_auc: the same 0.05 by which the scenario counts a day degraded.
+     * How far below the best holdout AUC of the model's versions (up to this one) a version's live AUC may fall before
+     * the window is low, when config.json names no quality_min_auc: the same 0.05 by which the scenario counts a day
+     * degraded.
      */
     public static final double DEFAULT_AUC_DROP = 0.05;
 
