@@ -419,7 +419,9 @@ public final class MlServer implements AutoCloseable {
                 String name = other.getFileName().toString();
                 if (name.matches("[0-9]{1,18}") && Long.parseLong(name) < v) {
                     double auc = io.mlserve.server.repository.ModelConfigs.metadataHoldoutAuc(other);
-                    bar = Double.isNaN(bar) || auc > bar ? (Double.isNaN(auc) ? bar : auc) : bar;
+                    if (!Double.isNaN(auc) && !(auc <= bar)) { // also when bar is NaN
+                        bar = auc;
+                    }
                 }
             }
         } catch (java.io.IOException e) {

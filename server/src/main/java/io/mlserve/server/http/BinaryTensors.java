@@ -13,7 +13,6 @@ import io.mlserve.runtime.DataType;
 import io.mlserve.server.inference.InferenceError;
 import io.mlserve.server.inference.ResponseEncoder;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
@@ -215,14 +214,7 @@ final class BinaryTensors {
     }
 
     private static ObjectNode readJson(ByteBuf json) {
-        JsonNode n;
-        try (ByteBufInputStream in = new ByteBufInputStream(json)) {
-            n = JSON.readTree((java.io.InputStream) in);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw InferenceError.invalid("body: not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw InferenceError.invalid("body: unreadable: " + e.getMessage());
-        }
+        JsonNode n = RestHandler.json(json);
         if (n == null || !n.isObject()) {
             throw InferenceError.invalid("body: expected a JSON object with \"inputs\"");
         }

@@ -854,7 +854,12 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     private static JsonNode body(FullHttpRequest req) {
-        try (ByteBufInputStream in = new ByteBufInputStream(req.content())) {
+        return json(req.content());
+    }
+
+    /** Parses JSON from {@code content} (not consuming it); unreadable or invalid JSON is a 400 with the reason. */
+    static JsonNode json(ByteBuf content) {
+        try (ByteBufInputStream in = new ByteBufInputStream(content.duplicate())) {
             return JSON.readTree((java.io.InputStream) in);
         } catch (JsonProcessingException e) {
             throw InferenceError.invalid("body: not valid JSON: " + e.getOriginalMessage());
