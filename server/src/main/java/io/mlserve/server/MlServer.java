@@ -1,5 +1,6 @@
 package io.mlserve.server;
 
+import io.mlserve.server.time.ServerClock;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -19,7 +20,8 @@ import io.mlserve.runtime.ModelSession;
 import io.mlserve.server.http.MetricsHandler;
 import io.mlserve.server.http.RestHandler;
 import io.mlserve.server.inference.GrpcInferenceService;
-import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.inference.BatchRunner;
+import io.mlserve.server.inference.InferenceCore;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelEntry;
@@ -29,7 +31,7 @@ import io.mlserve.server.drift.DriftMonitor;
 import io.mlserve.datagen.TopicConsumer;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
-import io.mlserve.server.drift.GrpcDriftService;
+import io.mlserve.server.monitoring.GrpcDriftService;
 import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.server.drift.GrpcOutcomeService;
@@ -121,7 +123,7 @@ public final class MlServer implements AutoCloseable {
         this.clock = options.replayClock() ? ServerClock.replay() : new ServerClock();
         driftListeners.add(driftHistory);
         this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(),
-                options.resolvedDefaultInstances(), metrics).withClock(clock).withFeatureViews(options.featureViews());
+                options.resolvedDefaultInstances(), metrics, BatchRunner::start).withClock(clock).withFeatureViews(options.featureViews());
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
         int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
@@ -190,7 +192,7 @@ public final class MlServer implements AutoCloseable {
                 : new io.mlserve.server.security.Guard(tokens, sec.rateLimit() > 0
                         ? new io.mlserve.server.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
                         metrics.registry());
-        InferenceHandler handler = new InferenceHandler(repository, metrics).withLimits(sec.limits())
+        InferenceCore core = new InferenceCore(repository, metrics).withLimits(sec.limits())
                 .withGuard(guard);
         FeatureApi featureApi = features == null ? null : new FeatureApi(features, clock);
         if (options.predictionLog() != null) {
@@ -229,9 +231,9 @@ public final class MlServer implements AutoCloseable {
                     (value, where) -> q.outcome(io.mlserve.proto.v1.Outcome.parseFrom(value))).start();
             LOG.info("reading outcomes from {} on {}", options.outcomesTopic(), options.outcomesKafka());
         }
-        predict = new PredictHandler(handler, features, predictionLog, quality, clock).withMetrics(metrics.registry())
+        predict = new PredictHandler(core, features, predictionLog, quality, clock).withMetrics(metrics.registry())
                 .withTrainingLog(trainingLog);
-        ModelAdmin admin = new ModelAdmin(repository, handler, loader, accepting::get,
+        ModelAdmin admin = new ModelAdmin(repository, core, loader, accepting::get,
                 () -> updateHealth(accepting.get() && repository.allReady()));
         if (options.retrain() != null) {
             io.mlserve.proto.v1.LogTopics topics = options.predictionLog() == null || options.outcomesKafka() == null
@@ -270,7 +272,7 @@ public final class MlServer implements AutoCloseable {
         }
         RetrainBridge bridge = retrain;
         DriftEventPublisher publisher = driftPublisher;
-        driftMonitor = new DriftMonitor(repository, metrics.drift(), event -> {
+        driftMonitor = new DriftMonitor(repository::driftWindows, metrics.drift(), event -> {
             driftListeners.forEach(l -> l.alert(event));
             if (bridge != null) {
                 bridge.onDrift(event);
@@ -299,11 +301,11 @@ public final class MlServer implements AutoCloseable {
                 .maxConcurrentCallsPerConnection(sec.maxConcurrentCallsPerConnection())
                 .permitKeepAliveTime(sec.keepalivePermitSecs(), TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true)
-                .addService(new GrpcInferenceService(handler, admin))
+                .addService(new GrpcInferenceService(core, admin))
                 .addService(new GrpcPredictionService(predict))
-                .addService(new GrpcDriftService(repository))
+                .addService(new GrpcDriftService(repository, core))
                 .addService(new GrpcOutcomeService(quality))
-                .addService(new io.mlserve.server.rollout.GrpcRolloutService(rollout))
+                .addService(new io.mlserve.server.rollout.GrpcRolloutService(rollout, core))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 // handlers never block (inference is queued to the model's batcher), so no executor hop here
@@ -318,7 +320,7 @@ public final class MlServer implements AutoCloseable {
             b.intercept(new io.mlserve.server.security.GrpcAuth(guard));
         }
         grpc = b.build().start();
-        rest = new RestHandler(handler, admin, featureApi, predict, repository, retrain, quality)
+        rest = new RestHandler(core, admin, featureApi, predict, repository, retrain, quality)
                 .withRollout(rollout).withGuard(guard).withDriftHistory(driftHistory).withTrainingLog(trainingLog);
         io.netty.handler.ssl.SslContext httpTls = tls == null ? null : tls.http();
         http = bind(options.httpPort(), rest, channelType, httpTls);
@@ -338,7 +340,7 @@ public final class MlServer implements AutoCloseable {
         RegistryOptions reg = options.registry();
         audit = new io.mlserve.registry.AuditLog(reg.auditLog() != null ? reg.auditLog()
                 : options.dataDir().resolve("audit.log"));
-        io.mlserve.server.rollout.RolloutStates states = new io.mlserve.server.rollout.RolloutStates(
+        io.mlserve.server.repository.RolloutStates states = new io.mlserve.server.repository.RolloutStates(
                 reg.stateDir() != null ? reg.stateDir() : options.dataDir().resolve("rollout"));
         if (reg.mlflowUri() != null) {
             java.nio.file.Files.createDirectories(options.modelRepository());

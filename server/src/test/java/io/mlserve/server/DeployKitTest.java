@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mlserve.runtime.onnx.ExampleModels;
 import io.mlserve.server.cli.ServeCommand;
-import io.mlserve.server.security.HttpAuth;
+import io.mlserve.server.http.RestHandler;
 import io.mlserve.server.security.TokenFile;
 import io.netty.handler.codec.http.HttpMethod;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -82,7 +82,7 @@ class DeployKitTest {
                 ServerOptions.DEFAULT_METRICS_PORT);
         for (String probe : List.of("readinessProbe", "livenessProbe")) {
             String path = c.path(probe).path("httpGet").path("path").asText();
-            assertThat(HttpAuth.open(HttpMethod.GET, path)).as("%s %s needs no token", probe, path).isTrue();
+            assertThat(RestHandler.open(HttpMethod.GET, path)).as("%s %s needs no token", probe, path).isTrue();
         }
         // the container's arguments parse with the server's real command line
         List<String> args = new ArrayList<>();

@@ -33,7 +33,8 @@ class ModelRepositoryTest {
     @BeforeEach
     void create() {
         sessionsBefore = ModelSession.openSessions();
-        repo = new ModelRepository(dir, io.mlserve.runtime.SessionConfig.DEFAULT, 1, new ServerMetrics());
+        repo = new ModelRepository(dir, io.mlserve.runtime.SessionConfig.DEFAULT, 1, new ServerMetrics(),
+                io.mlserve.server.inference.BatchRunner::start);
     }
 
     @AfterEach

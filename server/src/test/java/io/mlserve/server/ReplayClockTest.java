@@ -1,5 +1,6 @@
 package io.mlserve.server;
 
+import io.mlserve.server.time.ServerClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 

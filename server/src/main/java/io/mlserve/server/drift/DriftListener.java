@@ -10,6 +10,10 @@ import io.mlserve.proto.v1.DriftEvent;
  * the retrain bridge and the Kafka publisher.
  */
 public interface DriftListener {
+    /** DriftEvent.detail of an alert just raised, and of one handed on again while it stays raised. */
+    String RAISED = "alert raised";
+    String STILL_RAISED = "alert still raised";
+
     /** A closed window of {@code model}:{@code version}, judged. */
     default void window(String model, String version, DriftDetector.Report report) {
     }

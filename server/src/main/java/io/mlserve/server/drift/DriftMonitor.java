@@ -4,9 +4,6 @@ import io.mlserve.drift.DriftDetector;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.server.metrics.DriftMetrics;
-import io.mlserve.server.repository.ModelEntry;
-import io.mlserve.server.repository.ModelRepository;
-import io.mlserve.server.repository.ServedVersion;
 import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -23,44 +20,38 @@ import org.slf4j.LoggerFactory;
 public final class DriftMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DriftMonitor.class);
 
-    private final ModelRepository repository;
+    private final java.util.function.Supplier<java.util.List<VersionDrift>> monitored;
     private final DriftMetrics metrics;
-    /** DriftEvent.detail of an alert just raised, and of one handed on again while it stays raised. */
-    public static final String RAISED = "alert raised";
-    public static final String STILL_RAISED = "alert still raised";
 
     private final Consumer<DriftEvent> listener;
     private final DriftListener observer;
     private final ScheduledExecutorService thread;
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
 
-    /** @param observer told about every judged window (and nothing else: alerts go to {@code listener}) */
-    public DriftMonitor(ModelRepository repository, DriftMetrics metrics, Consumer<DriftEvent> listener, long checkMs,
-                        io.mlserve.server.ServerClock clock, DriftListener observer) {
+    /**
+     * @param monitored the drift windows of the versions serving now (asked at every check)
+     * @param observer  told about every judged window (and nothing else: alerts go to {@code listener})
+     */
+    public DriftMonitor(java.util.function.Supplier<java.util.List<VersionDrift>> monitored, DriftMetrics metrics, Consumer<DriftEvent> listener, long checkMs,
+                        io.mlserve.server.time.ServerClock clock, DriftListener observer) {
         this.observer = observer;
         this.clock = clock;
-        this.repository = repository;
+        this.monitored = monitored;
         this.metrics = metrics;
         this.listener = listener;
-        this.thread = io.mlserve.server.Daemons.scheduler("mlserve-drift");
+        this.thread = io.mlserve.server.threads.Daemons.scheduler("mlserve-drift");
         thread.scheduleWithFixedDelay(this::check, checkMs, checkMs, TimeUnit.MILLISECONDS);
     }
 
     private void check() {
         try {
             long now = clock.now();
-            for (ModelEntry e : repository.models()) {
-                for (ServedVersion v : e.versions()) {
-                    VersionDrift d = v.drift();
-                    if (d == null) {
-                        continue;
-                    }
-                    if (d.sequentialAlerts()) {
-                        look(d, now);
-                    }
-                    if (d.due(now)) {
-                        judge(d, now);
-                    }
+            for (VersionDrift d : monitored.get()) {
+                if (d.sequentialAlerts()) {
+                    look(d, now);
+                }
+                if (d.due(now)) {
+                    judge(d, now);
                 }
             }
         } catch (RuntimeException e) {
@@ -120,7 +111,7 @@ public final class DriftMonitor implements AutoCloseable {
                     .setModelName(d.model()).setModelVersion(d.version())
                     .setKind(v.flagged().isEmpty() && v.scoreFlagged() ? DriftKind.PREDICTION : DriftKind.DATA)
                     .setDetectedMs(now).setWindowRows(v.rows()).setSeverity(v.severity())
-                    .setDetail((v.raised() ? RAISED : STILL_RAISED) + String.format(java.util.Locale.ROOT,
+                    .setDetail((v.raised() ? DriftListener.RAISED : DriftListener.STILL_RAISED) + String.format(java.util.Locale.ROOT,
                             " (sequential, %s: %d features flagged, importance share %.2f%s)",
                             v.severity() >= 0.5 ? "critical" : "warning", v.flagged().size(), v.importanceShare(),
                             v.scoreFlagged() ? ", score drifted" : ""))
@@ -146,7 +137,7 @@ public final class DriftMonitor implements AutoCloseable {
                 .setDetectedMs(clock.now()).setWindowStartMs(r.startMs()).setWindowEndMs(r.endMs())
                 .setWindowRows(r.rows()).setSeverity(r.datasetDrift() ? r.driftedShare()
                         : r.score() == null ? 0 : r.score().psi())
-                .setDetail(r.alertRaised() ? RAISED : STILL_RAISED);
+                .setDetail(r.alertRaised() ? DriftListener.RAISED : DriftListener.STILL_RAISED);
         for (Map.Entry<String, DriftDetector.FeatureResult> f : r.features().entrySet()) {
             if (f.getValue().drifted()) {
                 b.addFeatures(f.getKey());

@@ -61,7 +61,7 @@ public final class QualityMonitor implements AutoCloseable {
     private final Gauge alert;
     private final Thread thread;
     private final AtomicBoolean running = new AtomicBoolean(true);
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
 
     /**
      * @param configOf         a model's config.json drift block (its quality_* settings override {@code o}'s), or
@@ -74,7 +74,7 @@ public final class QualityMonitor implements AutoCloseable {
     public QualityMonitor(Options o, PrometheusRegistry registry, Consumer<DriftEvent> listener,
                           java.util.function.Function<String, io.mlserve.proto.inference.ModelDriftConfig> configOf,
                           java.util.function.BiFunction<String, String, VersionMetrics> versionMetrics,
-                          io.mlserve.server.ServerClock clock, QualityJoin.Listener joins) {
+                          io.mlserve.server.time.ServerClock clock, QualityJoin.Listener joins) {
         this.clock = clock;
         this.join = new QualityJoin(o.buffer(), o.toleranceMs(), 2, 3, (model, version) -> settings(o,
                 configOf == null ? null : configOf.apply(model),
@@ -244,7 +244,7 @@ public final class QualityMonitor implements AutoCloseable {
             return;
         }
         double severity = severity(r.metrics().auc(), r.settings().minAuc());
-        String detail = (r.alertRaised() ? DriftMonitor.RAISED : DriftMonitor.STILL_RAISED) + String.format(
+        String detail = (r.alertRaised() ? DriftListener.RAISED : DriftListener.STILL_RAISED) + String.format(
                 java.util.Locale.ROOT, " (quality, %s: AUC %.3f < %s over %d outcomes, log-loss %.3f, accuracy %.3f "
                         + "at %.3f)", severity >= 0.5 ? "critical" : "warning", r.metrics().auc(),
                 r.settings().minAuc(), r.metrics().pairs(), r.metrics().logLoss(), r.metrics().accuracy(),

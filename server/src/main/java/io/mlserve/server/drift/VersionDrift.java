@@ -38,14 +38,14 @@ public final class VersionDrift {
     private boolean weighted;
     private final long windowRows;
     private final long windowMs;
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
     private volatile DriftDetector.Report last;
     private long windows;
     private long sinceEvent;
     private final long renotifyWindows;
 
     private VersionDrift(String model, String version, int input, int width, int output, ReferenceProfile reference,
-                         ModelDriftConfig c, io.mlserve.server.ServerClock clock) {
+                         ModelDriftConfig c, io.mlserve.server.time.ServerClock clock) {
         this.clock = clock;
         this.model = model;
         this.version = version;
@@ -86,7 +86,7 @@ public final class VersionDrift {
      * @throws IllegalArgumentException when the profile cannot serve this model (the message says why)
      */
     public static VersionDrift create(String model, long version, ModelConfig config, Path versionDir,
-                                      ModelSignature signature, io.mlserve.server.ServerClock clock)
+                                      ModelSignature signature, io.mlserve.server.time.ServerClock clock)
             throws IOException {
         Path file = versionDir.resolve(PROFILE_FILE);
         if (config.getDrift().getDisabled() || !Files.isRegularFile(file)) {

@@ -21,7 +21,7 @@ import java.util.Map;
  *
  * <p>The graph is read back from the exporter's own layout (the {@code pp_col*} and {@code lr_*} initializers of
  * {@link io.mlserve.runtime.onnx.Exporters#logisticRegression}); any other graph is not linear as far as this class
- * can prove, and {@link Explainer#read} says so.
+ * can prove, and {@link ExactExplainers#read} says so.
  */
 public final class LinearExplainer implements Explainer {
     public static final String METHOD = "linear: coefficient × standardised value (one-hot: the active column's "

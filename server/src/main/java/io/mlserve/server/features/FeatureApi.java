@@ -21,13 +21,13 @@ public final class FeatureApi {
     public static final int MAX_ENTITIES_PER_READ = 10_000;
 
     private final FeatureStore store;
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
 
     public FeatureApi(FeatureStore store) {
-        this(store, new io.mlserve.server.ServerClock());
+        this(store, new io.mlserve.server.time.ServerClock());
     }
 
-    public FeatureApi(FeatureStore store, io.mlserve.server.ServerClock clock) {
+    public FeatureApi(FeatureStore store, io.mlserve.server.time.ServerClock clock) {
         this.store = store;
         this.clock = clock;
     }

@@ -1,6 +1,5 @@
 package io.mlserve.server.features;
 
-import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import io.mlserve.proto.v1.PredictRequest;
 import io.mlserve.proto.v1.PredictResponse;
@@ -16,7 +15,7 @@ public final class GrpcPredictionService extends PredictionServiceGrpc.Predictio
 
     @Override
     public void predict(PredictRequest request, StreamObserver<PredictResponse> out) {
-        handler.predict(request, Context.current(), (response, error) -> {
+        handler.predict(request, io.mlserve.server.inference.RequestContext.ofGrpcCall(), (response, error) -> {
             if (error != null) {
                 out.onError(error.toStatus().asRuntimeException());
             } else {

@@ -1,7 +1,5 @@
 package io.mlserve.server.features;
 
-import com.google.protobuf.ByteString;
-import io.grpc.Context;
 import io.grpc.Status;
 import io.mlserve.featurecache.FeatureRow;
 import io.mlserve.featurecache.FeatureStore;
@@ -9,11 +7,9 @@ import io.mlserve.featurecache.FeatureStoreException;
 import io.mlserve.featurecache.FeatureTable;
 import io.mlserve.featurecache.FeatureView;
 import io.mlserve.proto.inference.ModelFeatureBinding;
-import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.v1.PredictionRecord;
 import io.mlserve.server.drift.PredictionLog;
 import io.mlserve.server.drift.QualityMonitor;
-import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.proto.v1.FeatureColumn;
 import io.mlserve.proto.v1.FeatureStatus;
 import io.mlserve.proto.v1.FeatureValue;
@@ -21,27 +17,28 @@ import io.mlserve.proto.v1.PredictRequest;
 import io.mlserve.proto.v1.PredictResponse;
 import io.mlserve.proto.v1.Prediction;
 import io.mlserve.server.inference.InferenceError;
-import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.inference.InferenceCore;
+import io.mlserve.server.inference.RequestContext;
+import io.mlserve.server.inference.RowRequest;
 import io.mlserve.server.repository.ServedVersion;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 
 /**
  * Predict by entity id: reads each entity's features from the store (the model's {@code features}
- * binding in config.json says which view and columns), applies request-time overrides, and runs the
- * rows through the model version's scheduler exactly as a ModelInfer with those values would. Each prediction, with
+ * binding in config.json says which view and columns), applies request-time overrides, and hands the rows to the
+ * inference core as a {@link RowRequest} — straight into the version's batch, the same checks and scheduling as a
+ * ModelInfer with those values. Each prediction, with
  * the features as served, goes to live quality to wait for its outcome (and from there to the training log) and to
  * the prediction log; its time is the request's event_time_ms, or the server's clock when it gives none.
  */
 public final class PredictHandler {
-    private final InferenceHandler inference;
+    private final InferenceCore inference;
     private final FeatureStore store;
     private final PredictionLog log;
     private final QualityMonitor quality;
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
     /** Per model, the last rows Predict assembled (the importance view explains them). */
     private final java.util.concurrent.ConcurrentHashMap<String, io.mlserve.server.explain.RecentRows> recent =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -56,16 +53,16 @@ public final class PredictHandler {
     private io.mlserve.server.traininglog.TrainingLog trainingLog;
 
     /** @param store the feature store, or null when the server has none */
-    public PredictHandler(InferenceHandler inference, FeatureStore store) {
-        this(inference, store, null, null, new io.mlserve.server.ServerClock());
+    public PredictHandler(InferenceCore inference, FeatureStore store) {
+        this(inference, store, null, null, new io.mlserve.server.time.ServerClock());
     }
 
     /**
      * @param log     the prediction log, or null for none
      * @param quality live quality (predictions wait there for their outcomes), or null for none
      */
-    public PredictHandler(InferenceHandler inference, FeatureStore store, PredictionLog log, QualityMonitor quality,
-                          io.mlserve.server.ServerClock clock) {
+    public PredictHandler(InferenceCore inference, FeatureStore store, PredictionLog log, QualityMonitor quality,
+                          io.mlserve.server.time.ServerClock clock) {
         this.clock = clock;
         this.inference = inference;
         this.store = store;
@@ -78,7 +75,8 @@ public final class PredictHandler {
      * asks for explanations is taken off the caller's thread (a Netty event loop) first: the first one of a version
      * builds its explainer, which reads the graph and may run the model dozens of times.
      */
-    public void predict(PredictRequest request, Context context, BiConsumer<PredictResponse, InferenceError> done) {
+    public void predict(PredictRequest request, RequestContext context,
+                        BiConsumer<PredictResponse, InferenceError> done) {
         if (request.getExplain()) {
             try {
                 explainer().execute(() -> predictNow(request, context, done));
@@ -90,10 +88,28 @@ public final class PredictHandler {
         predictNow(request, context, done);
     }
 
-    private void predictNow(PredictRequest request, Context context, BiConsumer<PredictResponse, InferenceError> done) {
+    private void predictNow(PredictRequest request, RequestContext context,
+                            BiConsumer<PredictResponse, InferenceError> done) {
         Assembled a;
+        RowRequest rows;
         try {
             a = assemble(request, context);
+            rows = new RowRequest(a.version(), request.getModelVersion().isEmpty(), request.getId(),
+                    request.getEntityIds(0), context, a.input(), a.values(), request.getEntityIdsCount(),
+                    a.names().size(), (scores, error) -> {
+                        if (error != null) {
+                            done.accept(null, error);
+                        } else if (request.getExplain()) {
+                            try {
+                                explainer().execute(() -> finish(request, a, scores, done));
+                            } catch (java.util.concurrent.RejectedExecutionException e) {
+                                done.accept(null, new InferenceError(Status.Code.UNAVAILABLE,
+                                        "the server is stopping"));
+                            }
+                        } else {
+                            finish(request, a, scores, done);
+                        }
+                    });
         } catch (InferenceError e) {
             done.accept(null, e);
             return;
@@ -101,28 +117,9 @@ public final class PredictHandler {
             done.accept(null, FeatureApi.map(e));
             return;
         }
-        InferenceHandler.Completion completion = (response, error) -> {
-            if (error != null) {
-                done.accept(null, error);
-                return;
-            }
-            if (request.getExplain()) {
-                try {
-                    explainer().execute(() -> finish(request, a, response, done));
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    done.accept(null, new InferenceError(Status.Code.UNAVAILABLE, "the server is stopping"));
-                }
-            } else {
-                finish(request, a, response, done);
-            }
-        };
-        if (request.getModelVersion().isEmpty()) {
-            // routed by entity: if the chosen version is swapped out before it runs, the request follows the swap;
-            // under a shadow rollout the submit also sends the challenger its copy
-            inference.submitRouted(a.inferRequest, context, completion, request.getEntityIds(0));
-        } else {
-            inference.submit(a.inferRequest, context, completion);
-        }
+        // routed by entity when no version is named: if the chosen version is swapped out before it runs, the
+        // request follows the swap; under a shadow rollout the challenger gets its copy
+        inference.submit(rows);
     }
 
     /** The last rows Predict assembled for {@code model} (up to 2,048), or null before its first call. */
@@ -131,11 +128,8 @@ public final class PredictHandler {
     }
 
     /** The explainer of the version that answered (a routed request may have followed a swap to another one). */
-    private io.mlserve.server.explain.Explainer explainerOf(Assembled a, ModelInferResponse response) {
-        ServedVersion v = a.version().versionLabel().equals(response.getModelVersion()) ? a.version()
-                : inference.resolve(response.getModelName(), response.getModelVersion(), null, null,
-                        null); // the caller was checked against this model when the request was assembled
-        ServedVersion.Explanations e = v.explanations();
+    private static io.mlserve.server.explain.Explainer explainerOf(RowRequest.Scores scores) {
+        ServedVersion.Explanations e = scores.version().explanations();
         if (e.explainer() == null) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + e.unavailable());
         }
@@ -174,7 +168,7 @@ public final class PredictHandler {
     /** The explanation thread, started by the first request that asks for an explanation. */
     private synchronized java.util.concurrent.ExecutorService explainer() {
         if (explaining == null) {
-            explaining = io.mlserve.server.Daemons.scheduler("mlserve-explain");
+            explaining = io.mlserve.server.threads.Daemons.scheduler("mlserve-explain");
         }
         return explaining;
     }
@@ -186,11 +180,11 @@ public final class PredictHandler {
         }
     }
 
-    private void finish(PredictRequest request, Assembled a, ModelInferResponse response,
+    private void finish(PredictRequest request, Assembled a, RowRequest.Scores scores,
                         BiConsumer<PredictResponse, InferenceError> done) {
         PredictResponse answer;
         try {
-            answer = answer(request, a, response);
+            answer = answer(request, a, scores);
         } catch (InferenceError e) {
             done.accept(null, e);
             return;
@@ -203,15 +197,15 @@ public final class PredictHandler {
     }
 
     /**
-     * The ModelInfer request Predict runs, plus what is needed to answer: the values and statuses as served, whether
-     * the view serves stale values, and the training log's encoding of the binding (null: not logged).
+     * The rows Predict runs (the version's input, the values) plus what is needed to answer: the statuses as served,
+     * whether the view serves stale values, and the training log's encoding of the binding (null: not logged).
      */
-    private record Assembled(ModelInferRequest inferRequest, List<String> names, float[] values,
+    private record Assembled(String input, List<String> names, float[] values,
                              FeatureStatus[] statuses, boolean serveStale, ServedVersion version,
                              io.mlserve.server.traininglog.RowEncoding encoding) {
     }
 
-    private Assembled assemble(PredictRequest request, Context context) {
+    private Assembled assemble(PredictRequest request, RequestContext context) {
         int n = request.getEntityIdsCount();
         if (n == 0) {
             throw InferenceError.invalid("entity_ids: at least one entity is needed");
@@ -220,9 +214,9 @@ public final class PredictHandler {
             throw InferenceError.invalid("event_time_ms: expected milliseconds since the epoch, or 0 for the server's "
                     + "clock; got " + request.getEventTimeMs());
         }
-        // the caller's principal from the request's own context, whichever thread assembles it
+        // the version this caller gets (allow-list checked), routed by the first entity: its binding names the features
         ServedVersion v = inference.resolve(request.getModelName(), request.getModelVersion(),
-                request.getEntityIds(0), request.getId(), io.mlserve.server.security.Guard.PRINCIPAL.get(context));
+                request.getEntityIds(0), request.getId(), context.principal());
         if (!v.config().hasFeatures()) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + v.model()
                     + "' has no \"features\" binding in its config.json; call ModelInfer with the values instead");
@@ -236,10 +230,6 @@ public final class PredictHandler {
         if (store == null) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION,
                     "this server has no feature store; start it with --config naming feature_views");
-        }
-        if (v.maxBatchSize() > 0 && n > v.maxBatchSize()) {
-            throw InferenceError.invalid("entity_ids: " + n + " entities exceed max_batch_size " + v.maxBatchSize()
-                    + " of model '" + v.model() + "'");
         }
         ModelFeatureBinding binding = v.config().getFeatures();
         FeatureTable table;
@@ -287,17 +277,8 @@ public final class PredictHandler {
         for (int i = 0; i < n; i++) {
             kept.add(values, i * k);
         }
-        ByteBuffer raw = ByteBuffer.allocate(n * k * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float f : values) {
-            raw.putFloat(f);
-        }
         String input = binding.getInput().isEmpty() ? v.signature().inputs().get(0).name() : binding.getInput();
-        ModelInferRequest infer = ModelInferRequest.newBuilder().setModelName(v.model())
-                .setModelVersion(v.versionLabel()).setId(request.getId())
-                .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName(input).setDatatype("FP32")
-                        .addShape(n).addShape(k))
-                .addRawInputContents(ByteString.copyFrom(raw.array())).build();
-        return new Assembled(infer, names, values, statuses, view.serveStale(), v,
+        return new Assembled(input, names, values, statuses, view.serveStale(), v,
                 trainingLog == null ? null : trainingLog.encoding(v.model(), binding, view));
     }
 
@@ -330,38 +311,22 @@ public final class PredictHandler {
         return out;
     }
 
-    private PredictResponse answer(PredictRequest request, Assembled a, ModelInferResponse response) {
+    private PredictResponse answer(PredictRequest request, Assembled a, RowRequest.Scores scores) {
         int n = request.getEntityIdsCount();
         int k = a.names().size();
-        String type = response.getOutputs(0).getDatatype();
-        int size = switch (type) {
-            case "FP32", "INT32" -> 4;
-            case "FP64", "INT64" -> 8;
-            default -> throw new InferenceError(Status.Code.FAILED_PRECONDITION, "model '" + response.getModelName()
-                    + "': Predict reads a score from the first output, which is " + type
-                    + "; it must be FP32, FP64, INT32 or INT64");
-        };
-        ByteBuffer out = response.getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        int perEntity = out.remaining() / size / n;
-        if (perEntity == 0) {
-            throw new InferenceError(Status.Code.INTERNAL, "model '" + response.getModelName()
-                    + "' returned no values for " + n + " entities");
-        }
-        PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(response.getModelName())
-                .setModelVersion(response.getModelVersion()).setId(request.getId());
+        int perEntity = scores.perRow();
+        double[] values = scores.values();
+        String model = scores.version().model();
+        String version = scores.version().versionLabel();
+        PredictResponse.Builder b = PredictResponse.newBuilder().setModelName(model).setModelVersion(version)
+                .setId(request.getId());
         long timeMs = request.getEventTimeMs() > 0 ? request.getEventTimeMs()
                 : quality != null || log != null ? clock.now() : 0;
-        io.mlserve.server.explain.Explainer explainer = request.getExplain() ? explainerOf(a, response) : null;
+        io.mlserve.server.explain.Explainer explainer = request.getExplain() ? explainerOf(scores) : null;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {
-                int at = (i * perEntity + s) * size;
-                p.addScores(switch (type) {
-                    case "FP32" -> out.getFloat(at);
-                    case "FP64" -> out.getDouble(at);
-                    case "INT32" -> out.getInt(at);
-                    default -> out.getLong(at);
-                });
+                p.addScores(values[i * perEntity + s]);
             }
             p.setScore(p.getScores(0));
             if (request.getReturnFeatures()) {
@@ -374,25 +339,25 @@ public final class PredictHandler {
                 long t0 = System.nanoTime();
                 explain(p, explainer, a, i * k);
                 if (explained != null) {
-                    explained.labelValues(response.getModelName(), p.getExplanation().split("[: ]")[0]
+                    explained.labelValues(model, p.getExplanation().split("[: ]")[0]
                             .toLowerCase(java.util.Locale.ROOT)).inc();
-                    explainSeconds.labelValues(response.getModelName()).observe((System.nanoTime() - t0) / 1e9);
+                    explainSeconds.labelValues(model).observe((System.nanoTime() - t0) / 1e9);
                 }
             }
             b.addPredictions(p);
             if (quality != null) {
                 Object served = a.encoding() == null ? null
-                        : new io.mlserve.server.traininglog.TrainingLog.Served(a.encoding(), a.values(), a.statuses(),
+                        : new io.mlserve.server.traininglog.ServedRow(a.encoding(), a.values(), a.statuses(),
                                 i * k);
-                if (!quality.prediction(response.getModelName(), response.getModelVersion(), request.getEntityIds(i),
+                if (!quality.prediction(model, version, request.getEntityIds(i),
                         request.getId(), timeMs, (float) p.getScore(), served) && served != null) {
-                    trainingLog.dropped(response.getModelName());
+                    trainingLog.dropped(model);
                 }
             }
             if (log != null && log.sampled()) {
                 PredictionRecord.Builder r = PredictionRecord.newBuilder().setRequestId(request.getId())
-                        .setEntityId(request.getEntityIds(i)).setModelName(response.getModelName())
-                        .setModelVersion(response.getModelVersion()).setTimeMs(timeMs)
+                        .setEntityId(request.getEntityIds(i)).setModelName(model)
+                        .setModelVersion(version).setTimeMs(timeMs)
                         .addAllFeatureNames(a.names()).setScore(p.getScore());
                 for (int j = 0; j < k; j++) {
                     r.addFeatures(a.values()[i * k + j]);

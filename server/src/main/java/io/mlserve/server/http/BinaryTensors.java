@@ -214,7 +214,7 @@ final class BinaryTensors {
     }
 
     private static ObjectNode readJson(ByteBuf json) {
-        JsonNode n = RestHandler.json(json);
+        JsonNode n = RequestJson.parse(json);
         if (n == null || !n.isObject()) {
             throw InferenceError.invalid("body: expected a JSON object with \"inputs\"");
         }

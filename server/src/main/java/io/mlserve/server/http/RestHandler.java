@@ -2,7 +2,6 @@ package io.mlserve.server.http;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -13,14 +12,17 @@ import io.mlserve.proto.inference.ModelMetadataResponse;
 import io.mlserve.proto.inference.RepositoryIndexResponse;
 import io.mlserve.proto.inference.ServerMetadataResponse;
 import io.mlserve.server.inference.InferenceError;
-import io.mlserve.server.inference.InferenceHandler;
+import io.mlserve.server.inference.InferenceCore;
 import io.mlserve.server.inference.ModelAdmin;
+import io.mlserve.server.inference.RequestContext;
+import io.mlserve.server.inference.TensorRequest;
+import io.mlserve.server.security.Role;
 import io.mlserve.server.features.FeatureApi;
 import io.mlserve.server.features.PredictHandler;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.proto.v1.PredictRequest;
-import io.mlserve.server.drift.DriftReports;
+import io.mlserve.server.monitoring.DriftReports;
 import io.mlserve.server.drift.GrpcOutcomeService;
 import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.drift.QualityJoin;
@@ -34,7 +36,6 @@ import io.mlserve.proto.v1.ReadFeaturesRequest;
 import io.mlserve.proto.v1.ReadFeaturesResponse;
 import io.mlserve.proto.v1.WriteFeaturesResponse;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -68,7 +69,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private static final JsonFormat.Printer PROTO_JSON = JsonFormat.printer().preservingProtoFieldNames()
             .omittingInsignificantWhitespace();
 
-    private final InferenceHandler handler;
+    private final InferenceCore core;
     private final ModelAdmin admin;
     private final FeatureApi features;
     private final PredictHandler predict;
@@ -84,9 +85,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
      * @param features the feature API, or null when the server has no feature store
      * @param retrain  the retrain bridge, or null when the server has no trainer
      */
-    public RestHandler(InferenceHandler handler, ModelAdmin admin, FeatureApi features, PredictHandler predict,
+    public RestHandler(InferenceCore core, ModelAdmin admin, FeatureApi features, PredictHandler predict,
                        ModelRepository repository, RetrainBridge retrain, QualityMonitor quality) {
-        this.handler = handler;
+        this.core = core;
         this.admin = admin;
         this.features = features;
         this.predict = predict;
@@ -119,49 +120,147 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         return this;
     }
 
+    private final RouteTable<Handler> routes = table(this);
+
     /**
      * Reads of files or whole computations — the audit log, a version's importance (up to 2,048 explanations), the
      * training log's directory — that must not hold an event loop: they run here, one at a time.
      */
-    private final java.util.concurrent.ExecutorService slow = io.mlserve.server.Daemons.scheduler("mlserve-http-slow");
+    private final java.util.concurrent.ExecutorService slow = io.mlserve.server.threads.Daemons.scheduler("mlserve-http-slow");
 
     /** Stops the thread of slow requests (those queued are answered first). */
     public void close() {
         slow.shutdown();
     }
 
-    private static boolean slow(HttpMethod m, String[] p) {
-        return (m == HttpMethod.GET || m == HttpMethod.HEAD) && p.length >= 2 && p[0].equals("v1")
-                && ((p.length == 2 && p[1].equals("audit")) || (p.length == 4 && p[1].equals("models")
-                && (p[3].equals("importance") || p[3].equals("training-log"))));
+    /** One HTTP call being answered: the request, its connection, the checked caller and the route's parameters. */
+    private record Call(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, RequestContext caller,
+                        RouteTable.Match<Handler> match, String path) {
+        String param(String name) {
+            return match.param(name);
+        }
+
+        /** The {version} segment, or "" on a route without one (the latest serving version). */
+        String version() {
+            return match.route().binds("version") ? match.param("version") : "";
+        }
+
+        java.util.Map<String, java.util.List<String>> query() {
+            return new QueryStringDecoder(req.uri()).parameters();
+        }
+
+        java.util.List<String> query(String name) {
+            return query().get(name);
+        }
+    }
+
+    /** Answers a call: the response, or null when it is sent later (asynchronous work). */
+    @FunctionalInterface
+    private interface Handler {
+        FullHttpResponse handle(Call c) throws IOException;
+    }
+
+    /**
+     * Every endpoint with the role it needs. A route with a {model} segment is scoped to that model: the caller's
+     * allow-list is checked before its handler runs. Reads of files or whole computations (the audit log, a version's
+     * importance, the training log's directory) are slow routes, answered off the event loop.
+     */
+    private static RouteTable<Handler> table(RestHandler h) {
+        HttpMethod get = HttpMethod.GET;
+        HttpMethod post = HttpMethod.POST;
+        RouteTable<Handler> t = new RouteTable<>();
+        t.add(get, "/v2", Role.PREDICT, c -> h.serverMetadata());
+        t.add(get, "/v2/health/live", null, c -> empty(200));
+        t.add(get, "/v2/health/ready", null, c -> empty(h.admin.serverReady() ? 200 : 503));
+        t.add(post, "/v2/repository/index", Role.ADMIN, c -> h.repositoryIndex(c));
+        t.add(post, "/v2/repository/models/{model}/load", Role.ADMIN, c -> h.loadOrUnload(c, true));
+        t.add(post, "/v2/repository/models/{model}/unload", Role.ADMIN, c -> h.loadOrUnload(c, false));
+        t.add(get, "/v2/models/stats", Role.METRICS, c -> proto(h.admin.statistics("", "", c.caller().principal())));
+        for (String model : new String[] {"/v2/models/{model}", "/v2/models/{model}/versions/{version}"}) {
+            t.add(get, model, Role.PREDICT,
+                    c -> h.metadata(h.admin.modelMetadata(c.param("model"), c.version(), c.caller().principal())));
+            t.add(get, model + "/ready", Role.PREDICT, c -> empty(h.admin.modelReady(c.param("model"), c.version(),
+                    c.caller().principal()) ? 200 : 503));
+            t.add(get, model + "/config", Role.PREDICT,
+                    c -> proto(h.admin.modelConfig(c.param("model"), c.version(), c.caller().principal())));
+            t.add(get, model + "/stats", Role.METRICS,
+                    c -> proto(h.admin.statistics(c.param("model"), c.version(), c.caller().principal())));
+            t.add(post, model + "/infer", Role.PREDICT, c -> h.infer(c));
+        }
+        t.add(get, "/v1/models", Role.METRICS, c -> h.models(c));
+        t.add(get, "/v1/models/{model}", Role.METRICS, c -> h.model(c));
+        t.add(post, "/v1/models/{model}/predict", Role.PREDICT, c -> h.predict(c));
+        t.add(get, "/v1/models/{model}/rollout", Role.METRICS, c -> h.rolloutStatus(c));
+        t.add(post, "/v1/models/{model}/rollout", Role.ADMIN, c -> h.rolloutOverride(c));
+        t.add(post, "/v1/models/{model}/retrain", Role.ADMIN, c -> h.retrain(c));
+        t.add(get, "/v1/models/{model}/importance", Role.METRICS, true,
+                c -> h.importance(c.param("model"), c.query("version")));
+        t.add(get, "/v1/models/{model}/training-log", Role.METRICS, true, c -> h.trainingLog(c.param("model")));
+        t.add(get, "/v1/quality/{model}", Role.METRICS, c -> h.quality(c));
+        t.add(get, "/v1/drift/{model}", Role.METRICS, c -> h.drift(c.param("model"), c.query("version")));
+        t.add(get, "/v1/drift/{model}/history", Role.METRICS, c -> h.driftHistory(c.param("model"), c.query()));
+        t.add(post, "/v1/outcomes", Role.PREDICT, c -> h.outcomes(c));
+        t.add(HttpMethod.PUT, "/v1/features/{view}", Role.FEATURES_WRITE, c -> h.writeFeatures(c));
+        t.add(get, "/v1/features/{view}/{entity}", Role.PREDICT, c -> h.readFeatures(c));
+        t.add(get, "/v1/audit", Role.ADMIN, true, c -> h.audit(c.query()));
+        return t;
+    }
+
+    /** The routes' roles, for checks that need no server (handlers are never called through it). */
+    private static final RouteTable<Handler> ROLES = table(null);
+
+    /** Whether {@code m path} is open to callers without a token (health probes). */
+    public static boolean open(HttpMethod m, String path) {
+        RouteTable.Match<Handler> match = ROLES.match(m, path);
+        return match.found() && match.route().role() == null;
+    }
+
+    /** The role {@code m path} needs, or null when it is open or no route takes it. */
+    public static Role role(HttpMethod m, String path) {
+        RouteTable.Match<Handler> match = ROLES.match(m, path);
+        return match.found() ? match.route().role() : null;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         String path = new QueryStringDecoder(req.uri()).path();
-        io.grpc.Context context = io.grpc.Context.ROOT;
-        if (guard != null && !io.mlserve.server.security.HttpAuth.open(req.method(), path)) {
+        RouteTable.Match<Handler> match = routes.match(req.method(), path);
+        io.mlserve.server.security.Principal principal = null;
+        if (guard != null && !(match.found() && match.route().role() == null)) {
             try {
-                context = context.withValue(io.mlserve.server.security.Guard.PRINCIPAL, guard.check(
-                        req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
-                        io.mlserve.server.security.HttpAuth.role(req.method(), path), req.method() + " " + path,
-                        String.valueOf(ctx.channel().remoteAddress())));
+                // a path no route takes still needs a valid token (any role) before it is told so
+                principal = guard.check(req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
+                        match.found() ? match.route().role() : null, req.method() + " " + path,
+                        String.valueOf(ctx.channel().remoteAddress()));
             } catch (io.mlserve.server.security.Guard.Denied d) {
                 send(ctx, denied(d), keepAlive);
                 return;
             }
         }
-        if (slow(req.method(), segments(path))) {
+        if (!match.found()) {
+            send(ctx, error(match.status(), match.message()), keepAlive);
+            return;
+        }
+        // the caller, explicit from here to the core (an open endpoint's caller is anonymous)
+        Call call = new Call(ctx, req, keepAlive, RequestContext.of(principal, io.grpc.Context.ROOT), match, path);
+        if (match.route().binds("model")) {
+            try {
+                core.allow(call.caller().principal(), match.param("model"), req.method() + " " + match.route().pattern());
+            } catch (InferenceError e) {
+                send(ctx, error(e.httpStatus(), e.getMessage()), keepAlive);
+                return;
+            }
+        }
+        if (match.route().slow()) {
             // off the event loop; the connection reads nothing more until this answer is written, so answers keep
             // their order
-            io.grpc.Context checked = context;
             req.retain();
             ctx.channel().config().setAutoRead(false);
             try {
                 slow.execute(() -> {
                     try {
-                        answer(ctx, req, keepAlive, checked);
+                        answer(call);
                     } finally {
                         req.release();
                         ctx.channel().config().setAutoRead(true);
@@ -174,297 +273,190 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             }
             return;
         }
-        answer(ctx, req, keepAlive, context);
+        answer(call);
     }
 
-    /** Routes {@code req} with the caller's checked {@code context} and sends the answer (unless it goes later). */
-    private void answer(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, io.grpc.Context context) {
+    /** Runs the call's handler and sends its answer (unless the handler sends it later). */
+    private void answer(Call c) {
         FullHttpResponse response;
         try {
-            // explicit where the core takes it; ModelAdmin's metadata calls still read it from the current context
-            response = context.call(() -> route(ctx, req, keepAlive, context));
+            response = c.match().route().handler().handle(c);
         } catch (InferenceError e) {
             response = error(e.httpStatus(), e.getMessage());
         } catch (io.mlserve.featurecache.FeatureStoreException e) {
             InferenceError mapped = FeatureApi.map(e);
             response = error(mapped.httpStatus(), mapped.getMessage());
         } catch (Exception e) {
-            LOG.error("HTTP {} {} failed", req.method(), req.uri(), e);
+            LOG.error("HTTP {} {} failed", c.req().method(), c.req().uri(), e);
             response = error(500, e.toString());
         }
         if (response != null) {
-            send(ctx, response, keepAlive);
+            send(c.ctx(), response, c.keepAlive());
         }
     }
 
-    /** The response, or null when it will be sent later (asynchronous repository calls). */
-    private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive,
-                                   io.grpc.Context context) throws IOException {
-        String path = new QueryStringDecoder(req.uri()).path();
-        String[] p = segments(path);
-        HttpMethod m = req.method();
-        if (p.length > 0 && p[0].equals("v1")) {
-            return v1(ctx, req, p, path, keepAlive, context);
-        }
-        if (p.length == 0 || !p[0].equals("v2")) {
-            return error(404, "no endpoint " + path + "; the REST APIs live under /v2 (inference) and /v1 (features)");
-        }
-        if (p.length == 1) {
-            requireGet(m, path);
-            ServerMetadataResponse md = admin.serverMetadata();
-            return json(200, g -> {
-                g.writeStartObject();
-                g.writeStringField("name", md.getName());
-                g.writeStringField("version", md.getVersion());
-                g.writeArrayFieldStart("extensions");
-                for (String x : md.getExtensionsList()) {
-                    g.writeString(x);
-                }
-                g.writeEndArray();
-                g.writeEndObject();
-            });
-        }
-        if (p[1].equals("health") && p.length == 3) {
-            requireGet(m, path);
-            boolean ok = switch (p[2]) {
-                case "live" -> true;
-                case "ready" -> admin.serverReady();
-                default -> throw new InferenceError(Status.Code.NOT_FOUND, "no endpoint " + path);
-            };
-            return empty(ok ? 200 : 503);
-        }
-        if (p[1].equals("repository")) {
-            return repository(ctx, req, p, path, keepAlive);
-        }
-        if (p[1].equals("models") && p.length >= 3) {
-            if (p.length == 3 && p[2].equals("stats")) {
-                requireGet(m, path);
-                return proto(admin.statistics("", ""));
+    private FullHttpResponse serverMetadata() throws IOException {
+        ServerMetadataResponse md = admin.serverMetadata();
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeStringField("name", md.getName());
+            g.writeStringField("version", md.getVersion());
+            g.writeArrayFieldStart("extensions");
+            for (String x : md.getExtensionsList()) {
+                g.writeString(x);
             }
-            String model = p[2];
-            String version = "";
-            int rest = 3;
-            if (p.length >= 5 && p[3].equals("versions")) {
-                version = p[4];
-                rest = 5;
-            }
-            String action = p.length > rest ? p[rest] : "";
-            if (p.length > rest + 1) {
-                return error(404, "no endpoint " + path);
-            }
-            switch (action) {
-                case "" -> {
-                    requireGet(m, path);
-                    return metadata(admin.modelMetadata(model, version));
-                }
-                case "ready" -> {
-                    requireGet(m, path);
-                    return empty(admin.modelReady(model, version) ? 200 : 503);
-                }
-                case "config" -> {
-                    requireGet(m, path);
-                    return proto(admin.modelConfig(model, version));
-                }
-                case "stats" -> {
-                    requireGet(m, path);
-                    return proto(admin.statistics(model, version));
-                }
-                case "infer" -> {
-                    if (m != HttpMethod.POST) {
-                        return error(405, path + " takes POST");
-                    }
-                    // JSON, or JSON then binary tensors (Triton's binary tensor data extension)
-                    BinaryTensors.Parsed asked = BinaryTensors.request(req.content(),
-                            req.headers().get(BinaryTensors.HEADER), model, version);
-                    // the caller's checked principal travels in its context: the core's allow-list check reads it
-                    handler.submit(asked.request(), context, (r, error) -> {
-                        FullHttpResponse res;
-                        if (error != null) {
-                            res = error(error.httpStatus(), error.getMessage());
-                        } else {
-                            try {
-                                int[] header = new int[1];
-                                ByteBuf body = BinaryTensors.response(r, asked, header);
-                                if (asked.anyBinary()) {
-                                    res = response(200, body, "application/octet-stream");
-                                    res.headers().setInt(BinaryTensors.HEADER, header[0]);
-                                } else {
-                                    res = response(200, body, "application/json");
-                                }
-                            } catch (IOException | RuntimeException e) {
-                                res = error(e instanceof InferenceError ie ? ie.httpStatus() : 500, e.getMessage());
-                            }
-                        }
-                        send(ctx, res, keepAlive);
-                    });
-                    return null;
-                }
-                default -> {
-                    return error(404, "no endpoint " + path);
-                }
-            }
-        }
-        return error(404, "no endpoint " + path);
+            g.writeEndArray();
+            g.writeEndObject();
+        });
     }
 
-    /** /v1: PUT/GET features, POST predict by entity id, GET models, POST retrain. */
-    private FullHttpResponse v1(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
-                                boolean keepAlive, io.grpc.Context context) throws IOException {
-        HttpMethod m = req.method();
-        if (p.length == 2 && p[1].equals("models")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            java.util.List<ModelEntry> all = new java.util.ArrayList<>(repository.models());
-            all.sort(java.util.Comparator.comparing(ModelEntry::name));
-            return json(200, g -> {
-                g.writeStartObject();
-                g.writeArrayFieldStart("models");
-                for (ModelEntry e : all) {
-                    ModelsJson.write(e, retrain, g);
-                }
-                g.writeEndArray();
-                g.writeEndObject();
-            });
-        }
-        if (p.length == 3 && p[1].equals("models")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            ModelEntry e = repository.model(p[2]);
-            if (e == null) {
-                return error(404, "no model '" + p[2] + "'");
-            }
-            return json(200, g -> ModelsJson.write(e, retrain, g));
-        }
-        if (p.length == 2 && p[1].equals("outcomes")) {
-            if (m != HttpMethod.POST) {
-                return error(405, path + " takes POST");
-            }
-            ReportOutcomesRequest outcomes = V1Json.outcomes(body(req));
-            String bad = GrpcOutcomeService.check(outcomes);
-            if (bad != null) {
-                return error(400, bad);
-            }
-            long accepted = 0;
-            for (Outcome o : outcomes.getOutcomesList()) {
-                accepted += quality.outcome(o) ? 1 : 0;
-            }
-            long taken = accepted;
-            return json(200, g -> {
-                g.writeStartObject();
-                g.writeNumberField("accepted", taken);
-                g.writeNumberField("dropped", outcomes.getOutcomesCount() - taken);
-                g.writeEndObject();
-            });
-        }
-        if (p.length == 3 && p[1].equals("quality")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            ModelEntry e = repository.model(p[2]);
-            if (e == null || e.latest() == null) {
-                return error(404, "no serving model '" + p[2] + "'");
-            }
-            java.util.List<String> asked = new QueryStringDecoder(req.uri()).parameters().get("version");
-            String version = asked == null || asked.isEmpty() ? e.latest().versionLabel() : asked.get(0);
-            QualityJoin.Report r = quality.last(p[2], version);
-            if (r == null) {
-                return error(404, "model '" + p[2] + "' version " + version + ": no quality window closed yet (Predict "
-                        + "calls joined with reported outcomes)");
-            }
-            return json(200, g -> {
-                g.writeStartObject();
-                g.writeStringField("model", r.model());
-                g.writeStringField("version", r.version());
-                g.writeNumberField("pairs", r.metrics().pairs());
-                g.writeNumberField("positives", r.metrics().positives());
-                g.writeNumberField("auc", r.metrics().auc());
-                g.writeNumberField("log_loss", r.metrics().logLoss());
-                g.writeNumberField("accuracy", r.metrics().accuracy());
-                g.writeNumberField("threshold", r.metrics().threshold());
-                g.writeStringField("threshold_from", r.settings().thresholdFrom());
-                g.writeNumberField("min_auc", r.settings().minAuc());
-                g.writeStringField("min_auc_from", r.settings().minAucFrom());
-                g.writeBooleanField("low", r.low());
-                g.writeBooleanField("alert", r.alert());
-                g.writeEndObject();
-            });
-        }
-        if (p.length == 3 && p[1].equals("drift")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            return drift(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
-        }
-        if (p.length == 4 && p[1].equals("drift") && p[3].equals("history")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            return driftHistory(p[2], new QueryStringDecoder(req.uri()).parameters());
-        }
-        if (p.length == 4 && p[1].equals("models") && p[3].equals("training-log")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            return trainingLog(p[2]);
-        }
-        if (p.length == 2 && p[1].equals("audit")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            return audit(new QueryStringDecoder(req.uri()).parameters());
-        }
-        if (p.length == 4 && p[1].equals("models") && p[3].equals("rollout")) {
-            return rollout(ctx, req, p[2], path, keepAlive, context);
-        }
-        if (p.length == 4 && p[1].equals("models") && p[3].equals("retrain")) {
-            return retrain(ctx, req, p[2], path, keepAlive);
-        }
-        if (p.length == 4 && p[1].equals("models") && p[3].equals("importance")) {
-            if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-                return error(405, path + " takes GET");
-            }
-            return importance(p[2], new QueryStringDecoder(req.uri()).parameters().get("version"));
-        }
-        if (p.length == 4 && p[1].equals("models") && p[3].equals("predict")) {
-            if (m != HttpMethod.POST) {
-                return error(405, path + " takes POST");
-            }
-            PredictRequest pr = V1Json.predictRequest(body(req), p[2]);
-            predict.predict(pr, context, (response, error) -> {
-                FullHttpResponse res;
+    /** POST /v2/models/{m}[/versions/{v}]/infer: JSON, or JSON then binary tensors (Triton's extension). */
+    private FullHttpResponse infer(Call c) {
+        BinaryTensors.Parsed asked = BinaryTensors.request(c.req().content(),
+                c.req().headers().get(BinaryTensors.HEADER), c.param("model"), c.version());
+        core.submit(new TensorRequest(asked.request(), c.caller(), (r, error) -> {
+            FullHttpResponse res;
+            if (error != null) {
+                res = error(error.httpStatus(), error.getMessage());
+            } else {
                 try {
-                    res = error != null ? error(error.httpStatus(), error.getMessage())
-                            : json(200, g -> V1Json.writePredictResponse(response, g));
-                } catch (IOException e) {
-                    res = error(500, e.toString());
+                    int[] header = new int[1];
+                    ByteBuf body = BinaryTensors.response(r, asked, header);
+                    if (asked.anyBinary()) {
+                        res = response(200, body, "application/octet-stream");
+                        res.headers().setInt(BinaryTensors.HEADER, header[0]);
+                    } else {
+                        res = response(200, body, "application/json");
+                    }
+                } catch (IOException | RuntimeException e) {
+                    res = error(e instanceof InferenceError ie ? ie.httpStatus() : 500, e.getMessage());
                 }
-                send(ctx, res, keepAlive);
-            });
-            return null;
+            }
+            send(c.ctx(), res, c.keepAlive());
+        }));
+        return null;
+    }
+
+    /** POST /v1/models/{m}/predict: Predict by entity. */
+    private FullHttpResponse predict(Call c) {
+        PredictRequest pr = V1Json.predictRequest(body(c.req()), c.param("model"));
+        predict.predict(pr, c.caller(), (response, error) -> {
+            FullHttpResponse res;
+            try {
+                res = error != null ? error(error.httpStatus(), error.getMessage())
+                        : json(200, g -> V1Json.writePredictResponse(response, g));
+            } catch (IOException e) {
+                res = error(500, e.toString());
+            }
+            send(c.ctx(), res, c.keepAlive());
+        });
+        return null;
+    }
+
+    /** GET /v1/models: every model the caller may use, by name. */
+    private FullHttpResponse models(Call c) throws IOException {
+        java.util.List<ModelEntry> all = new java.util.ArrayList<>();
+        for (ModelEntry e : repository.models()) {
+            if (c.caller().principal().mayUse(e.name())) {
+                all.add(e);
+            }
         }
-        if (p.length >= 3 && p[1].equals("features")) {
-            if (features == null) {
-                return error(404, "this server has no feature store; start it with --config naming feature_views");
+        all.sort(java.util.Comparator.comparing(ModelEntry::name));
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("models");
+            for (ModelEntry e : all) {
+                ModelsJson.write(e, retrain, g);
             }
-            if (p.length == 3 && m == HttpMethod.PUT) {
-                WriteFeaturesResponse w = features.write(V1Json.writeRequest(body(req), p[2]));
-                return json(200, g -> {
-                    g.writeStartObject();
-                    g.writeNumberField("written", w.getWritten());
-                    g.writeNumberField("ignored_older", w.getIgnoredOlder());
-                    g.writeEndObject();
-                });
-            }
-            if (p.length == 4 && (m == HttpMethod.GET || m == HttpMethod.HEAD)) {
-                ReadFeaturesResponse r = features.read(ReadFeaturesRequest.newBuilder().setView(p[2])
-                        .addEntityIds(p[3]).build());
-                return json(200, g -> V1Json.writeRow(r.getRows(0), g));
-            }
-            return error(405, path + ": PUT /v1/features/{view} writes, GET /v1/features/{view}/{entity_id} reads");
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    /** GET /v1/models/{m}. */
+    private FullHttpResponse model(Call c) throws IOException {
+        ModelEntry e = repository.model(c.param("model"));
+        if (e == null) {
+            return error(404, "no model '" + c.param("model") + "'");
         }
-        return error(404, "no endpoint " + path);
+        return json(200, g -> ModelsJson.write(e, retrain, g));
+    }
+
+    /** POST /v1/outcomes. */
+    private FullHttpResponse outcomes(Call c) throws IOException {
+        ReportOutcomesRequest outcomes = V1Json.outcomes(body(c.req()));
+        String bad = GrpcOutcomeService.check(outcomes);
+        if (bad != null) {
+            return error(400, bad);
+        }
+        long accepted = 0;
+        for (Outcome o : outcomes.getOutcomesList()) {
+            accepted += quality.outcome(o) ? 1 : 0;
+        }
+        long taken = accepted;
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeNumberField("accepted", taken);
+            g.writeNumberField("dropped", outcomes.getOutcomesCount() - taken);
+            g.writeEndObject();
+        });
+    }
+
+    /** GET /v1/quality/{m}[?version=V]: the last closed quality window. */
+    private FullHttpResponse quality(Call c) throws IOException {
+        String model = c.param("model");
+        ModelEntry e = repository.model(model);
+        if (e == null || e.latest() == null) {
+            return error(404, "no serving model '" + model + "'");
+        }
+        java.util.List<String> asked = c.query("version");
+        String version = asked == null || asked.isEmpty() ? e.latest().versionLabel() : asked.get(0);
+        QualityJoin.Report r = quality.last(model, version);
+        if (r == null) {
+            return error(404, "model '" + model + "' version " + version + ": no quality window closed yet (Predict "
+                    + "calls joined with reported outcomes)");
+        }
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeStringField("model", r.model());
+            g.writeStringField("version", r.version());
+            g.writeNumberField("pairs", r.metrics().pairs());
+            g.writeNumberField("positives", r.metrics().positives());
+            g.writeNumberField("auc", r.metrics().auc());
+            g.writeNumberField("log_loss", r.metrics().logLoss());
+            g.writeNumberField("accuracy", r.metrics().accuracy());
+            g.writeNumberField("threshold", r.metrics().threshold());
+            g.writeStringField("threshold_from", r.settings().thresholdFrom());
+            g.writeNumberField("min_auc", r.settings().minAuc());
+            g.writeStringField("min_auc_from", r.settings().minAucFrom());
+            g.writeBooleanField("low", r.low());
+            g.writeBooleanField("alert", r.alert());
+            g.writeEndObject();
+        });
+    }
+
+    /** PUT /v1/features/{view}. */
+    private FullHttpResponse writeFeatures(Call c) throws IOException {
+        if (features == null) {
+            return error(404, "this server has no feature store; start it with --config naming feature_views");
+        }
+        WriteFeaturesResponse w = features.write(V1Json.writeRequest(body(c.req()), c.param("view")));
+        return json(200, g -> {
+            g.writeStartObject();
+            g.writeNumberField("written", w.getWritten());
+            g.writeNumberField("ignored_older", w.getIgnoredOlder());
+            g.writeEndObject();
+        });
+    }
+
+    /** GET /v1/features/{view}/{entity}. */
+    private FullHttpResponse readFeatures(Call c) throws IOException {
+        if (features == null) {
+            return error(404, "this server has no feature store; start it with --config naming feature_views");
+        }
+        ReadFeaturesResponse r = features.read(ReadFeaturesRequest.newBuilder().setView(c.param("view"))
+                .addEntityIds(c.param("entity")).build());
+        return json(200, g -> V1Json.writeRow(r.getRows(0), g));
     }
 
     /** GET /v1/drift/{model}[?version=V]: the last closed window of the latest (or the given) serving version. */
@@ -692,24 +684,29 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         });
     }
 
-    /**
-     * GET /v1/models/{m}/rollout: champion, challenger, refused versions and the last judgement; POST with
-     * {"action": "promote" | "rollback" | "set_champion" | "clear_rejected", "version"?, "reason"?}: the operator's
-     * override, answered once the new roles serve.
-     */
-    private FullHttpResponse rollout(ChannelHandlerContext ctx, FullHttpRequest req, String model, String path,
-                                     boolean keepAlive, io.grpc.Context context) throws IOException {
+    /** GET /v1/models/{m}/rollout: the champion, the challenger and the evidence so far. */
+    private FullHttpResponse rolloutStatus(Call c) throws IOException {
         if (rollout == null) {
             return error(404, "this server has no rollout manager");
         }
         try {
-            if (req.method() == HttpMethod.GET || req.method() == HttpMethod.HEAD) {
-                return proto(rollout.status(model));
-            }
-            if (req.method() != HttpMethod.POST) {
-                return error(405, path + " takes GET or POST");
-            }
-            JsonNode b = body(req);
+            return proto(rollout.status(c.param("model")));
+        } catch (java.util.NoSuchElementException e) {
+            return error(404, e.getMessage());
+        }
+    }
+
+    /**
+     * POST /v1/models/{m}/rollout {"action": promote|rollback|set_champion|clear_rejected, "version": N, "reason":
+     * "..."}: an operator's override, audited with the caller as actor.
+     */
+    private FullHttpResponse rolloutOverride(Call c) throws IOException {
+        if (rollout == null) {
+            return error(404, "this server has no rollout manager");
+        }
+        String model = c.param("model");
+        try {
+            JsonNode b = body(c.req());
             if (!b.path("action").isTextual()) {
                 return error(400, "action: required, one of promote, rollback, set_champion, clear_rejected");
             }
@@ -725,9 +722,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     return error(400, "version: expected a positive integer, got " + v);
                 }
             }
-            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get(context);
-            String actor = "http:" + (who == null || who == io.mlserve.server.security.Principal.ANONYMOUS ? ""
-                    : who.name() + "@") + ctx.channel().remoteAddress();
+            io.mlserve.server.security.Principal who = c.caller().principal();
+            String actor = "http:" + (who == io.mlserve.server.security.Principal.ANONYMOUS ? "" : who.name() + "@")
+                    + c.ctx().channel().remoteAddress();
             rollout.override(model, b.get("action").asText(), version, actor, b.path("reason").asText(""))
                     .whenComplete((entry, err) -> {
                         FullHttpResponse r;
@@ -736,7 +733,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                         } catch (IOException e) {
                             r = error(500, e.toString());
                         }
-                        send(ctx, r, keepAlive);
+                        send(c.ctx(), r, c.keepAlive());
                     });
             return null;
         } catch (java.util.NoSuchElementException e) {
@@ -747,11 +744,9 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     /** POST /v1/models/{name}/retrain: an operator's retraining request, through the bridge's policy. */
-    private FullHttpResponse retrain(ChannelHandlerContext ctx, FullHttpRequest req, String model, String path,
-                                     boolean keepAlive) {
-        if (req.method() != HttpMethod.POST) {
-            return error(405, path + " takes POST");
-        }
+    private FullHttpResponse retrain(Call c) {
+        String model = c.param("model");
+        FullHttpRequest req = c.req();
         if (retrain == null) {
             return error(400, "this server has no trainer; start it with --trainer host:port");
         }
@@ -794,78 +789,53 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             } catch (IOException e) {
                 r = error(500, e.toString());
             }
-            send(ctx, r, keepAlive);
+            send(c.ctx(), r, c.keepAlive());
         });
         return null;
     }
 
-    private FullHttpResponse repository(ChannelHandlerContext ctx, FullHttpRequest req, String[] p, String path,
-                                        boolean keepAlive) throws IOException {
-        if (req.method() != HttpMethod.POST) {
-            return error(405, path + " takes POST");
-        }
-        if (p.length == 3 && p[2].equals("index")) {
-            JsonNode b = req.content().isReadable() ? body(req) : null;
-            boolean ready = b != null && b.path("ready").asBoolean(false);
-            RepositoryIndexResponse idx = admin.index("", ready);
-            return json(200, g -> {
-                g.writeStartArray();
-                for (RepositoryIndexResponse.ModelIndex mi : idx.getModelsList()) {
-                    g.writeStartObject();
-                    g.writeStringField("name", mi.getName());
-                    if (!mi.getVersion().isEmpty()) {
-                        g.writeStringField("version", mi.getVersion());
-                    }
-                    g.writeStringField("state", mi.getState());
-                    if (!mi.getReason().isEmpty()) {
-                        g.writeStringField("reason", mi.getReason());
-                    }
-                    g.writeEndObject();
+    /** POST /v2/repository/index [{"ready": true}]: every model on disk or loaded the caller may use. */
+    private FullHttpResponse repositoryIndex(Call c) throws IOException {
+        JsonNode b = c.req().content().isReadable() ? body(c.req()) : null;
+        boolean ready = b != null && b.path("ready").asBoolean(false);
+        RepositoryIndexResponse idx = admin.index("", ready);
+        return json(200, g -> {
+            g.writeStartArray();
+            for (RepositoryIndexResponse.ModelIndex mi : idx.getModelsList()) {
+                if (!c.caller().principal().mayUse(mi.getName())) {
+                    continue;
                 }
-                g.writeEndArray();
-            });
-        }
-        if (p.length == 5 && p[2].equals("models") && (p[4].equals("load") || p[4].equals("unload"))) {
-            CompletableFuture<Void> f = p[4].equals("load") ? admin.load("", p[3]) : admin.unload("", p[3]);
-            f.whenComplete((ok, err) -> {
-                Throwable cause = err != null && err.getCause() != null ? err.getCause() : err;
-                FullHttpResponse r = err == null ? empty(200)
-                        : cause instanceof InferenceError e ? error(e.httpStatus(), e.getMessage())
-                        : error(500, String.valueOf(cause));
-                send(ctx, r, keepAlive);
-            });
-            return null;
-        }
-        return error(404, "no endpoint " + path);
+                g.writeStartObject();
+                g.writeStringField("name", mi.getName());
+                if (!mi.getVersion().isEmpty()) {
+                    g.writeStringField("version", mi.getVersion());
+                }
+                g.writeStringField("state", mi.getState());
+                if (!mi.getReason().isEmpty()) {
+                    g.writeStringField("reason", mi.getReason());
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        });
     }
 
-    private static void requireGet(HttpMethod m, String path) {
-        if (m != HttpMethod.GET && m != HttpMethod.HEAD) {
-            throw new InferenceError(Status.Code.INVALID_ARGUMENT, path + " takes GET");
-        }
-    }
-
-    private static String[] segments(String path) {
-        String trimmed = path.startsWith("/") ? path.substring(1) : path;
-        if (trimmed.endsWith("/")) {
-            trimmed = trimmed.substring(0, trimmed.length() - 1);
-        }
-        return trimmed.isEmpty() ? new String[0] : trimmed.split("/");
+    /** POST /v2/repository/models/{m}/load and /unload: answered once the loader has done it. */
+    private FullHttpResponse loadOrUnload(Call c, boolean load) {
+        String model = c.param("model");
+        CompletableFuture<Void> f = load ? admin.load("", model) : admin.unload("", model);
+        f.whenComplete((ok, err) -> {
+            Throwable cause = err != null && err.getCause() != null ? err.getCause() : err;
+            FullHttpResponse r = err == null ? empty(200)
+                    : cause instanceof InferenceError e ? error(e.httpStatus(), e.getMessage())
+                    : error(500, String.valueOf(cause));
+            send(c.ctx(), r, c.keepAlive());
+        });
+        return null;
     }
 
     private static JsonNode body(FullHttpRequest req) {
-        return json(req.content());
-    }
-
-    /** Parses JSON from {@code content} (not consuming it); unreadable or invalid JSON is a 400 with the reason. */
-    static JsonNode json(ByteBuf content) {
-        try (ByteBufInputStream in = new ByteBufInputStream(content.duplicate())) {
-            return JSON.readTree((java.io.InputStream) in);
-        } catch (JsonProcessingException e) {
-            throw InferenceError.invalid("body: not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw InferenceError.invalid("body: unreadable: " + e.getMessage());
-        }
+        return RequestJson.parse(req.content());
     }
 
     private FullHttpResponse metadata(ModelMetadataResponse md) throws IOException {

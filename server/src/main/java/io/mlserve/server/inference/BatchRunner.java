@@ -5,7 +5,7 @@ import io.grpc.Status;
 import io.mlserve.batching.BatchExecutor;
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.batching.DynamicBatcher;
-import io.mlserve.proto.inference.ModelInferResponse;
+import io.mlserve.batching.QueuedRequest;
 import io.mlserve.runtime.ModelSignature;
 import io.mlserve.runtime.RunOutputs;
 import io.mlserve.runtime.TensorBatch;
@@ -20,10 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Executes batches of one model version on the batcher's instance threads: copies each request's rows
  * into the instance's reused buffers at its offset, runs ONNX Runtime once (fixed-shape outputs written
- * into reused buffers), and splits the outputs back per request by row offset. Instance {@code i} owns
+ * into reused buffers), and has each request take its answer from the outputs at its row offset. Instance {@code i} owns
  * {@code batches[i]}; nothing else touches it.
  */
-public final class BatchRunner implements BatchExecutor<PendingInference> {
+public final class BatchRunner implements BatchExecutor<QueuedRequest> {
     private static final Logger LOG = LoggerFactory.getLogger(BatchRunner.class);
 
     private final ServedVersion version;
@@ -41,30 +41,35 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
         this.driftViews = new VersionDrift.Rows[instances];
     }
 
-    /** Starts the scheduler of {@code version}: its dispatcher and instance threads. */
-    public static DynamicBatcher<PendingInference> start(ServedVersion version, BatchingConfig config) {
+    /**
+     * Starts the scheduler of {@code version}: its dispatcher and instance threads (the repository's factory for
+     * what executes a version it publishes).
+     */
+    public static DynamicBatcher<QueuedRequest> start(ServedVersion version, BatchingConfig config) {
         return new DynamicBatcher<>(version.toString(), config, new BatchRunner(version, config.instances()),
                 version.metrics());
     }
 
     @Override
-    public Runnable execute(List<PendingInference> requests, int rows, int instance) {
+    public Runnable execute(List<QueuedRequest> queued, int rows, int instance) {
+        PendingInference[] requests = new PendingInference[queued.size()];
+        for (int k = 0; k < requests.length; k++) {
+            requests[k] = (PendingInference) queued.get(k); // the core queues nothing else
+        }
         long start = System.nanoTime();
-        int n = requests.size();
+        int n = requests.length;
         version.metrics().started(n);
         TensorBatch batch = batches[instance];
         if (batch == null) {
             batch = new TensorBatch(signature);
             batches[instance] = batch;
         }
-        ModelInferResponse[] responses = new ModelInferResponse[n];
         InferenceError failure = null;
         try {
-            PendingInference first = requests.get(0);
-            RequestDecoder.prepare(first.request, signature, batch, rows, batched);
+            requests[0].request.prepare(batch, signature, rows, batched);
             int offset = 0;
             for (PendingInference p : requests) {
-                RequestDecoder.copy(p.request, signature, batch, offset);
+                p.request.copyInto(batch, signature, offset);
                 offset += p.rows();
             }
             long inferStart = System.nanoTime();
@@ -73,9 +78,8 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
             try (RunOutputs out = version.session().run(batch, wanted, batched ? rows : -1)) {
                 inferEnd = System.nanoTime();
                 offset = 0;
-                for (int k = 0; k < n; k++) {
-                    PendingInference p = requests.get(k);
-                    responses[k] = encode(p, out, offset, rows);
+                for (PendingInference p : requests) {
+                    p.request.encode(version, out, offset, p.rows(), batched ? rows : 0);
                     offset += p.rows();
                 }
                 if (version.drift() != null) {
@@ -88,9 +92,9 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
             long end = System.nanoTime();
             version.metrics().recordExecution(rows, inferStart - start, inferEnd - inferStart, end - inferEnd);
             for (PendingInference p : requests) {
-                version.metrics().recordSuccess(end - p.receivedNanos, start - p.receivedNanos);
+                version.metrics().recordSuccess(end - p.request.receivedNanos, start - p.request.receivedNanos);
                 if (version.arm() != null) {
-                    version.arm().success(end - p.receivedNanos);
+                    version.arm().success(end - p.request.receivedNanos);
                 }
             }
         } catch (InferenceError e) {
@@ -100,16 +104,13 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
         } finally {
             version.metrics().finished(n);
         }
-        PendingInference[] answered = requests.toArray(new PendingInference[0]);
         InferenceError error = failure;
         return () -> {
-            for (int k = 0; k < answered.length; k++) {
-                PendingInference p = answered[k];
+            for (PendingInference p : requests) {
                 if (error != null) {
                     p.fail(error);
                 } else {
-                    p.version.release();
-                    p.completion.done(responses[k], null);
+                    p.succeed();
                 }
             }
         };
@@ -166,33 +167,15 @@ public final class BatchRunner implements BatchExecutor<PendingInference> {
         }
     }
 
-    private ModelInferResponse encode(PendingInference p, RunOutputs out, int offset, int totalRows)
-            throws OrtException {
-        ModelInferResponse.Builder r = ModelInferResponse.newBuilder().setModelName(version.model())
-                .setModelVersion(version.versionLabel()).setId(p.request.getId());
-        int total = batched ? totalRows : 0;
-        if (p.request.getOutputsCount() == 0) {
-            for (int j = 0; j < signature.outputs().size(); j++) {
-                ResponseEncoder.addOutput(r, out, j, signature.outputs().get(j), p.raw, offset, p.rows(), total);
-            }
-        } else {
-            for (int k = 0; k < p.request.getOutputsCount(); k++) {
-                int j = signature.outputIndex(p.request.getOutputs(k).getName());
-                ResponseEncoder.addOutput(r, out, j, signature.outputs().get(j), p.raw, offset, p.rows(), total);
-            }
-        }
-        return r.build();
-    }
-
     /** Outputs to compute for the batch: null (all) unless every request named a subset, then their union. */
-    private static Set<String> outputsOf(List<PendingInference> requests) {
+    private static Set<String> outputsOf(PendingInference[] requests) {
         Set<String> union = null;
         for (PendingInference p : requests) {
             if (p.outputs == null) {
                 return null;
             }
             if (union == null) {
-                union = requests.size() == 1 ? p.outputs : new LinkedHashSet<>(p.outputs);
+                union = requests.length == 1 ? p.outputs : new LinkedHashSet<>(p.outputs);
             } else {
                 union.addAll(p.outputs);
             }

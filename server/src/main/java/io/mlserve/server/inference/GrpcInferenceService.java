@@ -1,6 +1,5 @@
 package io.mlserve.server.inference;
 
-import io.grpc.Context;
 import java.util.concurrent.CompletableFuture;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -32,16 +31,17 @@ import io.mlserve.proto.inference.ServerReadyResponse;
 
 /**
  * The Open Inference Protocol gRPC service (plus Triton's streaming, config, statistics and repository
- * RPCs). Handlers run on the transport threads; inference is handed to {@link InferenceHandler#submit},
+ * RPCs). Handlers run on the transport threads; each inference message becomes a {@link TensorRequest} with the call's
+ * {@link RequestContext} and goes to {@link InferenceCore#submit},
  * which queues it on the model's batcher (its instance threads run the model and answer), and repository
  * loads go to the loader executor, so neither stalls the network threads.
  */
 public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
-    private final InferenceHandler handler;
+    private final InferenceCore core;
     private final ModelAdmin admin;
 
-    public GrpcInferenceService(InferenceHandler handler, ModelAdmin admin) {
-        this.handler = handler;
+    public GrpcInferenceService(InferenceCore core, ModelAdmin admin) {
+        this.core = core;
         this.admin = admin;
     }
 
@@ -59,7 +59,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> out) {
         try {
             reply(out, ModelReadyResponse.newBuilder().setReady(admin.modelReady(request.getName(),
-                    request.getVersion())).build());
+                    request.getVersion(), RequestContext.ofGrpcCall().principal())).build());
         } catch (InferenceError e) {
             out.onError(e.toStatus().asRuntimeException());
         }
@@ -73,7 +73,8 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     @Override
     public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> out) {
         try {
-            reply(out, admin.modelMetadata(request.getName(), request.getVersion()));
+            reply(out, admin.modelMetadata(request.getName(), request.getVersion(),
+                    RequestContext.ofGrpcCall().principal()));
         } catch (InferenceError e) {
             out.onError(e.toStatus().asRuntimeException());
         }
@@ -81,26 +82,26 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
 
     @Override
     public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> out) {
-        Context ctx = Context.current();
-        if (ctx.isCancelled()) {
+        RequestContext caller = RequestContext.ofGrpcCall();
+        if (caller.ended()) {
             // the deadline passed or the client gave up before the request was read: spend nothing on it
-            out.onError(InferenceHandler.expired(ctx).toStatus().asRuntimeException());
+            out.onError(caller.expired().toStatus().asRuntimeException());
             return;
         }
-        handler.submit(request, ctx, (response, error) -> {
+        core.submit(new TensorRequest(request, caller, (response, error) -> {
             if (error != null) {
                 out.onError(error.toStatus().asRuntimeException());
             } else {
                 out.onNext(response);
                 out.onCompleted();
             }
-        });
+        }));
     }
 
     @Override
     public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> out) {
         ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) out;
-        Context streamContext = Context.current();
+        RequestContext caller = RequestContext.ofGrpcCall(); // every message of the stream is the same caller's
         // requests of one stream run one after another, so responses come back in request order
         Object lock = new Object();
         CompletableFuture<?>[] tail = {CompletableFuture.completedFuture(null)};
@@ -110,7 +111,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
                 synchronized (lock) {
                     tail[0] = tail[0].thenCompose(ignored -> {
                         CompletableFuture<Void> done = new CompletableFuture<>();
-                        handler.submit(request, streamContext, (response, error) -> {
+                        core.submit(new TensorRequest(request, caller, (response, error) -> {
                             ModelStreamInferResponse r = error == null
                                     ? ModelStreamInferResponse.newBuilder().setInferResponse(response).build()
                                     // one bad request does not end the stream: it gets its error in its place
@@ -124,7 +125,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
                                 }
                             }
                             done.complete(null);
-                        });
+                        }));
                         return done;
                     });
                 }
@@ -152,7 +153,7 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     public void modelConfig(ModelConfigRequest request, StreamObserver<ModelConfigResponse> out) {
         try {
             reply(out, ModelConfigResponse.newBuilder().setConfig(admin.modelConfig(request.getName(),
-                    request.getVersion())).build());
+                    request.getVersion(), RequestContext.ofGrpcCall().principal())).build());
         } catch (InferenceError e) {
             out.onError(e.toStatus().asRuntimeException());
         }
@@ -161,7 +162,8 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     @Override
     public void modelStatistics(ModelStatisticsRequest request, StreamObserver<ModelStatisticsResponse> out) {
         try {
-            reply(out, admin.statistics(request.getName(), request.getVersion()));
+            reply(out, admin.statistics(request.getName(), request.getVersion(),
+                    RequestContext.ofGrpcCall().principal()));
         } catch (InferenceError e) {
             out.onError(e.toStatus().asRuntimeException());
         }
@@ -179,6 +181,12 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     @Override
     public void repositoryModelLoad(RepositoryModelLoadRequest request,
                                     StreamObserver<RepositoryModelLoadResponse> out) {
+        try {
+            core.allow(RequestContext.ofGrpcCall().principal(), request.getModelName(), "load");
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+            return;
+        }
         admin.load(request.getRepositoryName(), request.getModelName()).whenComplete((ok, err) -> {
             if (err != null) {
                 out.onError(statusOf(err).asRuntimeException());
@@ -191,6 +199,12 @@ public final class GrpcInferenceService extends GRPCInferenceServiceGrpc.GRPCInf
     @Override
     public void repositoryModelUnload(RepositoryModelUnloadRequest request,
                                       StreamObserver<RepositoryModelUnloadResponse> out) {
+        try {
+            core.allow(RequestContext.ofGrpcCall().principal(), request.getModelName(), "unload");
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
+            return;
+        }
         admin.unload(request.getRepositoryName(), request.getModelName()).whenComplete((ok, err) -> {
             if (err != null) {
                 out.onError(statusOf(err).asRuntimeException());

@@ -11,6 +11,7 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
+import io.mlserve.server.security.Principal;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +31,7 @@ public final class ModelAdmin {
             "binary_tensor_data");
 
     private final ModelRepository repository;
-    private final InferenceHandler handler;
+    private final InferenceCore core;
     private final Executor loader;
     private final BooleanSupplier accepting;
     private final Runnable onRepositoryChange;
@@ -39,10 +40,10 @@ public final class ModelAdmin {
      * @param accepting          false once shutdown has begun (the server then reports not ready)
      * @param onRepositoryChange run after every load or unload (e.g. to update gRPC health)
      */
-    public ModelAdmin(ModelRepository repository, InferenceHandler handler, Executor loader, BooleanSupplier accepting,
+    public ModelAdmin(ModelRepository repository, InferenceCore core, Executor loader, BooleanSupplier accepting,
                       Runnable onRepositoryChange) {
         this.repository = repository;
-        this.handler = handler;
+        this.core = core;
         this.loader = loader;
         this.accepting = accepting;
         this.onRepositoryChange = onRepositoryChange;
@@ -52,16 +53,19 @@ public final class ModelAdmin {
         return accepting.getAsBoolean() && repository.allReady();
     }
 
-    /** Whether the model (version) is serving; NOT_FOUND for a model the repository has never seen. */
-    public boolean modelReady(String name, String version) {
+    /**
+     * Whether the model (version) is serving; NOT_FOUND for a model the repository has never seen, PERMISSION_DENIED
+     * outside {@code principal}'s allow-list.
+     */
+    public boolean modelReady(String name, String version, Principal principal) {
         try {
-            handler.resolve(name, version);
+            core.resolve(name, version, null, null, principal);
             return true;
         } catch (InferenceError e) {
             if (e.code() == Status.Code.NOT_FOUND && repository.model(name) == null) {
                 throw e;
             }
-            if (e.code() == Status.Code.INVALID_ARGUMENT) {
+            if (e.code() == Status.Code.INVALID_ARGUMENT || e.code() == Status.Code.PERMISSION_DENIED) {
                 throw e;
             }
             return false;
@@ -73,8 +77,8 @@ public final class ModelAdmin {
                 .addAllExtensions(EXTENSIONS).build();
     }
 
-    public ModelMetadataResponse modelMetadata(String name, String version) {
-        ServedVersion v = handler.resolve(name, version);
+    public ModelMetadataResponse modelMetadata(String name, String version, Principal principal) {
+        ServedVersion v = core.resolve(name, version, null, null, principal);
         ModelMetadataResponse.Builder b = ModelMetadataResponse.newBuilder().setName(v.model())
                 .setPlatform(v.config().getPlatform());
         for (ServedVersion s : repository.model(name).versions()) {
@@ -98,17 +102,22 @@ public final class ModelAdmin {
         return t.build();
     }
 
-    public ModelConfig modelConfig(String name, String version) {
-        return handler.resolve(name, version).config();
+    public ModelConfig modelConfig(String name, String version, Principal principal) {
+        return core.resolve(name, version, null, null, principal).config();
     }
 
-    /** Statistics of one model (or one version of it), or of every serving version when name is empty. */
-    public ModelStatisticsResponse statistics(String name, String version) {
+    /**
+     * Statistics of one model (or one version of it), or of every serving version {@code principal} may use when name
+     * is empty.
+     */
+    public ModelStatisticsResponse statistics(String name, String version, Principal principal) {
         ModelStatisticsResponse.Builder b = ModelStatisticsResponse.newBuilder();
         if (name.isEmpty()) {
             TreeMap<String, ModelEntry> sorted = new TreeMap<>();
             for (ModelEntry e : repository.models()) {
-                sorted.put(e.name(), e);
+                if (principal.mayUse(e.name())) {
+                    sorted.put(e.name(), e);
+                }
             }
             for (ModelEntry e : sorted.values()) {
                 for (ServedVersion v : e.versions()) {
@@ -118,6 +127,9 @@ public final class ModelAdmin {
             return b.build();
         }
         if (version.isEmpty()) {
+            if (!principal.mayUse(name)) {
+                core.resolve(name, version, null, null, principal); // refuses, with the allow-list's message
+            }
             ModelEntry e = repository.model(name);
             if (e == null) {
                 throw new InferenceError(Status.Code.NOT_FOUND, "model '" + name + "' is not in the repository");
@@ -127,7 +139,7 @@ public final class ModelAdmin {
             }
             return b.build();
         }
-        return b.addModelStats(handler.resolve(name, version).metrics().statistics()).build();
+        return b.addModelStats(core.resolve(name, version, null, null, principal).metrics().statistics()).build();
     }
 
     /** Every model on disk or loaded, one row per version (or per model when none serves). */

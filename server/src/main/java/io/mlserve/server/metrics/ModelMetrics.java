@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class ModelMetrics implements BatcherListener {
     private static final double NANOS_PER_SECOND = 1e9;
 
-    private final ServerMetrics server;
+    private final VersionFamilies server;
     private final String model;
     private final String version;
     private final DistributionDataPoint requestDuration;
@@ -47,24 +47,24 @@ public final class ModelMetrics implements BatcherListener {
     final LongAdder executionCount = new LongAdder();
     final AtomicLong lastInferenceMillis = new AtomicLong();
 
-    ModelMetrics(ServerMetrics server, String model, String version, int priorityLevels) {
+    ModelMetrics(VersionFamilies server, String model, String version, int priorityLevels) {
         this.server = server;
         this.model = model;
         this.version = version;
-        requestDuration = server.requestDuration.labelValues(model, version);
-        queueDuration = server.queueDuration.labelValues(model, version);
-        computeDuration = server.computeDuration.labelValues(model, version);
-        success = server.success.labelValues(model, version);
-        inferences = server.inferenceCount.labelValues(model, version);
-        executions = server.executionCount.labelValues(model, version);
-        inFlight = server.inFlight.labelValues(model, version);
-        batchSize = server.batchSize.labelValues(model, version);
+        requestDuration = server.requestDuration().labelValues(model, version);
+        queueDuration = server.queueDuration().labelValues(model, version);
+        computeDuration = server.computeDuration().labelValues(model, version);
+        success = server.success().labelValues(model, version);
+        inferences = server.inferenceCount().labelValues(model, version);
+        executions = server.executionCount().labelValues(model, version);
+        inFlight = server.inFlight().labelValues(model, version);
+        batchSize = server.batchSize().labelValues(model, version);
         pending = new GaugeDataPoint[priorityLevels];
         for (int l = 0; l < priorityLevels; l++) {
-            pending[l] = server.pending.labelValues(model, version, Integer.toString(l + 1));
+            pending[l] = server.pending().labelValues(model, version, Integer.toString(l + 1));
         }
         for (Rejection r : Rejection.values()) {
-            rejections[r.ordinal()] = server.queueRejections.labelValues(model, version,
+            rejections[r.ordinal()] = server.queueRejections().labelValues(model, version,
                     r.name().toLowerCase(Locale.ROOT));
         }
     }
@@ -74,23 +74,24 @@ public final class ModelMetrics implements BatcherListener {
      * versions all day must not keep a histogram per version it ever served.
      */
     public void forget() {
-        server.requestDuration.remove(model, version);
-        server.queueDuration.remove(model, version);
-        server.computeDuration.remove(model, version);
-        server.success.remove(model, version);
-        server.inferenceCount.remove(model, version);
-        server.executionCount.remove(model, version);
-        server.batchSize.remove(model, version);
+        server.requestDuration().remove(model, version);
+        server.queueDuration().remove(model, version);
+        server.computeDuration().remove(model, version);
+        server.success().remove(model, version);
+        server.inferenceCount().remove(model, version);
+        server.executionCount().remove(model, version);
+        server.batchSize().remove(model, version);
         for (int l = 0; l < pending.length; l++) {
-            server.pending.remove(model, version, Integer.toString(l + 1));
+            server.pending().remove(model, version, Integer.toString(l + 1));
         }
         for (Rejection r : Rejection.values()) {
-            server.queueRejections.remove(model, version, r.name().toLowerCase(Locale.ROOT));
+            server.queueRejections().remove(model, version, r.name().toLowerCase(Locale.ROOT));
         }
         for (Status.Code code : Status.Code.values()) {
-            server.failure.remove(model, version, ServerMetrics.reason(code));
+            server.failure().remove(model, version, VersionFamilies.reason(code));
         }
-        server.forget(model, version);
+        server.modelReady().remove(model, version);
+        server.inFlight().remove(model, version);
     }
 
     /** {@code requests} requests started executing on this version. */
@@ -160,7 +161,7 @@ public final class ModelMetrics implements BatcherListener {
         failNanos.add(totalNanos);
         CounterDataPoint c = failures.get(code.ordinal());
         if (c == null) {
-            c = server.failure.labelValues(model, version, ServerMetrics.reason(code));
+            c = server.failure().labelValues(model, version, VersionFamilies.reason(code));
             failures.set(code.ordinal(), c);
         }
         c.inc();

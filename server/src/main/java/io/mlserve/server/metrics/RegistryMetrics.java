@@ -1,6 +1,5 @@
 package io.mlserve.server.metrics;
 
-import io.mlserve.server.repository.ServedVersion;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -54,11 +53,10 @@ public final class RegistryMetrics {
         toServing.labelValues(model).observe(seconds);
     }
 
-    public void roles(String model, ServedVersion champ, ServedVersion chall) {
-        if (champ != null) {
-            champion.labelValues(model).set(champ.version());
-            challenger.labelValues(model).set(chall == null ? 0 : chall.version());
-        }
+    /** The versions serving as champion and challenger (0: none) of a model under a rollout. */
+    public void roles(String model, long championVersion, long challengerVersion) {
+        champion.labelValues(model).set(championVersion);
+        challenger.labelValues(model).set(challengerVersion);
     }
 
     public void judged(String model, String verdict) {

@@ -47,6 +47,7 @@ public final class ServerMetrics {
     /** When Kafka ingestion last heard from the broker (0: never, or no ingestion). */
     private volatile long lastIngestContactMs;
     private final RetrainMetrics retrainMetrics;
+    private final VersionFamilies families;
     private final RegistryMetrics registryMetrics;
     private final DriftMetrics driftMetrics;
     private final Counter predictionLogRecords;
@@ -92,6 +93,8 @@ public final class ServerMetrics {
         modelReady = Gauge.builder().name("mlserve_model_ready")
                 .help("1 while the model version is loaded, warmed up and serving").labelNames("model", "version")
                 .register(registry);
+        families = new VersionFamilies(requestDuration, queueDuration, computeDuration, success, failure, inferenceCount,
+                executionCount, inFlight, batchSize, pending, queueRejections, modelReady);
         loadFailures = Counter.builder().name("mlserve_model_load_failures_total")
                 .help("Model versions that failed to load (bad file, config, warm-up)").labelNames("model")
                 .register(registry);
@@ -188,7 +191,7 @@ public final class ServerMetrics {
 
     /** The metric children of one loaded model version with {@code priorityLevels} queue levels. */
     public ModelMetrics forVersion(String model, String version, int priorityLevels) {
-        return new ModelMetrics(this, model, version, priorityLevels);
+        return new ModelMetrics(families, model, version, priorityLevels);
     }
 
     /** Counts a failed request that never reached a model version (unknown model, malformed request). */
@@ -198,12 +201,6 @@ public final class ServerMetrics {
 
     public void setReady(String model, String version, boolean ready) {
         modelReady.labelValues(model, version).set(ready ? 1 : 0);
-    }
-
-    /** Removes the series of an unloaded version so dashboards do not show it forever. */
-    public void forget(String model, String version) {
-        modelReady.remove(model, version);
-        inFlight.remove(model, version);
     }
 
     public void recordLoadFailure(String model) {
@@ -224,6 +221,6 @@ public final class ServerMetrics {
     }
 
     static String reason(Status.Code code) {
-        return code.name().toLowerCase(Locale.ROOT);
+        return VersionFamilies.reason(code);
     }
 }

@@ -12,8 +12,8 @@ import io.mlserve.registry.FileSystemSource;
 import io.mlserve.registry.VersionChecksum;
 import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.metrics.ServerMetrics;
-import io.mlserve.server.rollout.RolloutState;
-import io.mlserve.server.rollout.RolloutStates;
+import io.mlserve.server.repository.RolloutState;
+import io.mlserve.server.repository.RolloutStates;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -58,6 +58,7 @@ public final class ModelRepository implements AutoCloseable {
     private final SessionConfig sessionDefaults;
     private final int defaultInstances;
     private final ServerMetrics metrics;
+    private final ServedVersion.Scheduler scheduler;
     private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
     private final Object loadLock = new Object();
     /** "model/version" → fingerprint of the files that failed to load; retried only when they change. */
@@ -65,18 +66,34 @@ public final class ModelRepository implements AutoCloseable {
     private RolloutStates rollouts = new RolloutStates(null);
     private AuditLog audit;
     private Function<String, Map<String, Long>> roles = m -> Map.of();
-    private io.mlserve.server.ServerClock clock = new io.mlserve.server.ServerClock();
+    private io.mlserve.server.time.ServerClock clock = new io.mlserve.server.time.ServerClock();
     private Map<String, io.mlserve.featurecache.FeatureView> views = Map.of();
 
     /**
      * @param sessionDefaults  ONNX Runtime settings a config may override; intra-op threads 0 = cores / instances
      * @param defaultInstances instances per model without an instance_group
+     * @param scheduler        starts what executes each version the repository publishes
      */
-    public ModelRepository(Path root, SessionConfig sessionDefaults, int defaultInstances, ServerMetrics metrics) {
+    public ModelRepository(Path root, SessionConfig sessionDefaults, int defaultInstances, ServerMetrics metrics,
+                           ServedVersion.Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.root = root.toAbsolutePath().normalize();
         this.sessionDefaults = sessionDefaults;
         this.defaultInstances = defaultInstances;
         this.metrics = metrics;
+    }
+
+    /** The drift windows of every serving version that has one. */
+    public List<VersionDrift> driftWindows() {
+        List<VersionDrift> out = new java.util.ArrayList<>();
+        for (ModelEntry e : models.values()) {
+            for (ServedVersion v : e.versions()) {
+                if (v.drift() != null) {
+                    out.add(v.drift());
+                }
+            }
+        }
+        return out;
     }
 
     public Path root() {
@@ -84,7 +101,7 @@ public final class ModelRepository implements AutoCloseable {
     }
 
     /** The clock drift monitoring of loaded versions records and judges in (set before the first load). */
-    public ModelRepository withClock(io.mlserve.server.ServerClock serverClock) {
+    public ModelRepository withClock(io.mlserve.server.time.ServerClock serverClock) {
         this.clock = serverClock;
         return this;
     }
@@ -395,7 +412,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             ServedVersion served = new ServedVersion(name, version, config, session,
                     metrics.forVersion(name, Long.toString(version), scheduling.priorityLevels()), scheduling, drift,
-                    checksum, file, ModelConfigs.metadataThreshold(file.getParent()));
+                    checksum, file, ModelConfigs.metadataThreshold(file.getParent()), scheduler);
             if (drift != null) {
                 VersionDrift d = drift;
                 drift.importanceFrom(() -> importance(served, d));

@@ -2,14 +2,13 @@ package io.mlserve.server.repository;
 
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.batching.DynamicBatcher;
+import io.mlserve.batching.QueuedRequest;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.ModelSignature;
 import io.mlserve.registry.ArmRecorder;
 import io.mlserve.registry.VersionChecksum;
 import io.mlserve.server.drift.VersionDrift;
-import io.mlserve.server.inference.BatchRunner;
-import io.mlserve.server.inference.PendingInference;
 import io.mlserve.server.metrics.ModelMetrics;
 import java.time.Duration;
 
@@ -18,13 +17,23 @@ import java.time.Duration;
  * and {@link #release()} it after; an unloaded version stays usable by the requests already holding it.
  */
 public final class ServedVersion {
+    /**
+     * Starts the scheduler that executes a version's requests once the repository publishes it (the server gives its
+     * batch runner). The catalogue keeps the scheduler only to stop it when the version leaves service; it never looks
+     * at what runs in it.
+     */
+    @FunctionalInterface
+    public interface Scheduler {
+        DynamicBatcher<QueuedRequest> start(ServedVersion version, BatchingConfig scheduling);
+    }
+
     private final String model;
     private final long version;
     private final String versionLabel;
     private final ModelConfig config;
     private final ModelSession session;
     private final ModelMetrics metrics;
-    private final DynamicBatcher<PendingInference> batcher;
+    private final DynamicBatcher<QueuedRequest> batcher;
     private final VersionDrift drift;
     private final VersionChecksum.Result checksum;
     private final ArmRecorder arm;
@@ -33,13 +42,14 @@ public final class ServedVersion {
     private Explanations explanations;
 
     /**
-     * Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads).
+     * Publishes a loaded, warmed-up session: starts its scheduler (dispatcher and instance threads) with
+     * {@code scheduler}.
      *
      * @param threshold the version's operating threshold from its metadata.json, or NaN
      */
     ServedVersion(String model, long version, ModelConfig config, ModelSession session, ModelMetrics metrics,
                   BatchingConfig scheduling, VersionDrift drift, VersionChecksum.Result checksum,
-                  java.nio.file.Path modelFile, double threshold) {
+                  java.nio.file.Path modelFile, double threshold, Scheduler scheduler) {
         this.modelFile = modelFile;
         this.threshold = threshold;
         this.checksum = checksum;
@@ -51,7 +61,7 @@ public final class ServedVersion {
         this.session = session;
         this.metrics = metrics;
         this.drift = drift;
-        this.batcher = BatchRunner.start(this, scheduling);
+        this.batcher = scheduler.start(this, scheduling);
     }
 
     public String model() {
@@ -112,7 +122,7 @@ public final class ServedVersion {
     }
 
     /** The version's scheduler: where requests queue and batch. */
-    public DynamicBatcher<PendingInference> batcher() {
+    public DynamicBatcher<QueuedRequest> batcher() {
         return batcher;
     }
 
@@ -148,7 +158,7 @@ public final class ServedVersion {
         if (explanations == null) {
             int width = (int) session.signature().inputs().get(0).shape()[1];
             try {
-                explanations = new Explanations(io.mlserve.server.explain.Explainer.read(modelFile, width), null);
+                explanations = new Explanations(io.mlserve.server.explain.ExactExplainers.read(modelFile, width), null);
             } catch (IllegalArgumentException | java.io.IOException | IndexOutOfBoundsException e) {
                 explanations = sampled(width, e.getMessage());
             }

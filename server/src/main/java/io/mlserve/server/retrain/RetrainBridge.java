@@ -94,14 +94,14 @@ public final class RetrainBridge implements AutoCloseable {
     private final Map<String, ModelRetrain> state = new HashMap<>();
     // published snapshots for readers on other threads
     private final Map<String, RetrainStatus> statuses = new ConcurrentHashMap<>();
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
     private final JobData data;
     private volatile Published publishedListener;
 
     /** @param reload loads a model again from the repository (the OIP repository load) */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
                          RetrainMetrics metrics) {
-        this(options, models, reload, metrics, new io.mlserve.server.ServerClock(), null);
+        this(options, models, reload, metrics, new io.mlserve.server.time.ServerClock(), null);
     }
 
     /**
@@ -109,7 +109,7 @@ public final class RetrainBridge implements AutoCloseable {
      * @param data  what jobs of view-bound models train on, or null: the configured TrainSpec as it is
      */
     public RetrainBridge(RetrainOptions options, Models models, Function<String, CompletableFuture<?>> reload,
-                         RetrainMetrics metrics, io.mlserve.server.ServerClock clock, JobData data) {
+                         RetrainMetrics metrics, io.mlserve.server.time.ServerClock clock, JobData data) {
         this.clock = clock;
         this.data = data;
         this.options = options;
@@ -118,7 +118,7 @@ public final class RetrainBridge implements AutoCloseable {
         this.metrics = metrics;
         this.channel = NettyChannelBuilder.forTarget(options.trainer()).usePlaintext().build();
         this.stub = TrainerServiceGrpc.newFutureStub(channel);
-        this.thread = io.mlserve.server.Daemons.scheduler("mlserve-retrain");
+        this.thread = io.mlserve.server.threads.Daemons.scheduler("mlserve-retrain");
     }
 
     /**

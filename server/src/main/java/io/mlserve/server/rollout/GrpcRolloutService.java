@@ -6,23 +6,32 @@ import io.mlserve.proto.v1.GetRolloutRequest;
 import io.mlserve.proto.v1.OverrideRequest;
 import io.mlserve.proto.v1.RolloutServiceGrpc;
 import io.mlserve.proto.v1.RolloutStatus;
+import io.mlserve.server.inference.InferenceCore;
+import io.mlserve.server.inference.InferenceError;
+import io.mlserve.server.inference.RequestContext;
 import java.util.NoSuchElementException;
 
 /** {@code mlserve.v1.RolloutService}: a model's rollout, and the operator's override. */
 public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceImplBase {
     private final RolloutManager rollout;
+    private final InferenceCore core;
 
-    public GrpcRolloutService(RolloutManager rollout) {
+    /** @param core checks the caller's allow-list */
+    public GrpcRolloutService(RolloutManager rollout, InferenceCore core) {
         this.rollout = rollout;
+        this.core = core;
     }
 
     @Override
     public void getRollout(GetRolloutRequest request, StreamObserver<RolloutStatus> out) {
         try {
+            core.allow(RequestContext.ofGrpcCall().principal(), request.getModelName(), "rollout status");
             out.onNext(rollout.status(request.getModelName()));
             out.onCompleted();
         } catch (NoSuchElementException e) {
             out.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
         }
     }
 
@@ -40,8 +49,9 @@ public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceI
             return;
         }
         try {
-            io.mlserve.server.security.Principal who = io.mlserve.server.security.Guard.PRINCIPAL.get();
-            String actor = who == null || who == io.mlserve.server.security.Principal.ANONYMOUS ? "grpc"
+            io.mlserve.server.security.Principal who = RequestContext.ofGrpcCall().principal();
+            core.allow(who, request.getModelName(), "rollout override");
+            String actor = who == io.mlserve.server.security.Principal.ANONYMOUS ? "grpc"
                     : "grpc:" + who.name();
             rollout.override(request.getModelName(), request.getAction(), version, actor, request.getReason())
                     .whenComplete((entry, error) -> {
@@ -54,6 +64,8 @@ public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceI
                     });
         } catch (NoSuchElementException e) {
             out.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
+        } catch (InferenceError e) {
+            out.onError(e.toStatus().asRuntimeException());
         } catch (IllegalArgumentException e) {
             out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
         }

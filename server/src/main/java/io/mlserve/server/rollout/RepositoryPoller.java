@@ -39,7 +39,7 @@ public final class RepositoryPoller implements AutoCloseable {
         this.repository = repository;
         this.loader = loader;
         this.metrics = metrics;
-        this.timer = io.mlserve.server.Daemons.scheduler("mlserve-registry-poll");
+        this.timer = io.mlserve.server.threads.Daemons.scheduler("mlserve-registry-poll");
     }
 
     /** The registry's roles of a model as of the last pass (MLflow aliases); empty for none. */

@@ -14,6 +14,8 @@ import io.mlserve.server.metrics.RegistryMetrics;
 import io.mlserve.server.repository.ModelConfigs;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
+import io.mlserve.server.repository.RolloutState;
+import io.mlserve.server.repository.RolloutStates;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -45,7 +47,7 @@ public final class RolloutManager implements AutoCloseable {
     private final RepositoryPoller poller;
     private final RegistryMetrics metrics;
     private final ScheduledExecutorService timer;
-    private final io.mlserve.server.ServerClock clock;
+    private final io.mlserve.server.time.ServerClock clock;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Map<String, Judged> last = new ConcurrentHashMap<>();
     /** Models with a role change queued on the loader: not judged again until it has run. */
@@ -75,7 +77,7 @@ public final class RolloutManager implements AutoCloseable {
      */
     public RolloutManager(ModelRepository repository, ExecutorService loader, QualityMonitor quality,
                           RegistrySource source, RepositoryPoller poller, RegistryMetrics metrics, long tickMs,
-                          io.mlserve.server.ServerClock clock) {
+                          io.mlserve.server.time.ServerClock clock) {
         this.clock = clock;
         this.repository = repository;
         this.poller = poller;
@@ -83,7 +85,7 @@ public final class RolloutManager implements AutoCloseable {
         this.quality = quality;
         this.source = source;
         this.metrics = metrics;
-        this.timer = io.mlserve.server.Daemons.scheduler("mlserve-rollout");
+        this.timer = io.mlserve.server.threads.Daemons.scheduler("mlserve-rollout");
         timer.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
     }
 
@@ -99,7 +101,9 @@ public final class RolloutManager implements AutoCloseable {
 
     private void check(ModelEntry e) {
         ModelEntry.Rollout r = e.rollout();
-        metrics.roles(e.name(), r == null ? null : r.champion(), r == null ? null : r.challenger());
+        if (r != null && r.champion() != null) {
+            metrics.roles(e.name(), r.champion().version(), r.challenger() == null ? 0 : r.challenger().version());
+        }
         if (pending.contains(e.name())) {
             return;
         }

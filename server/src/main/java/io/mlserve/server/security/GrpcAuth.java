@@ -4,10 +4,18 @@ import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.health.v1.HealthGrpc;
+import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
+import io.mlserve.proto.v1.DriftServiceGrpc;
+import io.mlserve.proto.v1.FeatureServiceGrpc;
+import io.mlserve.proto.v1.OutcomeServiceGrpc;
+import io.mlserve.proto.v1.PredictionServiceGrpc;
+import io.mlserve.proto.v1.RolloutServiceGrpc;
 import java.util.Map;
 
 /**
@@ -22,35 +30,45 @@ public final class GrpcAuth implements ServerInterceptor {
     /** Trailer of a rate-limited call: milliseconds until a request would be admitted. */
     public static final Metadata.Key<String> RETRY_AFTER_MS =
             Metadata.Key.of("retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
-    /** Marks an endpoint that needs no token at all. */
-    private static final String OPEN = "open";
-    /** Marks an endpoint any authenticated caller may use. */
-    private static final String ANY = "any";
+    /** What a method needs: nothing (open), any valid token (role null), or a token with {@code role}. */
+    private record Access(boolean open, Role role) {
+        static final Access OPEN = new Access(true, null);
+        static final Access ANY = new Access(false, null);
 
-    private static final Map<String, String> ROLES = Map.ofEntries(
-            Map.entry("inference.GRPCInferenceService/ServerLive", OPEN),
-            Map.entry("inference.GRPCInferenceService/ServerReady", OPEN),
-            Map.entry("inference.GRPCInferenceService/ModelReady", "predict"),
-            Map.entry("inference.GRPCInferenceService/ServerMetadata", "predict"),
-            Map.entry("inference.GRPCInferenceService/ModelMetadata", "predict"),
-            Map.entry("inference.GRPCInferenceService/ModelConfig", "predict"),
-            Map.entry("inference.GRPCInferenceService/ModelInfer", "predict"),
-            Map.entry("inference.GRPCInferenceService/ModelStreamInfer", "predict"),
-            Map.entry("inference.GRPCInferenceService/ModelStatistics", "metrics"),
-            Map.entry("inference.GRPCInferenceService/RepositoryIndex", "admin"),
-            Map.entry("inference.GRPCInferenceService/RepositoryModelLoad", "admin"),
-            Map.entry("inference.GRPCInferenceService/RepositoryModelUnload", "admin"),
-            Map.entry("mlserve.v1.PredictionService/Predict", "predict"),
-            Map.entry("mlserve.v1.FeatureService/ReadFeatures", "predict"),
-            Map.entry("mlserve.v1.FeatureService/WriteFeatures", "features-write"),
-            Map.entry("mlserve.v1.OutcomeService/ReportOutcomes", "predict"),
-            Map.entry("mlserve.v1.DriftService/GetReport", "metrics"),
-            Map.entry("mlserve.v1.RolloutService/GetRollout", "metrics"),
-            Map.entry("mlserve.v1.RolloutService/Override", "admin"),
-            Map.entry("grpc.health.v1.Health/Check", OPEN),
-            Map.entry("grpc.health.v1.Health/Watch", OPEN),
-            Map.entry("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", ANY),
-            Map.entry("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", ANY));
+        static Access needs(Role r) {
+            return new Access(false, r);
+        }
+    }
+
+    /** Every method's access, keyed by the generated descriptors' full names (a renamed RPC fails to compile here). */
+    private static final Map<String, Access> ROLES = Map.ofEntries(
+            entry(GRPCInferenceServiceGrpc.getServerLiveMethod(), Access.OPEN),
+            entry(GRPCInferenceServiceGrpc.getServerReadyMethod(), Access.OPEN),
+            entry(GRPCInferenceServiceGrpc.getModelReadyMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getServerMetadataMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getModelMetadataMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getModelConfigMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getModelInferMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getModelStreamInferMethod(), Access.needs(Role.PREDICT)),
+            entry(GRPCInferenceServiceGrpc.getModelStatisticsMethod(), Access.needs(Role.METRICS)),
+            entry(GRPCInferenceServiceGrpc.getRepositoryIndexMethod(), Access.needs(Role.ADMIN)),
+            entry(GRPCInferenceServiceGrpc.getRepositoryModelLoadMethod(), Access.needs(Role.ADMIN)),
+            entry(GRPCInferenceServiceGrpc.getRepositoryModelUnloadMethod(), Access.needs(Role.ADMIN)),
+            entry(PredictionServiceGrpc.getPredictMethod(), Access.needs(Role.PREDICT)),
+            entry(FeatureServiceGrpc.getReadFeaturesMethod(), Access.needs(Role.PREDICT)),
+            entry(FeatureServiceGrpc.getWriteFeaturesMethod(), Access.needs(Role.FEATURES_WRITE)),
+            entry(OutcomeServiceGrpc.getReportOutcomesMethod(), Access.needs(Role.PREDICT)),
+            entry(DriftServiceGrpc.getGetReportMethod(), Access.needs(Role.METRICS)),
+            entry(RolloutServiceGrpc.getGetRolloutMethod(), Access.needs(Role.METRICS)),
+            entry(RolloutServiceGrpc.getOverrideMethod(), Access.needs(Role.ADMIN)),
+            entry(HealthGrpc.getCheckMethod(), Access.OPEN),
+            entry(HealthGrpc.getWatchMethod(), Access.OPEN),
+            entry(io.grpc.reflection.v1.ServerReflectionGrpc.getServerReflectionInfoMethod(), Access.ANY),
+            entry(io.grpc.reflection.v1alpha.ServerReflectionGrpc.getServerReflectionInfoMethod(), Access.ANY));
+
+    private static Map.Entry<String, Access> entry(MethodDescriptor<?, ?> method, Access access) {
+        return Map.entry(method.getFullMethodName(), access);
+    }
 
     private final Guard guard;
 
@@ -58,21 +76,21 @@ public final class GrpcAuth implements ServerInterceptor {
         this.guard = guard;
     }
 
-    /** The role a method needs: a role label, "open" or "any"; methods not listed need admin. */
-    static String roleOf(String fullMethod) {
-        return ROLES.getOrDefault(fullMethod, "admin");
+    /** What a method needs; a method not listed needs admin. */
+    private static Access accessOf(String fullMethod) {
+        return ROLES.getOrDefault(fullMethod, Access.needs(Role.ADMIN));
     }
 
     @Override
     public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
                                                        ServerCallHandler<Q, A> next) {
         String method = call.getMethodDescriptor().getFullMethodName();
-        String need = roleOf(method);
-        if (need.equals(OPEN)) {
+        Access need = accessOf(method);
+        if (need.open()) {
             return next.startCall(call, headers);
         }
         try {
-            Principal p = guard.check(headers.get(AUTHORIZATION), need.equals(ANY) ? null : Role.parse(need), method,
+            Principal p = guard.check(headers.get(AUTHORIZATION), need.role(), method,
                     String.valueOf(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)));
             return Contexts.interceptCall(Context.current().withValue(Guard.PRINCIPAL, p), call, headers, next);
         } catch (Guard.Denied d) {

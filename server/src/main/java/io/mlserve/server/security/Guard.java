@@ -68,7 +68,7 @@ public final class Guard {
         this.tokens = tokens;
         this.limiter = limiter;
         this.audit = audit;
-        this.auditing = audit == null ? null : io.mlserve.server.Daemons.scheduler("mlserve-audit-denied");
+        this.auditing = audit == null ? null : io.mlserve.server.threads.Daemons.scheduler("mlserve-audit-denied");
         this.denied = Counter.builder().name("mlserve_auth_denied_total")
                 .help("Requests refused: unauthenticated (no or unknown token), permission_denied (role or model not "
                         + "allowed), rate_limited").labelNames("reason").register(registry);

@@ -49,7 +49,7 @@ public final class ReloadingTls implements AutoCloseable {
         this.clientCa = clientCa;
         this.trustManager = clientCa == null ? null : new TrustManager();
         load();
-        this.watcher = io.mlserve.server.Daemons.scheduler("mlserve-tls-reload");
+        this.watcher = io.mlserve.server.threads.Daemons.scheduler("mlserve-tls-reload");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 

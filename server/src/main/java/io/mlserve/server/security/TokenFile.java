@@ -55,7 +55,7 @@ public final class TokenFile implements AutoCloseable {
         this.file = file;
         tokens = new Tokens(parse(file));
         stamp = stamp();
-        watcher = io.mlserve.server.Daemons.scheduler("mlserve-auth-reload");
+        watcher = io.mlserve.server.threads.Daemons.scheduler("mlserve-auth-reload");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 

@@ -31,6 +31,11 @@ import org.apache.parquet.io.LocalOutputFile;
  * training log's writer thread.
  */
 final class ModelFiles {
+    /** What a model has on disk. */
+    record Disk(long files, long bytes, LocalDate oldest, LocalDate newest) {
+        static final Disk EMPTY = new Disk(0, 0, null, null);
+    }
+
     private static final String PARTITION = "date=";
 
     private final Path dir;
@@ -86,12 +91,12 @@ final class ModelFiles {
     }
 
     /** Writes {@code rows} (all of {@code date} and {@code encoding}) as one new file; returns it. */
-    Path write(LocalDate date, RowEncoding encoding, List<TrainingLog.Logged> rows) throws IOException {
+    Path write(LocalDate date, RowEncoding encoding, List<LoggedRow> rows) throws IOException {
         Path part = dir.resolve(PARTITION + date);
         boolean created = !Files.isDirectory(part);
         Files.createDirectories(part);
         long first = Long.MAX_VALUE;
-        for (TrainingLog.Logged r : rows) {
+        for (LoggedRow r : rows) {
             first = Math.min(first, r.pending().timeMs());
         }
         Path target;
@@ -105,7 +110,7 @@ final class ModelFiles {
                     .withType(encoding.schema).withConf(new Configuration(false))
                     .withCompressionCodec(CompressionCodecName.SNAPPY)
                     .withExtraMetaData(Map.of(RowEncoding.METADATA_KEY, encoding.json)).build()) {
-                for (TrainingLog.Logged r : rows) {
+                for (LoggedRow r : rows) {
                     out.write(group(encoding, r));
                 }
             }
@@ -129,11 +134,11 @@ final class ModelFiles {
         return target;
     }
 
-    private static Group group(RowEncoding e, TrainingLog.Logged r) {
+    private static Group group(RowEncoding e, LoggedRow r) {
         SimpleGroup g = new SimpleGroup(e.schema);
         g.add(0, r.pending().entity());
         g.add(1, r.pending().timeMs());
-        TrainingLog.Served s = r.served();
+        ServedRow s = r.served();
         for (int j = 0; j < e.categorical.length; j++) {
             if (e.servedAsDefault(s.statuses()[s.offset() + j])) {
                 continue; // NULL: the view's default was served, not a value
@@ -186,14 +191,14 @@ final class ModelFiles {
     }
 
     /** What is on disk now. */
-    TrainingLog.Disk disk() {
+    Disk disk() {
         long files = 0;
         long bytes = 0;
         for (long[] c : dates.values()) {
             files += c[0];
             bytes += c[1];
         }
-        return new TrainingLog.Disk(files, bytes, dates.isEmpty() ? null : dates.firstKey(),
+        return new Disk(files, bytes, dates.isEmpty() ? null : dates.firstKey(),
                 dates.isEmpty() ? null : dates.lastKey());
     }
 

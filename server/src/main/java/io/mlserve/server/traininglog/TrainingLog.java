@@ -4,7 +4,7 @@ import io.mlserve.drift.QualityJoin;
 import io.mlserve.featurecache.FeatureView;
 import io.mlserve.proto.inference.ModelFeatureBinding;
 import io.mlserve.proto.v1.FeatureStatus;
-import io.mlserve.server.ServerClock;
+import io.mlserve.server.time.ServerClock;
 import io.mlserve.server.metrics.TrainingLogMetrics;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -102,25 +102,9 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
         }
     }
 
-    /**
-     * One predicted entity's features as served, attached to its prediction while it waits for the outcome: its
-     * values and statuses (one per bound feature) start at {@code offset} of the request's arrays.
-     */
-    public record Served(RowEncoding encoding, float[] values, FeatureStatus[] statuses, int offset) {
-    }
-
     /** A model's training log as the endpoint reports it; dates null while there are no files. */
     public record Status(String model, Path dir, long files, long bytes, long rowsLabelled, long rowsUnlabelled,
                          long pending, long buffered, LocalDate oldestDate, LocalDate newestDate) {
-    }
-
-    /** What a model has on disk. */
-    record Disk(long files, long bytes, LocalDate oldest, LocalDate newest) {
-        static final Disk EMPTY = new Disk(0, 0, null, null);
-    }
-
-    /** A row ready to be written: joined (labelled) or expired. */
-    record Logged(QualityJoin.Pending pending, Served served, boolean labelled, double label, long outcomeTimeMs) {
     }
 
     private record FlushRequest(String model, CompletableFuture<Void> done) {
@@ -139,9 +123,9 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
         volatile long labelled;
         volatile long unlabelled;
         volatile int buffered;
-        volatile Disk disk = Disk.EMPTY;
+        volatile ModelFiles.Disk disk = ModelFiles.Disk.EMPTY;
         final ModelFiles files;
-        List<Logged> buffer = new ArrayList<>();
+        List<LoggedRow> buffer = new ArrayList<>();
         long retryAtMs;
         long lastFailureLogMs = Long.MIN_VALUE / 2;
 
@@ -262,7 +246,7 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
 
     @Override
     public void waiting(QualityJoin.Pending p) {
-        if (p.row() instanceof Served) {
+        if (p.row() instanceof ServedRow) {
             ModelLog m = model(p.model());
             m.metrics.pending().set(m.pending.incrementAndGet());
         }
@@ -270,19 +254,19 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
 
     @Override
     public void joined(QualityJoin.Pending p, double label, long outcomeEventTimeMs) {
-        if (p.row() instanceof Served s) {
+        if (p.row() instanceof ServedRow s) {
             ModelLog m = model(p.model());
             m.metrics.pending().set(m.pending.decrementAndGet());
-            queue.offer(new Logged(p, s, true, label, outcomeEventTimeMs));
+            queue.offer(new LoggedRow(p, s, true, label, outcomeEventTimeMs));
         }
     }
 
     @Override
     public void expired(QualityJoin.Pending p) {
-        if (p.row() instanceof Served s) {
+        if (p.row() instanceof ServedRow s) {
             ModelLog m = model(p.model());
             m.metrics.pending().set(m.pending.decrementAndGet());
-            queue.offer(new Logged(p, s, false, Double.NaN, 0));
+            queue.offer(new LoggedRow(p, s, false, Double.NaN, 0));
         }
     }
 
@@ -305,7 +289,7 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
         if (m == null) {
             return new Status(model, dir(model), 0, 0, 0, 0, 0, 0, null, null);
         }
-        Disk d = m.disk;
+        ModelFiles.Disk d = m.disk;
         return new Status(model, m.dir, d.files(), d.bytes(), m.labelled, m.unlabelled, m.pending.get(), m.buffered,
                 d.oldest(), d.newest());
     }
@@ -336,7 +320,7 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
             }
             idle.reset();
             try {
-                if (item instanceof Logged l) {
+                if (item instanceof LoggedRow l) {
                     add(l, now);
                 } else {
                     FlushRequest f = (FlushRequest) item;
@@ -363,7 +347,7 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
         }
     }
 
-    private void add(Logged l, long now) {
+    private void add(LoggedRow l, long now) {
         ModelLog m = model(l.pending().model());
         if (m.buffer.size() >= 2L * options.flushRows()) {
             m.metrics.dropped().inc(); // writes keep failing: the buffer holds no more
@@ -392,19 +376,19 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
     private void write(ModelLog m, long now) throws IOException {
         IOException failed = null;
         if (!m.buffer.isEmpty()) {
-            Map<String, List<Logged>> groups = new LinkedHashMap<>();
-            for (Logged l : m.buffer) {
+            Map<String, List<LoggedRow>> groups = new LinkedHashMap<>();
+            for (LoggedRow l : m.buffer) {
                 LocalDate date = LocalDate.ofEpochDay(Math.floorDiv(l.pending().timeMs(), DAY_MS));
                 groups.computeIfAbsent(date + "\u0000" + l.served().encoding().fingerprint, k -> new ArrayList<>())
                         .add(l);
             }
-            List<Logged> kept = new ArrayList<>();
-            for (List<Logged> rows : groups.values()) {
-                Logged first = rows.get(0);
+            List<LoggedRow> kept = new ArrayList<>();
+            for (List<LoggedRow> rows : groups.values()) {
+                LoggedRow first = rows.get(0);
                 LocalDate date = LocalDate.ofEpochDay(Math.floorDiv(first.pending().timeMs(), DAY_MS));
                 try {
                     m.files.write(date, first.served().encoding(), rows);
-                    long labelled = rows.stream().filter(Logged::labelled).count();
+                    long labelled = rows.stream().filter(LoggedRow::labelled).count();
                     m.labelled += labelled;
                     m.unlabelled += rows.size() - labelled;
                     m.metrics.labelled().inc(labelled);
@@ -429,7 +413,7 @@ public final class TrainingLog implements QualityJoin.Listener, AutoCloseable {
                 failure(m, now, "cannot delete old date partitions in " + m.dir + ": " + e.getMessage());
             }
         }
-        Disk d = m.files.disk();
+        ModelFiles.Disk d = m.files.disk();
         m.disk = d;
         m.metrics.files().set(d.files());
         m.metrics.bytes().set(d.bytes());

@@ -135,7 +135,7 @@ class DriftServingTest {
             assertThat(alert.get("kind").asText()).isEqualTo("DATA");
             assertThat(alert.get("version").asText()).isEqualTo("1");
             assertThat(alert.get("features").toString()).isEqualTo("[\"x0\",\"x1\"]");
-            assertThat(alert.get("detail").asText()).startsWith(DriftMonitor.RAISED).contains("sequential");
+            assertThat(alert.get("detail").asText()).startsWith(DriftListener.RAISED).contains("sequential");
             assertThat(alert.get("event_id").asText()).isEqualTo(s.lastEvent().getEventId());
             assertThat(alert.get("severity").asDouble()).isEqualTo(s.lastEvent().getSeverity());
             JsonNode recent = JSON.readTree(t.get(t.server.httpPort(), "/v1/drift/m/history?limit=1&since_ms="

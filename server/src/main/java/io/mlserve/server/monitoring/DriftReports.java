@@ -1,5 +1,6 @@
-package io.mlserve.server.drift;
+package io.mlserve.server.monitoring;
 
+import io.mlserve.server.drift.VersionDrift;
 import io.grpc.Status;
 import io.mlserve.drift.DriftDetector;
 import io.mlserve.proto.v1.DriftReport;

@@ -1,4 +1,4 @@
-package io.mlserve.server;
+package io.mlserve.server.time;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;

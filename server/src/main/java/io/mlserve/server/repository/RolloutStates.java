@@ -1,4 +1,4 @@
-package io.mlserve.server.rollout;
+package io.mlserve.server.repository;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

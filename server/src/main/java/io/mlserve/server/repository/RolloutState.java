@@ -1,4 +1,4 @@
-package io.mlserve.server.rollout;
+package io.mlserve.server.repository;
 
 import java.util.Set;
 import java.util.TreeSet;

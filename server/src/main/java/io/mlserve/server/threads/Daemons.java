@@ -1,4 +1,4 @@
-package io.mlserve.server;
+package io.mlserve.server.threads;
 
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
