@@ -28,7 +28,7 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.drift.DriftEventPublisher;
 import io.mlserve.server.drift.DriftMonitor;
-import io.mlserve.datagen.TopicConsumer;
+import io.mlserve.topics.TopicConsumer;
 import io.mlserve.proto.v1.DriftEvent;
 import io.mlserve.proto.v1.DriftKind;
 import io.mlserve.server.monitoring.GrpcDriftService;
@@ -89,7 +89,7 @@ public final class MlServer implements AutoCloseable {
     private final io.mlserve.server.drift.DriftHistory driftHistory = new io.mlserve.server.drift.DriftHistory();
     private final ModelRepository repository;
     private RestHandler rest;
-    private io.mlserve.server.security.Guard guard;
+    private io.mlserve.security.Guard guard;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService loader;
@@ -107,8 +107,8 @@ public final class MlServer implements AutoCloseable {
     private io.mlserve.registry.RegistrySource source;
     private io.mlserve.server.rollout.RepositoryPoller poller;
     private io.mlserve.server.rollout.RolloutManager rollout;
-    private io.mlserve.server.security.ReloadingTls tls;
-    private io.mlserve.server.security.TokenFile tokens;
+    private io.mlserve.security.ReloadingTls tls;
+    private io.mlserve.security.TokenFile tokens;
     private PredictionLog predictionLog;
     private QualityMonitor quality;
     private io.mlserve.server.traininglog.TrainingLog trainingLog;
@@ -123,7 +123,8 @@ public final class MlServer implements AutoCloseable {
         this.clock = options.replayClock() ? ServerClock.replay() : new ServerClock();
         driftListeners.add(driftHistory);
         this.repository = new ModelRepository(options.modelRepository(), options.sessionDefaults(),
-                options.resolvedDefaultInstances(), metrics, BatchRunner::start).withClock(clock).withFeatureViews(options.featureViews());
+                options.resolvedDefaultInstances(), metrics, BatchRunner::start).withClock(clock)
+                .withFeatureViews(options.featureViews());
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, daemonThreads("mlserve-accept"), io);
         int threads = options.eventLoopThreads() > 0 ? options.eventLoopThreads()
@@ -182,15 +183,15 @@ public final class MlServer implements AutoCloseable {
         startRegistry();
         SecurityOptions sec = options.security();
         if (sec.tlsCert() != null) {
-            tls = new io.mlserve.server.security.ReloadingTls(sec.tlsCert(), sec.tlsKey(), sec.tlsClientCa(),
+            tls = new io.mlserve.security.ReloadingTls(sec.tlsCert(), sec.tlsKey(), sec.tlsClientCa(),
                     TLS_CHECK_MS);
         }
         if (sec.authTokens() != null) {
-            tokens = new io.mlserve.server.security.TokenFile(sec.authTokens(), AUTH_CHECK_MS);
+            tokens = new io.mlserve.security.TokenFile(sec.authTokens(), AUTH_CHECK_MS);
         }
         guard = tokens == null && sec.rateLimit() == 0 ? null
-                : new io.mlserve.server.security.Guard(tokens, sec.rateLimit() > 0
-                        ? new io.mlserve.server.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
+                : new io.mlserve.security.Guard(tokens, sec.rateLimit() > 0
+                        ? new io.mlserve.security.RateLimiter(sec.rateLimit(), sec.rateBurst()) : null, audit,
                         metrics.registry());
         InferenceCore core = new InferenceCore(repository, metrics).withLimits(sec.limits())
                 .withGuard(guard);
@@ -317,7 +318,7 @@ public final class MlServer implements AutoCloseable {
             b.sslContext(tls.grpc());
         }
         if (guard != null) {
-            b.intercept(new io.mlserve.server.security.GrpcAuth(guard));
+            b.intercept(new io.mlserve.security.GrpcAuth(guard));
         }
         grpc = b.build().start();
         rest = new RestHandler(core, admin, featureApi, predict, repository, retrain, quality)

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mlserve.runtime.onnx.ExampleModels;
 import io.mlserve.server.cli.ServeCommand;
 import io.mlserve.server.http.RestHandler;
-import io.mlserve.server.security.TokenFile;
+import io.mlserve.security.TokenFile;
 import io.netty.handler.codec.http.HttpMethod;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;

@@ -29,7 +29,7 @@ public final class TrainerServer implements AutoCloseable {
     private final TrainerJobs jobs;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server grpc;
-    private io.mlserve.datagen.TopicConsumer consumer;
+    private io.mlserve.topics.TopicConsumer consumer;
 
     private TrainerServer(Options options) throws IOException {
         this.options = options;
@@ -45,8 +45,8 @@ public final class TrainerServer implements AutoCloseable {
         try {
             s.grpc.start();
             if (options.kafka() != null) {
-                s.consumer = new io.mlserve.datagen.TopicConsumer(options.kafka(), options.topic(), options.groupId(),
-                        io.mlserve.datagen.TopicConsumer.Start.EARLIEST, s::submitFromKafka).start();
+                s.consumer = new io.mlserve.topics.TopicConsumer(options.kafka(), options.topic(), options.groupId(),
+                        io.mlserve.topics.TopicConsumer.Start.EARLIEST, s::submitFromKafka).start();
             }
         } catch (IOException | RuntimeException e) {
             s.close();

@@ -40,7 +40,7 @@ public final class PredictHandler {
     private final QualityMonitor quality;
     private final io.mlserve.server.time.ServerClock clock;
     /** Per model, the last rows Predict assembled (the importance view explains them). */
-    private final java.util.concurrent.ConcurrentHashMap<String, io.mlserve.server.explain.RecentRows> recent =
+    private final java.util.concurrent.ConcurrentHashMap<String, io.mlserve.explain.RecentRows> recent =
             new java.util.concurrent.ConcurrentHashMap<>();
     private static final int RECENT_ROWS = 2048;
     /**
@@ -123,12 +123,12 @@ public final class PredictHandler {
     }
 
     /** The last rows Predict assembled for {@code model} (up to 2,048), or null before its first call. */
-    public io.mlserve.server.explain.RecentRows recentRows(String model) {
+    public io.mlserve.explain.RecentRows recentRows(String model) {
         return recent.get(model);
     }
 
     /** The explainer of the version that answered (a routed request may have followed a swap to another one). */
-    private static io.mlserve.server.explain.Explainer explainerOf(RowRequest.Scores scores) {
+    private static io.mlserve.explain.Explainer explainerOf(RowRequest.Scores scores) {
         ServedVersion.Explanations e = scores.version().explanations();
         if (e.explainer() == null) {
             throw new InferenceError(Status.Code.FAILED_PRECONDITION, "explain: " + e.unavailable());
@@ -136,9 +136,9 @@ public final class PredictHandler {
         return e.explainer();
     }
 
-    private static void explain(Prediction.Builder p, io.mlserve.server.explain.Explainer explainer, Assembled a,
+    private static void explain(Prediction.Builder p, io.mlserve.explain.Explainer explainer, Assembled a,
                                 int offset) {
-        io.mlserve.server.explain.Explainer.Explanation e = explainer.explain(a.values(), offset);
+        io.mlserve.explain.Explainer.Explanation e = explainer.explain(a.values(), offset);
         for (int j = 0; j < e.contributions().length; j++) {
             p.putContributions(a.names().get(j), e.contributions()[j]);
         }
@@ -268,10 +268,10 @@ public final class PredictHandler {
                         : FeatureStatus.valueOf(row.status(column[j]).name());
             }
         }
-        io.mlserve.server.explain.RecentRows kept = recent.get(v.model());
+        io.mlserve.explain.RecentRows kept = recent.get(v.model());
         if (kept == null || kept.width() != k) {
             // the first Predict of this model, or its binding changed: start over
-            kept = new io.mlserve.server.explain.RecentRows(k, RECENT_ROWS);
+            kept = new io.mlserve.explain.RecentRows(k, RECENT_ROWS);
             recent.put(v.model(), kept);
         }
         for (int i = 0; i < n; i++) {
@@ -322,7 +322,7 @@ public final class PredictHandler {
                 .setId(request.getId());
         long timeMs = request.getEventTimeMs() > 0 ? request.getEventTimeMs()
                 : quality != null || log != null ? clock.now() : 0;
-        io.mlserve.server.explain.Explainer explainer = request.getExplain() ? explainerOf(scores) : null;
+        io.mlserve.explain.Explainer explainer = request.getExplain() ? explainerOf(scores) : null;
         for (int i = 0; i < n; i++) {
             Prediction.Builder p = Prediction.newBuilder().setEntityId(request.getEntityIds(i));
             for (int s = 0; s < perEntity; s++) {

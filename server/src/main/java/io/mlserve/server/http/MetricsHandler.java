@@ -15,14 +15,14 @@ import java.io.IOException;
 @ChannelHandler.Sharable
 public final class MetricsHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ServerMetrics metrics;
-    private final io.mlserve.server.security.Guard guard;
+    private final io.mlserve.security.Guard guard;
 
     public MetricsHandler(ServerMetrics metrics) {
         this(metrics, null);
     }
 
     /** @param guard checks the scraper's token for the metrics role; null: the endpoint is open */
-    public MetricsHandler(ServerMetrics metrics, io.mlserve.server.security.Guard guard) {
+    public MetricsHandler(ServerMetrics metrics, io.mlserve.security.Guard guard) {
         this.metrics = metrics;
         this.guard = guard;
     }
@@ -38,9 +38,9 @@ public final class MetricsHandler extends SimpleChannelInboundHandler<FullHttpRe
         if (guard != null) {
             try {
                 guard.check(req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
-                        io.mlserve.server.security.Role.METRICS, "GET /metrics",
+                        io.mlserve.security.Role.METRICS, "GET /metrics",
                         String.valueOf(ctx.channel().remoteAddress()));
-            } catch (io.mlserve.server.security.Guard.Denied d) {
+            } catch (io.mlserve.security.Guard.Denied d) {
                 RestHandler.send(ctx, RestHandler.denied(d), keepAlive);
                 return;
             }

@@ -16,7 +16,7 @@ import io.mlserve.server.inference.InferenceCore;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.inference.RequestContext;
 import io.mlserve.server.inference.TensorRequest;
-import io.mlserve.server.security.Role;
+import io.mlserve.security.Role;
 import io.mlserve.server.features.FeatureApi;
 import io.mlserve.server.features.PredictHandler;
 import io.mlserve.proto.v1.DriftEvent;
@@ -77,7 +77,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     private final RetrainBridge retrain;
     private final QualityMonitor quality;
     private io.mlserve.server.rollout.RolloutManager rollout;
-    private io.mlserve.server.security.Guard guard;
+    private io.mlserve.security.Guard guard;
     private io.mlserve.server.drift.DriftHistory driftHistory;
     private io.mlserve.server.traininglog.TrainingLog trainingLog;
 
@@ -97,7 +97,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     /** Checks every request's token and role (and rate) with this guard before it is routed. */
-    public RestHandler withGuard(io.mlserve.server.security.Guard g) {
+    public RestHandler withGuard(io.mlserve.security.Guard g) {
         this.guard = g;
         return this;
     }
@@ -126,7 +126,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
      * Reads of files or whole computations — the audit log, a version's importance (up to 2,048 explanations), the
      * training log's directory — that must not hold an event loop: they run here, one at a time.
      */
-    private final java.util.concurrent.ExecutorService slow = io.mlserve.server.threads.Daemons.scheduler("mlserve-http-slow");
+    private final java.util.concurrent.ExecutorService slow =
+            io.mlserve.server.threads.Daemons.scheduler("mlserve-http-slow");
 
     /** Stops the thread of slow requests (those queued are answered first). */
     public void close() {
@@ -226,14 +227,14 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         String path = new QueryStringDecoder(req.uri()).path();
         RouteTable.Match<Handler> match = routes.match(req.method(), path);
-        io.mlserve.server.security.Principal principal = null;
+        io.mlserve.security.Principal principal = null;
         if (guard != null && !(match.found() && match.route().role() == null)) {
             try {
                 // a path no route takes still needs a valid token (any role) before it is told so
                 principal = guard.check(req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION),
                         match.found() ? match.route().role() : null, req.method() + " " + path,
                         String.valueOf(ctx.channel().remoteAddress()));
-            } catch (io.mlserve.server.security.Guard.Denied d) {
+            } catch (io.mlserve.security.Guard.Denied d) {
                 send(ctx, denied(d), keepAlive);
                 return;
             }
@@ -246,7 +247,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         Call call = new Call(ctx, req, keepAlive, RequestContext.of(principal, io.grpc.Context.ROOT), match, path);
         if (match.route().binds("model")) {
             try {
-                core.allow(call.caller().principal(), match.param("model"), req.method() + " " + match.route().pattern());
+                core.allow(call.caller().principal(), match.param("model"),
+                        req.method() + " " + match.route().pattern());
             } catch (InferenceError e) {
                 send(ctx, error(e.httpStatus(), e.getMessage()), keepAlive);
                 return;
@@ -492,7 +494,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (x.explainer() == null) {
             return error(400, x.unavailable());
         }
-        io.mlserve.server.explain.RecentRows rows = predict.recentRows(model);
+        io.mlserve.explain.RecentRows rows = predict.recentRows(model);
         java.util.List<String> names = v.config().getFeatures().getNamesList();
         if (rows == null || rows.width() != names.size()) {
             return error(404, "model '" + model + "': no Predict calls with its current feature binding yet");
@@ -507,7 +509,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         } catch (io.mlserve.server.inference.InferenceError ex) {
             // no drift monitoring or no window yet: importance alone
         }
-        io.mlserve.server.explain.Importance imp = io.mlserve.server.explain.Importance.of(x.explainer(),
+        io.mlserve.explain.Importance imp = io.mlserve.explain.Importance.of(x.explainer(),
                 rows.snapshot(), names, flagged::get);
         String driftWindow = window;
         String version = v.versionLabel();
@@ -522,7 +524,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                 g.writeStringField("drift_window", driftWindow);
             }
             g.writeArrayFieldStart("features");
-            for (io.mlserve.server.explain.Importance.Feature f : imp.features()) {
+            for (io.mlserve.explain.Importance.Feature f : imp.features()) {
                 g.writeStartObject();
                 g.writeStringField("name", f.name());
                 g.writeNumberField("mean_abs_contribution", f.meanAbs());
@@ -722,8 +724,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
                     return error(400, "version: expected a positive integer, got " + v);
                 }
             }
-            io.mlserve.server.security.Principal who = c.caller().principal();
-            String actor = "http:" + (who == io.mlserve.server.security.Principal.ANONYMOUS ? "" : who.name() + "@")
+            io.mlserve.security.Principal who = c.caller().principal();
+            String actor = "http:" + (who == io.mlserve.security.Principal.ANONYMOUS ? "" : who.name() + "@")
                     + c.ctx().channel().remoteAddress();
             rollout.override(model, b.get("action").asText(), version, actor, b.path("reason").asText(""))
                     .whenComplete((entry, err) -> {
@@ -893,7 +895,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     /** 401 / 403 / 429 (with Retry-After, whole seconds rounded up) for a refused request. */
-    static FullHttpResponse denied(io.mlserve.server.security.Guard.Denied d) {
+    static FullHttpResponse denied(io.mlserve.security.Guard.Denied d) {
         FullHttpResponse r = error(d.httpStatus(), d.getMessage());
         if (d.httpStatus() == 401) {
             r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");

@@ -1,6 +1,6 @@
 package io.mlserve.server.http;
 
-import io.mlserve.server.security.Role;
+import io.mlserve.security.Role;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

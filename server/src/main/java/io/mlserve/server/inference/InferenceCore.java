@@ -7,8 +7,8 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
-import io.mlserve.server.security.Guard;
-import io.mlserve.server.security.Principal;
+import io.mlserve.security.Guard;
+import io.mlserve.security.Principal;
 import java.util.Set;
 
 /**

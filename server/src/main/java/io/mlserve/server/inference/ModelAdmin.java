@@ -11,7 +11,7 @@ import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
-import io.mlserve.server.security.Principal;
+import io.mlserve.security.Principal;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

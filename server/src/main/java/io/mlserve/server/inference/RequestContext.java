@@ -3,7 +3,7 @@ package io.mlserve.server.inference;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
-import io.mlserve.server.security.Principal;
+import io.mlserve.security.Principal;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -35,7 +35,7 @@ public record RequestContext(Principal principal, Context call) {
      */
     public static RequestContext ofGrpcCall() {
         Context call = Context.current();
-        return of(io.mlserve.server.security.Guard.PRINCIPAL.get(call), call);
+        return of(io.mlserve.security.Guard.PRINCIPAL.get(call), call);
     }
 
     /** Whether the caller went away (not the deadline passing: that is a timeout, reported as such). */

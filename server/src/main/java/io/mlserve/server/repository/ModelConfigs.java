@@ -5,6 +5,7 @@ import com.google.protobuf.util.JsonFormat;
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.batching.QueuePolicy;
 import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.proto.v1.RolloutMode;
 import io.mlserve.proto.inference.ModelDynamicBatching;
 import io.mlserve.proto.inference.ModelQueuePolicy;
 import io.mlserve.proto.inference.ModelInput;
@@ -108,22 +109,43 @@ public final class ModelConfigs {
     }
 
     /** A rollout's routing: canary or shadow, the challenger's share, sticky by request id rather than entity. */
-    public record Rollout(String mode, double weight, boolean stickyByRequest) {
+    public record Rollout(RolloutMode mode, double weight, boolean stickyByRequest) {
+    }
+
+    private static final String MODE_PREFIX = "ROLLOUT_MODE_";
+
+    /** A mode as config files and the API write it: its name without the prefix, lower case ("canary"). */
+    public static String label(RolloutMode mode) {
+        return mode.name().substring(MODE_PREFIX.length()).toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The mode {@code label} names ("" is off), or null when it names none. */
+    static RolloutMode mode(String label) {
+        if (label.isEmpty()) {
+            return RolloutMode.ROLLOUT_MODE_OFF;
+        }
+        for (RolloutMode m : RolloutMode.values()) {
+            if (m != RolloutMode.UNRECOGNIZED && label(m).equals(label)) {
+                return m;
+            }
+        }
+        return null;
     }
 
     /** The model's rollout routing, or null when its rollout is off. */
     public static Rollout rolloutMode(ModelConfig config) {
         io.mlserve.proto.inference.ModelRolloutConfig r = config.getRollout();
-        if (r.getMode().isEmpty() || r.getMode().equals("off")) {
+        RolloutMode mode = mode(r.getMode());
+        if (mode == null || mode == RolloutMode.ROLLOUT_MODE_OFF) {
             return null;
         }
-        return new Rollout(r.getMode(), r.getChallengerWeight() > 0 ? r.getChallengerWeight() : 0.1,
+        return new Rollout(mode, r.getChallengerWeight() > 0 ? r.getChallengerWeight() : 0.1,
                 r.getSticky().equals("request"));
     }
 
     /** The rollout block's mode, routing and limits (0 and "" mean the default). */
     static void checkRollout(io.mlserve.proto.inference.ModelRolloutConfig r, Path file) throws ModelLoadException {
-        if (!java.util.Set.of("", "off", "canary", "shadow").contains(r.getMode())) {
+        if (mode(r.getMode()) == null) {
             throw new ModelLoadException(file + ": rollout.mode must be off, canary or shadow, got '" + r.getMode()
                     + "'");
         }

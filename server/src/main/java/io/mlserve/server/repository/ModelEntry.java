@@ -1,5 +1,7 @@
 package io.mlserve.server.repository;
 
+import io.mlserve.proto.v1.RolloutMode;
+
 import io.mlserve.proto.inference.ModelConfig;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -32,15 +34,15 @@ public record ModelEntry(String name, ModelConfig config, ServedVersion[] versio
      * @param weight          canary: the share of routed requests the challenger answers
      * @param stickyByRequest route by request id rather than by entity
      */
-    public record Rollout(String mode, ServedVersion champion, ServedVersion challenger, double weight,
+    public record Rollout(RolloutMode mode, ServedVersion champion, ServedVersion challenger, double weight,
                           boolean stickyByRequest) {
         public boolean shadow() {
-            return "shadow".equals(mode) && challenger != null;
+            return mode == RolloutMode.ROLLOUT_MODE_SHADOW && challenger != null;
         }
 
         /** The version a request with this routing key goes to (null key: chosen at random, not sticky). */
         ServedVersion route(String key) {
-            if (challenger == null || !"canary".equals(mode)) {
+            if (challenger == null || mode != RolloutMode.ROLLOUT_MODE_CANARY) {
                 return champion;
             }
             double u;

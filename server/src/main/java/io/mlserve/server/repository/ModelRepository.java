@@ -309,7 +309,7 @@ public final class ModelRepository implements AutoCloseable {
                 if (!updated.equals(rollouts.get(name))) {
                     if (updated.challenger() > 0 && updated.challenger() != rollouts.get(name).challenger()) {
                         audit(actor, "challenger", name, champion, updated.challenger(), evidence()
-                                .put("mode", r.mode()).put("weight", r.weight()));
+                                .put("mode", ModelConfigs.label(r.mode())).put("weight", r.weight()));
                     }
                     rollouts.put(name, updated);
                 }
@@ -335,7 +335,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             LOG.info("model {} serving versions {}{}", name, next.keySet(), roles == null ? ""
                     : " (champion " + roles.champion().versionLabel() + (roles.challenger() == null ? ""
-                    : ", " + roles.mode() + " challenger " + roles.challenger().versionLabel()) + ")");
+                    : ", " + ModelConfigs.label(roles.mode()) + " challenger " + roles.challenger().versionLabel()) + ")");
             return entry;
         }
     }
@@ -442,10 +442,10 @@ public final class ModelRepository implements AutoCloseable {
                 names.set(f.index(), f.name());
             }
         }
-        float[] rows = io.mlserve.server.explain.SamplingExplainer.draw(drift.reference(), width, 128,
+        float[] rows = io.mlserve.explain.SamplingExplainer.draw(drift.reference(), width, 128,
                 new java.util.SplittableRandom(20261203L));
         java.util.Map<String, Double> out = new java.util.HashMap<>();
-        for (io.mlserve.server.explain.Importance.Feature f : io.mlserve.server.explain.Importance.of(x.explainer(),
+        for (io.mlserve.explain.Importance.Feature f : io.mlserve.explain.Importance.of(x.explainer(),
                 rows, names, n -> null).features()) {
             out.put(f.name(), f.meanAbs());
         }

@@ -147,7 +147,7 @@ public final class ServedVersion {
     }
 
     /** How this version's predictions are explained: an explainer, or why there is none. */
-    public record Explanations(io.mlserve.server.explain.Explainer explainer, String unavailable) {
+    public record Explanations(io.mlserve.explain.Explainer explainer, String unavailable) {
     }
 
     /**
@@ -158,7 +158,7 @@ public final class ServedVersion {
         if (explanations == null) {
             int width = (int) session.signature().inputs().get(0).shape()[1];
             try {
-                explanations = new Explanations(io.mlserve.server.explain.ExactExplainers.read(modelFile, width), null);
+                explanations = new Explanations(io.mlserve.explain.ExactExplainers.read(modelFile, width), null);
             } catch (IllegalArgumentException | java.io.IOException | IndexOutOfBoundsException e) {
                 explanations = sampled(width, e.getMessage());
             }
@@ -180,7 +180,7 @@ public final class ServedVersion {
                     + "version does not have");
         }
         try {
-            return new Explanations(new io.mlserve.server.explain.SamplingExplainer(session, this::acquire,
+            return new Explanations(new io.mlserve.explain.SamplingExplainer(session, this::acquire,
                     this::release, io.mlserve.drift.ReferenceProfile.read(profile), width), null);
         } catch (java.io.IOException | ai.onnxruntime.OrtException | RuntimeException e) {
             return new Explanations(null, why + "sampling failed: " + e.getMessage());

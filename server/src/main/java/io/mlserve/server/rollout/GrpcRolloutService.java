@@ -49,9 +49,9 @@ public final class GrpcRolloutService extends RolloutServiceGrpc.RolloutServiceI
             return;
         }
         try {
-            io.mlserve.server.security.Principal who = RequestContext.ofGrpcCall().principal();
+            io.mlserve.security.Principal who = RequestContext.ofGrpcCall().principal();
             core.allow(who, request.getModelName(), "rollout override");
-            String actor = who == io.mlserve.server.security.Principal.ANONYMOUS ? "grpc"
+            String actor = who == io.mlserve.security.Principal.ANONYMOUS ? "grpc"
                     : "grpc:" + who.name();
             rollout.override(request.getModelName(), request.getAction(), version, actor, request.getReason())
                     .whenComplete((entry, error) -> {

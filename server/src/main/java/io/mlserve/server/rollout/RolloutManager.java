@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mlserve.drift.QualityJoin;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.proto.v1.ArmEvidence;
+import io.mlserve.proto.v1.RolloutAction;
+import io.mlserve.proto.v1.RolloutMode;
 import io.mlserve.proto.v1.RolloutStatus;
 import io.mlserve.registry.ArmRecorder;
 import io.mlserve.registry.RegistrySource;
@@ -145,11 +147,11 @@ public final class RolloutManager implements AutoCloseable {
                 r.champion().versionLabel(), result.verdict(), result.reasons());
         ObjectNode evidence = evidence(result, champ, champAuc, chall, challAuc);
         if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
-            apply(e.name(), "rollout", "promote", r.champion().version(), r.challenger().version(), evidence,
-                    s -> s.withChampion(r.challenger().version()), r);
+            apply(e.name(), "rollout", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), r.champion().version(),
+                    r.challenger().version(), evidence, s -> s.withChampion(r.challenger().version()), r);
         } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
-            apply(e.name(), "rollout", "rollback", r.challenger().version(), r.champion().version(), evidence,
-                    s -> s.reject(r.challenger().version()), r);
+            apply(e.name(), "rollout", label(RolloutAction.ROLLOUT_ACTION_ROLLBACK), r.challenger().version(),
+                    r.champion().version(), evidence, s -> s.reject(r.challenger().version()), r);
         }
     }
 
@@ -225,8 +227,8 @@ public final class RolloutManager implements AutoCloseable {
                 .put("candidate_auc", gate.getCandidateAuc()).put("champion_auc", gate.getChampionAuc())
                 .put("margin", margin).put("holdout_rows", gate.getHoldoutRows()).put("data", gate.getData());
         LOG.warn("rollout of {}: {}", e.name(), reason);
-        apply(e.name(), "retrain", "promote", champion.version(), x.version(), evidence,
-                s -> s.withChampion(x.version()), r);
+        apply(e.name(), "retrain", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), champion.version(), x.version(),
+                evidence, s -> s.withChampion(x.version()), r);
         return true;
     }
 
@@ -337,8 +339,9 @@ public final class RolloutManager implements AutoCloseable {
             evidence.set("last_window", evidence(j.result(), j.champion(), j.championAuc(), j.challenger(),
                     j.challengerAuc()));
         }
-        switch (action) {
-            case "promote" -> {
+        RolloutAction asked = action(action);
+        switch (asked) {
+            case ROLLOUT_ACTION_PROMOTE -> {
                 long to = version > 0 ? version : challenger;
                 if (to == 0) {
                     throw new IllegalArgumentException("model '" + model + "' has no challenger to promote; name a "
@@ -347,31 +350,49 @@ public final class RolloutManager implements AutoCloseable {
                 if (e.version(to) == null) {
                     throw new IllegalArgumentException("version " + to + " of '" + model + "' is not serving");
                 }
-                return apply(model, actor, "promote", champion, to, evidence, s -> s.withChampion(to), null);
+                return apply(model, actor, label(asked), champion, to, evidence, s -> s.withChampion(to), null);
             }
-            case "rollback" -> {
+            case ROLLOUT_ACTION_ROLLBACK -> {
                 if (challenger == 0) {
                     throw new IllegalArgumentException("model '" + model + "' has no challenger to roll back");
                 }
-                return apply(model, actor, "rollback", challenger, champion, evidence, s -> s.reject(challenger), null);
+                return apply(model, actor, label(asked), challenger, champion, evidence, s -> s.reject(challenger), null);
             }
-            case "set_champion" -> {
+            case ROLLOUT_ACTION_SET_CHAMPION -> {
                 if (version <= 0) {
                     throw new IllegalArgumentException("set_champion needs a version");
                 }
-                return apply(model, actor, "set_champion", champion, version, evidence, s -> {
+                return apply(model, actor, label(asked), champion, version, evidence, s -> {
                     java.util.Set<Long> rejected = new java.util.TreeSet<>(s.rejected());
                     rejected.remove(version);
                     return new RolloutState(version, s.challenger() == version ? 0 : s.challenger(),
                             s.challengerSinceMs(), rejected);
                 }, null);
             }
-            case "clear_rejected" -> {
-                return apply(model, actor, "clear_rejected", 0, 0, evidence, RolloutState::clearRejected, null);
+            case ROLLOUT_ACTION_CLEAR_REJECTED -> {
+                return apply(model, actor, label(asked), 0, 0, evidence, RolloutState::clearRejected, null);
             }
             default -> throw new IllegalArgumentException("action must be promote, rollback, set_champion or "
                     + "clear_rejected, got '" + action + "'");
         }
+    }
+
+    private static final String ACTION_PREFIX = "ROLLOUT_ACTION_";
+
+    /** An action as the API and the audit log write it: its name without the prefix, lower case ("set_champion"). */
+    static String label(RolloutAction a) {
+        return a.name().substring(ACTION_PREFIX.length()).toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The action {@code label} names, or UNSPECIFIED when it names none. */
+    static RolloutAction action(String label) {
+        for (RolloutAction a : RolloutAction.values()) {
+            if (a != RolloutAction.UNRECOGNIZED && a != RolloutAction.ROLLOUT_ACTION_UNSPECIFIED
+                    && label(a).equals(label)) {
+                return a;
+            }
+        }
+        return RolloutAction.ROLLOUT_ACTION_UNSPECIFIED;
     }
 
     /** The model's rollout as the API reports it. */
@@ -381,13 +402,14 @@ public final class RolloutManager implements AutoCloseable {
             throw new java.util.NoSuchElementException("model '" + model + "' is not in the repository");
         }
         ModelConfigs.Rollout mode = ModelConfigs.rolloutMode(e.config());
-        RolloutStatus.Builder b = RolloutStatus.newBuilder().setModelName(model).setMode(mode == null ? "off"
-                : mode.mode());
+        RolloutStatus.Builder b = RolloutStatus.newBuilder().setModelName(model).setMode(ModelConfigs.label(
+                mode == null ? RolloutMode.ROLLOUT_MODE_OFF : mode.mode()));
         ModelEntry.Rollout r = e.rollout();
         if (r != null) {
             b.setChampion(r.champion() == null ? "" : r.champion().versionLabel())
                     .setChallenger(r.challenger() == null ? "" : r.challenger().versionLabel())
-                    .setChallengerWeight("canary".equals(r.mode()) && r.challenger() != null ? r.weight() : 0);
+                    .setChallengerWeight(r.mode() == RolloutMode.ROLLOUT_MODE_CANARY && r.challenger() != null
+                            ? r.weight() : 0);
         } else if (e.latest() != null) {
             b.setChampion(e.latest().versionLabel());
         }
