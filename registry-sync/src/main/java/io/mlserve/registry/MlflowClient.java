@@ -26,8 +26,9 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * The calls {@link MlflowSource} makes to an MLflow tracking server: the model registry's alias and download-URI
- * endpoints and the mlflow-artifacts proxy. Every failure is an IOException whose message names the call and what
+ * The calls {@link MlflowSource} and {@link MlflowPublisher} make to an MLflow tracking server: the model registry's
+ * alias, download-URI, registration and search endpoints, the tracking API's experiments and runs, and the
+ * mlflow-artifacts proxy. Every failure is an IOException whose message names the call and what
  * came back; the bearer token is sent only to the tracking server's own origin and never appears in a message.
  */
 final class MlflowClient {
@@ -214,6 +215,140 @@ final class MlflowClient {
         exchange("DELETE",
                 URI.create(base + REGISTRY_API + "/registered-models/alias" + query("name", model, "alias", alias)),
                 body);
+    }
+
+    // --- publishing: what the trainer calls to register a new version ---
+
+    /** The id of experiment {@code name}, created when it does not exist. */
+    String experimentId(String name) throws IOException {
+        URI get = URI.create(base + REGISTRY_API + "/experiments/get-by-name" + query("experiment_name", name));
+        try {
+            String id = exchange("GET", get, null).path("experiment").path("experiment_id").asText("");
+            if (!id.isEmpty()) {
+                return id;
+            }
+        } catch (HttpStatusException e) {
+            if (!"RESOURCE_DOES_NOT_EXIST".equals(e.errorCode)) {
+                throw e;
+            }
+        }
+        String id = exchange("POST", URI.create(base + REGISTRY_API + "/experiments/create"),
+                JSON.createObjectNode().put("name", name)).path("experiment_id").asText("");
+        if (id.isEmpty()) {
+            throw new IOException("POST experiments/create answered malformed JSON: no experiment_id");
+        }
+        return id;
+    }
+
+    /** A run of the tracking server: its id and where its artifacts go. */
+    record Run(String id, String artifactUri) {
+    }
+
+    /** Starts a run in {@code experimentId} named {@code name}, tagged with {@code tags}. */
+    Run createRun(String experimentId, String name, java.util.Map<String, String> tags) throws IOException {
+        ObjectNode body = JSON.createObjectNode().put("experiment_id", experimentId).put("run_name", name)
+                .put("start_time", System.currentTimeMillis());
+        var t = body.putArray("tags");
+        tags.forEach((k, v) -> t.addObject().put("key", k).put("value", v));
+        JsonNode info = exchange("POST", URI.create(base + REGISTRY_API + "/runs/create"), body).path("run")
+                .path("info");
+        String id = info.path("run_id").asText(info.path("run_uuid").asText(""));
+        String artifacts = info.path("artifact_uri").asText("");
+        if (id.isEmpty() || artifacts.isEmpty()) {
+            throw new IOException("POST runs/create answered malformed JSON: no run_id or artifact_uri");
+        }
+        return new Run(id, artifacts);
+    }
+
+    /** Logs numeric {@code metrics} and string {@code params} on a run. */
+    void logBatch(String runId, java.util.Map<String, Double> metrics, java.util.Map<String, String> params)
+            throws IOException {
+        ObjectNode body = JSON.createObjectNode().put("run_id", runId);
+        long now = System.currentTimeMillis();
+        var m = body.putArray("metrics");
+        metrics.forEach((k, v) -> m.addObject().put("key", k).put("value", v).put("timestamp", now).put("step", 0));
+        var p = body.putArray("params");
+        params.forEach((k, v) -> p.addObject().put("key", k).put("value", v));
+        exchange("POST", URI.create(base + REGISTRY_API + "/runs/log-batch"), body);
+    }
+
+    /** Ends a run with {@code status} (FINISHED or FAILED). */
+    void endRun(String runId, String status) throws IOException {
+        exchange("POST", URI.create(base + REGISTRY_API + "/runs/update"), JSON.createObjectNode()
+                .put("run_id", runId).put("status", status).put("end_time", System.currentTimeMillis()));
+    }
+
+    /** Uploads {@code file} to {@code path} below the artifact proxy location {@code to}. */
+    void upload(ArtifactLocation to, String path, Path file) throws IOException {
+        URI uri = URI.create(to.api() + "/" + encodePath(to.dir().isEmpty() ? path : to.dir() + "/" + path));
+        Duration total = timeout.plusMillis(Files.size(file) / 256);
+        HttpResponse<byte[]> r = send(request(uri).header("Content-Type", "application/octet-stream")
+                .PUT(HttpRequest.BodyPublishers.ofFile(file)).build(), HttpResponse.BodyHandlers.ofByteArray(), total);
+        if (r.statusCode() / 100 != 2) {
+            throw failure("PUT " + shown(uri), r.statusCode(), r.body());
+        }
+    }
+
+    /** Registers {@code model} (nothing when it exists). */
+    void createRegisteredModel(String model) throws IOException {
+        try {
+            exchange("POST", URI.create(base + REGISTRY_API + "/registered-models/create"),
+                    JSON.createObjectNode().put("name", model));
+        } catch (HttpStatusException e) {
+            if (!"RESOURCE_ALREADY_EXISTS".equals(e.errorCode)) {
+                throw e;
+            }
+        }
+    }
+
+    /** The highest version number {@code model} has (0: none), over every page of the registry's search. */
+    long highestVersion(String model) throws IOException {
+        long highest = 0;
+        String page = "";
+        do {
+            URI uri = URI.create(base + REGISTRY_API + "/model-versions/search" + (page.isEmpty()
+                    ? query("filter", "name='" + model.replace("'", "\\'") + "'", "max_results", "200")
+                    : query("filter", "name='" + model.replace("'", "\\'") + "'", "max_results", "200",
+                    "page_token", page)));
+            JsonNode answer = exchange("GET", uri, null);
+            for (JsonNode v : answer.path("model_versions")) {
+                String n = v.path("version").asText("");
+                if (FileSystemSource.VERSION_DIR.matcher(n).matches()) {
+                    highest = Math.max(highest, Long.parseLong(n));
+                }
+            }
+            page = answer.path("next_page_token").asText("");
+        } while (!page.isEmpty());
+        return highest;
+    }
+
+    /** A registered version: its number and status (READY, PENDING_REGISTRATION or FAILED_REGISTRATION). */
+    record VersionState(long version, String status, String message) {
+    }
+
+    /** Creates a version of {@code model} from the files at {@code source}, generated by run {@code runId}. */
+    VersionState createModelVersion(String model, String source, String runId, String description)
+            throws IOException {
+        JsonNode mv = exchange("POST", URI.create(base + REGISTRY_API + "/model-versions/create"),
+                JSON.createObjectNode().put("name", model).put("source", source).put("run_id", runId)
+                        .put("description", description)).path("model_version");
+        return versionState(mv, "POST model-versions/create");
+    }
+
+    /** The state of version {@code version} of {@code model}. */
+    VersionState modelVersion(String model, long version) throws IOException {
+        URI uri = URI.create(base + REGISTRY_API + "/model-versions/get"
+                + query("name", model, "version", Long.toString(version)));
+        return versionState(exchange("GET", uri, null).path("model_version"), "GET " + shown(uri));
+    }
+
+    private VersionState versionState(JsonNode mv, String call) throws IOException {
+        String n = mv.path("version").asText("");
+        if (!FileSystemSource.VERSION_DIR.matcher(n).matches()) {
+            throw new IOException(call + " answered malformed JSON: model_version.version is '" + redact(n) + "'");
+        }
+        return new VersionState(Long.parseLong(n), mv.path("status").asText("READY"),
+                mv.path("status_message").asText(""));
     }
 
     /** One JSON call; the answer must be a JSON object (an empty body counts as {}). */

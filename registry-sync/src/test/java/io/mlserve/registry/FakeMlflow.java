@@ -46,7 +46,27 @@ public final class FakeMlflow implements AutoCloseable {
     static final class Version {
         volatile String status;
         volatile String artifactUri;
+        /** model-versions/get calls left before a PENDING_REGISTRATION version settles. */
+        volatile int pendingPolls;
     }
+
+    /** A tracking run: its status, tags, logged metrics and parameters. */
+    public static final class Run {
+        public volatile String id;
+        public volatile String status;
+        public volatile JsonNode tags;
+        public final Map<String, Double> metrics = new ConcurrentHashMap<>();
+        public final Map<String, String> params = new ConcurrentHashMap<>();
+    }
+
+    /** Experiment name → id. */
+    final Map<String, String> experiments = new ConcurrentHashMap<>();
+    /** Run id → run. */
+    public final Map<String, Run> runs = new ConcurrentHashMap<>();
+    /** A new version stays PENDING_REGISTRATION for this many model-versions/get calls. */
+    public volatile int registrationPolls;
+    /** A pending version then settles as FAILED_REGISTRATION instead of READY. */
+    public volatile boolean failRegistration;
 
     final String token;
     final HttpServer server;
@@ -80,6 +100,11 @@ public final class FakeMlflow implements AutoCloseable {
         v.artifactUri = "mlflow-artifacts:/models/" + model + "/" + version;
         versions.computeIfAbsent(model, k -> new ConcurrentHashMap<>()).put(version, v);
         artifacts.forEach((path, content) -> files.put("models/" + model + "/" + version + "/" + path, content));
+    }
+
+    /** The uploaded or added file at {@code path} below the artifact root, or null. */
+    public byte[] artifact(String path) {
+        return files.get(path);
     }
 
     public void setAlias(String model, String alias, long version) {
@@ -141,6 +166,80 @@ public final class FakeMlflow implements AutoCloseable {
                 a.remove(body.path("alias").asText());
             }
             json(ex, 200, JSON.createObjectNode());
+        } else if (path.equals("/api/2.0/mlflow/registered-models/create")) {
+            String name = JSON.readTree(ex.getRequestBody()).path("name").asText();
+            if (versions.putIfAbsent(name, new ConcurrentHashMap<>()) != null) {
+                error(ex, 400, "RESOURCE_ALREADY_EXISTS", "Registered Model (name=" + name + ") already exists.");
+            } else {
+                json(ex, 200, JSON.createObjectNode().set("registered_model",
+                        JSON.createObjectNode().put("name", name)));
+            }
+        } else if (path.equals("/api/2.0/mlflow/experiments/get-by-name")) {
+            String id = experiments.get(q.get("experiment_name"));
+            if (id == null) {
+                error(ex, 404, "RESOURCE_DOES_NOT_EXIST", "Could not find experiment with name '"
+                        + q.get("experiment_name") + "'");
+            } else {
+                json(ex, 200, JSON.createObjectNode().set("experiment", JSON.createObjectNode()
+                        .put("experiment_id", id).put("name", q.get("experiment_name"))));
+            }
+        } else if (path.equals("/api/2.0/mlflow/experiments/create")) {
+            String name = JSON.readTree(ex.getRequestBody()).path("name").asText();
+            String id = experiments.computeIfAbsent(name, k -> Integer.toString(experiments.size() + 1));
+            json(ex, 200, JSON.createObjectNode().put("experiment_id", id));
+        } else if (path.equals("/api/2.0/mlflow/runs/create")) {
+            JsonNode body = JSON.readTree(ex.getRequestBody());
+            Run run = new Run();
+            run.id = "run" + (runs.size() + 1);
+            run.status = "RUNNING";
+            run.tags = body.path("tags");
+            runs.put(run.id, run);
+            String uri = "mlflow-artifacts:/" + body.path("experiment_id").asText() + "/" + run.id + "/artifacts";
+            json(ex, 200, JSON.createObjectNode().set("run", JSON.createObjectNode().set("info",
+                    JSON.createObjectNode().put("run_id", run.id).put("artifact_uri", uri).put("status", "RUNNING"))));
+        } else if (path.equals("/api/2.0/mlflow/runs/log-batch")) {
+            JsonNode body = JSON.readTree(ex.getRequestBody());
+            Run run = runs.get(body.path("run_id").asText());
+            body.path("metrics").forEach(m -> run.metrics.put(m.path("key").asText(), m.path("value").asDouble()));
+            body.path("params").forEach(p -> run.params.put(p.path("key").asText(), p.path("value").asText()));
+            json(ex, 200, JSON.createObjectNode());
+        } else if (path.equals("/api/2.0/mlflow/runs/update")) {
+            JsonNode body = JSON.readTree(ex.getRequestBody());
+            runs.get(body.path("run_id").asText()).status = body.path("status").asText();
+            json(ex, 200, JSON.createObjectNode());
+        } else if (path.equals("/api/2.0/mlflow/model-versions/create")) {
+            JsonNode body = JSON.readTree(ex.getRequestBody());
+            Map<Long, Version> model = versions.get(body.path("name").asText());
+            if (model == null) {
+                error(ex, 404, "RESOURCE_DOES_NOT_EXIST", "Registered Model with name=" + body.path("name").asText()
+                        + " not found");
+                return;
+            }
+            long n;
+            Version v = new Version();
+            synchronized (model) {
+                n = model.keySet().stream().mapToLong(Long::longValue).max().orElse(0) + 1;
+                v.status = registrationPolls > 0 ? "PENDING_REGISTRATION" : "READY";
+                v.pendingPolls = registrationPolls;
+                v.artifactUri = body.path("source").asText();
+                model.put(n, v);
+            }
+            json(ex, 200, JSON.createObjectNode().set("model_version", modelVersion(body.path("name").asText(), n, v)));
+        } else if (path.equals("/api/2.0/mlflow/model-versions/get")) {
+            Version v = versions.getOrDefault(q.get("name"), Map.of()).get(Long.parseLong(q.get("version")));
+            if (v.pendingPolls > 0 && --v.pendingPolls == 0) {
+                v.status = failRegistration ? "FAILED_REGISTRATION" : "READY";
+            }
+            json(ex, 200, JSON.createObjectNode().set("model_version",
+                    modelVersion(q.get("name"), Long.parseLong(q.get("version")), v)));
+        } else if (path.equals("/api/2.0/mlflow/model-versions/search")) {
+            String name = q.getOrDefault("filter", "").replaceAll("^name\\s*=\\s*'(.*)'$", "$1");
+            ArrayNode list = JSON.createArrayNode();
+            versions.getOrDefault(name, Map.of()).forEach((n, v) -> list.add(modelVersion(name, n, v)));
+            json(ex, 200, JSON.createObjectNode().set("model_versions", list));
+        } else if (path.startsWith(ARTIFACTS + "/") && method.equals("PUT")) {
+            files.put(path.substring(ARTIFACTS.length() + 1), ex.getRequestBody().readAllBytes());
+            json(ex, 200, JSON.createObjectNode());
         } else if (path.equals("/api/2.0/mlflow/model-versions/get-download-uri")) {
             Version v = versions.getOrDefault(q.get("name"), Map.of()).get(Long.parseLong(q.get("version")));
             json(ex, 200, JSON.createObjectNode().put("artifact_uri", v.artifactUri));
@@ -159,6 +258,11 @@ public final class FakeMlflow implements AutoCloseable {
         } else {
             error(ex, 404, "ENDPOINT_NOT_FOUND", "no endpoint " + path);
         }
+    }
+
+    private static ObjectNode modelVersion(String name, long n, Version v) {
+        return JSON.createObjectNode().put("name", name).put("version", Long.toString(n)).put("status", v.status)
+                .put("source", v.artifactUri);
     }
 
     /** Immediate children of {@code dir}, by name relative to it, as MLflow's proxy lists them. */

@@ -97,7 +97,9 @@ class DeployKitTest {
         JsonNode trainer = byKindName.get("Deployment/mlserve-trainer").path("spec").path("template").path("spec")
                 .path("containers").get(0);
         String trainerSource = Files.readString(DEPLOY.resolve(
-                "../trainer-bridge/src/main/java/io/mlserve/trainer/TrainerMain.java").normalize());
+                "../trainer-bridge/src/main/java/io/mlserve/trainer/TrainerMain.java").normalize())
+                + Files.readString(DEPLOY.resolve(
+                "../trainer-bridge/src/main/java/io/mlserve/trainer/MlflowFlags.java").normalize());
         // the trainer image's entrypoint is the trainer service itself (deploy/image/build)
         assertThat(trainer.path("image").asText()).isEqualTo("mlserve-trainer:0.1.0");
         assertThat(trainer.path("args").size()).isPositive();
@@ -106,6 +108,38 @@ class DeployKitTest {
             assertThat(trainerSource).as("trainer option %s", flag).contains("names = \"" + flag + "\"");
         }
         assertThat(trainer.path("ports").get(0).path("containerPort").asInt()).isEqualTo(8010);
+
+        // one loop: the trainer publishes to the MLflow the servers read, with the same token; the servers send jobs
+        // to the trainer's Service, with their data on the Kafka topics the trainer reads
+        Map<String, String> t = new HashMap<>();
+        trainer.path("args").forEach(a -> t.put(a.asText().split("=")[0], a.asText().substring(
+                a.asText().indexOf('=') + 1)));
+        assertThat(t.get("--mlflow-uri")).isEqualTo(parsed.matchedOptionValue("--mlflow-uri", ""));
+        assertThat(t.get("--mlflow-token-file")).isEqualTo(parsed.matchedOptionValue("--mlflow-token-file",
+                Path.of("")).toString());
+        assertThat(secretOf(byKindName.get("Deployment/mlserve-trainer"), "/etc/mlserve/mlflow/token"))
+                .isEqualTo(secretOf(byKindName.get("Deployment/mlserve"), "/etc/mlserve/mlflow/token"))
+                .isNotNull();
+        JsonNode trainerService = byKindName.get("Service/mlserve-trainer");
+        assertThat(parsed.matchedOptionValue("--trainer", "")).isEqualTo(trainerService.path("metadata")
+                .path("name").asText() + ":" + trainerService.path("spec").path("ports").get(0).path("port").asInt());
+        assertThat(parsed.matchedOptionValue("--prediction-log-kafka", "")).isEqualTo(t.get("--kafka"));
+        assertThat(parsed.matchedOptionValue("--outcomes-kafka", "")).isEqualTo(t.get("--kafka"));
+    }
+
+    /** The Secret mounted where {@code file} lies, in a Deployment's first container; null when none is. */
+    private static String secretOf(JsonNode deployment, String file) {
+        JsonNode spec = deployment.path("spec").path("template").path("spec");
+        for (JsonNode m : spec.path("containers").get(0).path("volumeMounts")) {
+            if (file.startsWith(m.path("mountPath").asText() + "/")) {
+                for (JsonNode v : spec.path("volumes")) {
+                    if (v.path("name").asText().equals(m.path("name").asText())) {
+                        return v.path("secret").path("secretName").asText(null);
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     @Test

@@ -142,6 +142,7 @@ public final class ModelTrainer {
     private int epochs = DEFAULT_EPOCHS;
     private int bins = DEFAULT_BINS;
     private long championVersion;
+    private Publication publication = Publication.LOCAL;
     private Balance balance = Balance.WEIGHTS;
     private String grid;
     // the run in progress (one at a time per trainer): its schema, and its data range and parameters for metadata.json
@@ -196,6 +197,12 @@ public final class ModelTrainer {
             throw new IllegalArgumentException("champion version must be positive, got " + version);
         }
         this.championVersion = version;
+        return this;
+    }
+
+    /** Where versions go besides the registry directory, and where the gate's champion comes from. */
+    public ModelTrainer withPublication(Publication p) {
+        this.publication = p;
         return this;
     }
 
@@ -282,6 +289,10 @@ public final class ModelTrainer {
     /** Trains {@code algorithm} on {@code source} read by {@code schema}, verifies the export and publishes. */
     public Result train(Algorithm algorithm, TrainingSchema schema, TrainingData.Source source, String model,
                         Path registry) throws Exception {
+        long serving = publication.prepare(model, registry); // before Spark: an unreachable registry fails fast
+        if (championVersion == 0 && serving > 0) {
+            championVersion = serving;
+        }
         SparkSession.Builder builder = SparkSession.builder().appName("mlserve-train").master(master)
                 .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
                 .config("spark.sql.session.timeZone", "UTC");
@@ -582,7 +593,8 @@ public final class ModelTrainer {
         Metrics metrics = metrics(scored, sparkAuc, thresholdRule);
         double candidate = auc(score(onnx, rows), labels);
         Path modelDir = registry.resolve(model);
-        long championV = championVersion > 0 ? championVersion : highestVersion(modelDir);
+        // with a remote registry the working copy's highest version need not have served: no champion named, none
+        long championV = championVersion > 0 ? championVersion : publication.remote() ? 0 : highestVersion(modelDir);
         Path champion = championV > 0 ? modelDir.resolve(Long.toString(championV)).resolve("model.onnx") : null;
         if (championVersion > 0 && !Files.isRegularFile(champion)) {
             throw new IllegalArgumentException("champion version " + championVersion + " of model '" + model
@@ -1031,7 +1043,7 @@ public final class ModelTrainer {
             throws IOException {
         Path modelDir = registry.resolve(model);
         Files.createDirectories(modelDir);
-        long version = highestVersion(modelDir) + 1;
+        long version = publication.nextVersion(model, highestVersion(modelDir) + 1);
         Path tmp = modelDir.resolve(version + ".tmp-" + UUID.randomUUID());
         Files.createDirectories(tmp);
         Files.write(tmp.resolve("model.onnx"), onnx);
@@ -1092,7 +1104,11 @@ public final class ModelTrainer {
             json.writeValue(config.toFile(), cfg);
         }
         Path target = modelDir.resolve(Long.toString(version));
+        if (publication.remote() && Files.exists(target)) {
+            deleteTree(target); // a working copy's leftover of a publication that failed: the registry never had it
+        }
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        publication.published(model, version, target, config);
         return version;
     }
 

@@ -56,8 +56,12 @@ public final class TrainMain implements Callable<Integer> {
             + "compares with; 0 = the highest published version (default: ${DEFAULT-VALUE}).")
     long champion;
 
-    @Option(names = "--registry", required = true, description = "Model repository to publish into.")
+    @Option(names = "--registry", required = true, description = "Model repository to publish into (with "
+            + "--mlflow-uri: the trainer's working copy).")
     Path registry;
+
+    @CommandLine.Mixin
+    MlflowFlags mlflow;
 
     @Option(names = "--spark-master", defaultValue = "local[*]", description = "Spark master (default: ${DEFAULT-VALUE}).")
     String master;
@@ -135,7 +139,7 @@ public final class TrainMain implements Callable<Integer> {
             }
             plan = TrainingPlan.of(schema, TrainingData.source(data, fromMs, toMs), model, new TrainingPlan.Settings(
                     algorithm, master, holdout, trees, depth, gateMargin, threshold, grid, epochs, balance, bins,
-                    champion, costRatio));
+                    champion, costRatio)).publishingTo(mlflow.publication());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -146,6 +150,10 @@ public final class TrainMain implements Callable<Integer> {
             // the data or the view: the user's to fix, in one line
             spec.commandLine().getErr().println("mlserve train: " + e.getMessage());
             return 2;
+        } catch (java.io.IOException e) {
+            // the registry (MLflow unreachable, a refused publication): one line, the version not served
+            spec.commandLine().getErr().println("mlserve train: " + e.getMessage());
+            return 1;
         }
         if (!r.published()) {
             System.out.printf(Locale.ROOT, "rejected by the quality gate: candidate AUC %.4f < champion %.4f - %.4f "

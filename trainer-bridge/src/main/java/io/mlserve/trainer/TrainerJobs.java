@@ -39,6 +39,7 @@ public final class TrainerJobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TrainerJobs.class);
 
     private final Path registry;
+    private Publication publication = Publication.LOCAL;
     private final Defaults defaults;
     private final String master;
     private final int history;
@@ -68,6 +69,12 @@ public final class TrainerJobs implements AutoCloseable {
      * @param master      the Spark master every job uses
      * @param history     finished jobs kept for GetJob/ListJobs
      */
+    /** Where versions go besides the registry directory (see {@link MlflowPublication}). */
+    public TrainerJobs withPublication(Publication p) {
+        this.publication = p;
+        return this;
+    }
+
     public TrainerJobs(Path registry, Defaults defaults, String master, int history) {
         if (history < 1) {
             throw new IllegalArgumentException("history must be at least 1, got " + history);
@@ -248,7 +255,7 @@ public final class TrainerJobs implements AutoCloseable {
             update(id, j -> j.setState(JobState.RUNNING).setStartedMs(System.currentTimeMillis()));
         }
         try {
-            ModelTrainer.Result r = plan.run(registry);
+            ModelTrainer.Result r = plan.publishingTo(publication).run(registry);
             TrainResult result = TrainResult.newBuilder().setVersion(r.version()).setPublished(r.published())
                     .setCandidateAuc(r.candidateAuc()).setChampionAuc(r.championAuc())
                     .setMaxAbsDelta(r.maxAbsDelta()).setTrainRows(r.trainRows()).setHoldoutRows(r.holdoutRows())

@@ -22,8 +22,12 @@ public final class TrainerMain implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8010", description = "gRPC port; 0 = any free port (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--registry", required = true, description = "Model repository jobs publish into.")
+    @Option(names = "--registry", required = true, description = "Model repository jobs publish into (with "
+            + "--mlflow-uri: the trainer's working copy).")
     Path registry;
+
+    @CommandLine.Mixin
+    MlflowFlags mlflow;
 
     @Option(names = "--data", description = "Data directory (data.parquet or data.csv) for jobs that name none.")
     Path data;
@@ -73,9 +77,15 @@ public final class TrainerMain implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--history must be >= 1 and --shutdown-grace-secs >= 0");
         }
+        Publication publication;
+        try {
+            publication = mlflow.publication();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         TrainerServer server = TrainerServer.start(new TrainerServer.Options(host, port, registry,
                 new TrainerJobs.Defaults(data, config, view), master, kafka,
-                topic, groupId, history, grace));
+                topic, groupId, history, grace).publishingTo(publication));
         System.out.println("trainer listening on port " + server.port());
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "mlserve-trainer-shutdown"));

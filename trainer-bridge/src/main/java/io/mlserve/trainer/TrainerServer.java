@@ -21,8 +21,21 @@ public final class TrainerServer implements AutoCloseable {
      * @param kafka      bootstrap servers, or null for no Kafka consumer
      * @param graceSeconds how long a running job may take to finish on shutdown
      */
-    public record Options(String host, int port, Path registry, TrainerJobs.Defaults defaults, String master, String kafka, String topic,
-                          String groupId, int history, int graceSeconds) {
+    public record Options(String host, int port, Path registry, TrainerJobs.Defaults defaults, String master,
+                          String kafka, String topic, String groupId, int history, int graceSeconds,
+                          Publication publication) {
+        /** Publishing into the registry directory alone. */
+        public Options(String host, int port, Path registry, TrainerJobs.Defaults defaults, String master,
+                       String kafka, String topic, String groupId, int history, int graceSeconds) {
+            this(host, port, registry, defaults, master, kafka, topic, groupId, history, graceSeconds,
+                    Publication.LOCAL);
+        }
+
+        /** These options, publishing through {@code p} as well. */
+        public Options publishingTo(Publication p) {
+            return new Options(host, port, registry, defaults, master, kafka, topic, groupId, history, graceSeconds,
+                    p);
+        }
     }
 
     private final Options options;
@@ -33,7 +46,8 @@ public final class TrainerServer implements AutoCloseable {
 
     private TrainerServer(Options options) throws IOException {
         this.options = options;
-        this.jobs = new TrainerJobs(options.registry(), options.defaults(), options.master(), options.history());
+        this.jobs = new TrainerJobs(options.registry(), options.defaults(), options.master(), options.history())
+                .withPublication(options.publication());
         this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(options.host(), options.port()))
                 .addService(new GrpcTrainerService(jobs))
                 .addService(health.getHealthService())

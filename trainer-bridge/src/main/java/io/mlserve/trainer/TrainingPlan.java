@@ -72,6 +72,12 @@ public record TrainingPlan(ModelTrainer.Algorithm algorithm, TrainingSchema sche
         return new TrainingPlan(a, schema, source, model, trainer);
     }
 
+    /** Publishes through {@code p} as well as into the registry directory (see {@link MlflowPublication}). */
+    public TrainingPlan publishingTo(Publication p) {
+        trainer.withPublication(p);
+        return this;
+    }
+
     public ModelTrainer.Result run(Path registry) throws Exception {
         return trainer.train(algorithm, schema, source, model, registry);
     }
