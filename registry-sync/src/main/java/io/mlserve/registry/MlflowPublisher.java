@@ -26,8 +26,11 @@ import java.util.stream.Stream;
  */
 public final class MlflowPublisher {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MlflowPublisher.class);
     /** The run's artifact directory the version's files go to. */
     static final String ARTIFACT_DIR = "model";
+    /** Below the artifact proxy's root: where a version goes when the server keeps no runs. */
+    static final String ARTIFACT_ROOT = "mlserve-models";
 
     /**
      * @param experiment the experiment the runs go to (created when missing)
@@ -94,34 +97,71 @@ public final class MlflowPublisher {
         }
         JsonNode meta = readMetadata(versionDir.resolve("metadata.json"));
         client.createRegisteredModel(model);
-        String experiment = client.experimentId(options.experiment());
-        MlflowClient.Run run = client.createRun(experiment, model + " v" + version,
-                Map.of("mlserve.model", model, "mlserve.version", Long.toString(version)));
+        MlflowClient.Run run = startRun(model, version);
         boolean done = false;
         try {
-            client.logBatch(run.id(), metrics(meta), params(meta));
-            MlflowClient.ArtifactLocation at = client.artifactLocation(run.artifactUri());
+            MlflowClient.ArtifactLocation at;
+            String artifactUri;
+            if (run != null) {
+                logQuietly(run.id(), meta);
+                artifactUri = run.artifactUri();
+            } else {
+                // a registry without the tracking API: the files under the proxy root, by model and version
+                artifactUri = "mlflow-artifacts:/" + ARTIFACT_ROOT + "/" + model + "/" + version;
+            }
+            at = client.artifactLocation(artifactUri);
             for (Path f : files) {
                 client.upload(at, ARTIFACT_DIR + "/" + f.getFileName(), f);
             }
-            String source = run.artifactUri() + "/" + ARTIFACT_DIR;
-            MlflowClient.VersionState v = client.createModelVersion(model, source, run.id(),
-                    "mlserve trainer: " + meta.path("algorithm").asText("model") + ", run " + run.id());
+            String source = artifactUri + "/" + ARTIFACT_DIR;
+            MlflowClient.VersionState v = client.createModelVersion(model, source, run == null ? null : run.id(),
+                    "mlserve trainer: " + meta.path("algorithm").asText("model")
+                            + (run == null ? "" : ", run " + run.id()));
             if (v.version() != version) {
                 throw new IOException("MLflow registered the files of " + model + " version " + version + " as version "
                         + v.version() + " (another publisher registered one meanwhile); its metadata.json says "
                         + version + ", so no alias was set: train again");
             }
-            v = awaitReady(model, v);
+            awaitReady(model, v);
             client.setAlias(model, options.alias(), version);
             done = true;
-            return new Published(version, run.id(), source);
+            return new Published(version, run == null ? null : run.id(), source);
         } finally {
-            try {
-                client.endRun(run.id(), done ? "FINISHED" : "FAILED");
-            } catch (IOException e) {
-                // the version's fate is decided; a run left RUNNING is cosmetic
+            if (run != null) {
+                try {
+                    client.endRun(run.id(), done ? "FINISHED" : "FAILED");
+                } catch (IOException e) {
+                    // the version's fate is decided; a run left RUNNING is cosmetic
+                }
             }
+        }
+    }
+
+    /**
+     * A run for the version in the experiment, or null when the server has no tracking API (a model registry alone:
+     * its experiments endpoints answer 404 with no MLflow error, or ENDPOINT_NOT_FOUND).
+     */
+    private MlflowClient.Run startRun(String model, long version) throws IOException {
+        try {
+            String experiment = client.experimentId(options.experiment());
+            return client.createRun(experiment, model + " v" + version,
+                    Map.of("mlserve.model", model, "mlserve.version", Long.toString(version)));
+        } catch (MlflowClient.HttpStatusException e) {
+            if (e.status == 404 && (e.errorCode == null || "ENDPOINT_NOT_FOUND".equals(e.errorCode))) {
+                LOG.warn("MLflow at {} has no tracking API ({}): {} version {} is published without a run",
+                        options.trackingUri(), e.getMessage(), model, version);
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /** The run's metrics and parameters; a failure only loses them (the version does not depend on them). */
+    private void logQuietly(String runId, JsonNode meta) {
+        try {
+            client.logBatch(runId, metrics(meta), params(meta));
+        } catch (IOException e) {
+            LOG.warn("MLflow run {}: metrics not logged: {}", runId, e.getMessage());
         }
     }
 

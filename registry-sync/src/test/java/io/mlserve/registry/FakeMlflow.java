@@ -67,6 +67,8 @@ public final class FakeMlflow implements AutoCloseable {
     public volatile int registrationPolls;
     /** A pending version then settles as FAILED_REGISTRATION instead of READY. */
     public volatile boolean failRegistration;
+    /** False: a model registry alone — experiments, runs and version search answer 404 ENDPOINT_NOT_FOUND. */
+    public volatile boolean trackingApi = true;
 
     final String token;
     final HttpServer server;
@@ -136,7 +138,23 @@ public final class FakeMlflow implements AutoCloseable {
         String path = ex.getRequestURI().getPath();
         Map<String, String> q = query(ex.getRequestURI().getRawQuery());
         String method = ex.getRequestMethod();
-        if (path.equals("/api/2.0/mlflow/registered-models/alias") && method.equals("GET")) {
+        if (!trackingApi && (path.startsWith("/api/2.0/mlflow/experiments/") || path.startsWith("/api/2.0/mlflow/runs/")
+                || path.equals("/api/2.0/mlflow/model-versions/search"))) {
+            error(ex, 404, "ENDPOINT_NOT_FOUND", "no endpoint " + path);
+        } else if (path.equals("/api/2.0/mlflow/registered-models/get")) {
+            Map<Long, Version> model = versions.get(q.get("name"));
+            if (model == null) {
+                error(ex, 404, "RESOURCE_DOES_NOT_EXIST", "Registered Model with name=" + q.get("name")
+                        + " not found");
+            } else {
+                ArrayNode latest = JSON.createArrayNode();
+                model.keySet().stream().max(Long::compare).ifPresent(n -> latest.add(modelVersion(q.get("name"), n,
+                        model.get(n))));
+                ObjectNode rm = JSON.createObjectNode().put("name", q.get("name"));
+                rm.set("latest_versions", latest);
+                json(ex, 200, JSON.createObjectNode().set("registered_model", rm));
+            }
+        } else if (path.equals("/api/2.0/mlflow/registered-models/alias") && method.equals("GET")) {
             Map<Long, Version> model = versions.get(q.get("name"));
             Long v = aliases.getOrDefault(q.get("name"), Map.of()).get(q.get("alias"));
             if (model == null) {

@@ -114,6 +114,22 @@ class MlflowPublisherTest {
     }
 
     @Test
+    void aRegistryWithoutTheTrackingApiGetsTheVersionWithoutARun() throws Exception {
+        mlflow.trackingApi = false;
+        assertThat(publisher.nextVersion("churn")).isEqualTo(1);
+        MlflowPublisher.Published p = publisher.publish("churn", 1, trained(1, 6));
+        assertThat(p.runId()).isNull();
+        assertThat(mlflow.runs).isEmpty();
+        assertThat(mlflow.aliases.get("churn")).containsEntry("challenger", 1L);
+        assertThat(publisher.nextVersion("churn")).as("from the model's latest versions").isEqualTo(2);
+        MlflowSource source = new MlflowSource(new MlflowSource.Options(mlflow.uri(), TOKEN, List.of("churn"),
+                dir.resolve("cache")));
+        assertThat(source.sync().errors()).isEmpty();
+        assertThat(VersionChecksum.verify(dir.resolve("cache/churn/1"), "model.onnx"))
+                .isEqualTo(VersionChecksum.Result.VERIFIED);
+    }
+
+    @Test
     void aDirectoryWithoutAModelIsRefusedBeforeAnythingIsRegistered() throws Exception {
         Path empty = Files.createDirectories(dir.resolve("empty"));
         assertThatThrownBy(() -> publisher.publish("churn", 1, empty)).hasMessageContaining("no model.onnx");
