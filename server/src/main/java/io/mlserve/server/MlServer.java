@@ -267,6 +267,10 @@ public final class MlServer implements AutoCloseable {
         }
         rollout = new io.mlserve.server.rollout.RolloutManager(repository, loader, quality, source, poller,
                 metrics.registrySync(), ROLLOUT_CHECK_MS, clock);
+        if (options.registry().rolloutKafka() != null) {
+            rollout.withPooledJudging(options.registry().rolloutKafka(), options.registry().rolloutTopic(),
+                    options.instanceName());
+        }
         if (retrain != null) {
             // a version a job published because the champion degraded may skip its canary: the rollout decides
             retrain.onPublished(rollout::published);

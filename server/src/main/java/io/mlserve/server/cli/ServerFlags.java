@@ -144,6 +144,16 @@ final class ServerFlags {
             + "aliases of the champion and the challenger (default: ${DEFAULT-VALUE}).")
     java.util.List<String> mlflowAliases;
 
+    @Option(names = "--rollout-kafka", description = "Kafka bootstrap servers for one rollout decision across "
+            + "replicas: every replica sends its windows of a canary or shadow to --rollout-topic, the replica holding "
+            + "the judge's lease (the topic's consumer group) pools them and moves MLflow's aliases, every replica "
+            + "follows the aliases. Needs --mlflow-uri. Default: each server judges its own traffic.")
+    String rolloutKafka;
+
+    @Option(names = "--rollout-topic", defaultValue = "mlserve.rollout", description = "Topic of the pooled "
+            + "rollout windows (default: ${DEFAULT-VALUE}).")
+    String rolloutTopic;
+
     @Option(names = "--mlflow-token-file", description = "File holding the bearer token for MLflow (read once; "
             + "the token is never logged).")
     Path mlflowTokenFile;
@@ -229,6 +239,7 @@ final class ServerFlags {
                 ? file.repositoryPollSecs() : mlflowUri != null ? 30 : 0;
         String token = mlflowTokenFile == null ? null : java.nio.file.Files.readString(mlflowTokenFile).strip();
         return new io.mlserve.server.RegistryOptions(poll, mlflowUri, token,
-                mlflowModels == null ? java.util.List.of() : mlflowModels, mlflowAliases, auditLog, null);
+                mlflowModels == null ? java.util.List.of() : mlflowModels, mlflowAliases, auditLog, null, rolloutKafka,
+                rolloutTopic);
     }
 }

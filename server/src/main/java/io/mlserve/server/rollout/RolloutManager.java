@@ -54,6 +54,8 @@ public final class RolloutManager implements AutoCloseable {
     private final Map<String, Judged> last = new ConcurrentHashMap<>();
     /** Models with a role change queued on the loader: not judged again until it has run. */
     private final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
+    /** Pooled judging across replicas, or null: this server judges its own traffic. */
+    private RolloutPool pool;
     /** Per model, a version retrained after a quality alert, until it serves as the challenger (or is overtaken). */
     private final Map<String, Retrained> retrained = new ConcurrentHashMap<>();
 
@@ -91,6 +93,16 @@ public final class RolloutManager implements AutoCloseable {
         timer.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * One decision across replicas: this server sends its windows to {@code bootstrap}'s {@code topic} and judges the
+     * pooled windows of every replica while it holds the judge's lease (see {@link RolloutPool}).
+     */
+    public RolloutManager withPooledJudging(String bootstrap, String topic, String instance) {
+        this.pool = new RolloutPool(bootstrap, topic, instance).start(this::judgePooled);
+        LOG.info("rollout: pooled judging over {} on {} as {}", topic, bootstrap, instance);
+        return this;
+    }
+
     private void tick() {
         for (ModelEntry e : repository.models()) {
             try {
@@ -126,9 +138,20 @@ public final class RolloutManager implements AutoCloseable {
             return;
         }
         ModelConfig config = e.config();
-        long windowMs = (config.getRollout().getWindowSeconds() > 0 ? config.getRollout().getWindowSeconds() : 60)
-                * 1000L;
+        long windowMs = windowMs(config);
         RolloutDecision.Criteria criteria = ModelConfigs.rolloutCriteria(config);
+        if (pool != null) {
+            // pooled: every window goes to the judge (this replica or another), none is judged here
+            if (now - w.startMs() >= Math.min(windowMs, POOL_WINDOW_MS)) {
+                ArmRecorder.Window champ = r.champion().arm().drain();
+                ArmRecorder.Window chall = r.challenger().arm().drain();
+                if (champ.requests() + chall.requests() > 0) {
+                    pool.publish(e.name(), w.champion(), w.challenger(), champ, chall, now);
+                }
+                windows.put(e.name(), new Window(w.champion(), w.challenger(), now));
+            }
+            return;
+        }
         if (now - w.startMs() < windowMs || r.challenger().arm().requests() < criteria.minRequests()) {
             return;
         }
@@ -229,6 +252,54 @@ public final class RolloutManager implements AutoCloseable {
         LOG.warn("rollout of {}: {}", e.name(), reason);
         apply(e.name(), "retrain", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), champion.version(), x.version(),
                 evidence, s -> s.withChampion(x.version()), r);
+        return true;
+    }
+
+    /** A pooled replica sends its windows at least this often, so the judge's pool fills while the window runs. */
+    static final long POOL_WINDOW_MS = 1_000;
+
+    private static long windowMs(ModelConfig config) {
+        return (config.getRollout().getWindowSeconds() > 0 ? config.getRollout().getWindowSeconds() : 60) * 1000L;
+    }
+
+    /**
+     * The lease holder's verdict on a pairing pooled from {@code replicas} replicas: waits (false) until the pooled
+     * challenger has its requests and the window since the first evidence has passed; a pairing whose roles are no
+     * longer the model's (decided already, or overtaken) is dropped (true).
+     */
+    private boolean judgePooled(String model, long champion, long challenger, ArmRecorder.Window champ,
+                                ArmRecorder.Window chall, int replicas, long firstMs) {
+        ModelEntry e = repository.model(model);
+        ModelEntry.Rollout r = e == null ? null : e.rollout();
+        if (r == null || r.champion() == null || r.challenger() == null || r.champion().version() != champion
+                || r.challenger().version() != challenger) {
+            LOG.info("rollout of {}: pooled windows of {} vs {} dropped: the roles are no longer those", model,
+                    challenger, champion);
+            return true;
+        }
+        if (pending.contains(model)) {
+            return false;
+        }
+        ModelConfig config = e.config();
+        RolloutDecision.Criteria criteria = ModelConfigs.rolloutCriteria(config);
+        if (clock.now() - firstMs < windowMs(config) || chall.requests() < criteria.minRequests()) {
+            return false;
+        }
+        RolloutDecision.Result result = RolloutDecision.judge(criteria, champ, chall, RolloutDecision.Auc.NONE,
+                RolloutDecision.Auc.NONE);
+        last.put(model, new Judged(result, r.champion().versionLabel(), champ, Double.NaN,
+                r.challenger().versionLabel(), chall, Double.NaN));
+        metrics.judged(model, result.verdict().name().toLowerCase(java.util.Locale.ROOT));
+        LOG.info("rollout of {}: challenger {} vs champion {} pooled from {} replicas: {} {}", model, challenger,
+                champion, replicas, result.verdict(), result.reasons());
+        ObjectNode evidence = evidence(result, champ, Double.NaN, chall, Double.NaN).put("replicas", replicas);
+        if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
+            apply(model, "rollout", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), champion, challenger, evidence,
+                    s -> s.withChampion(challenger), r);
+        } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
+            apply(model, "rollout", label(RolloutAction.ROLLOUT_ACTION_ROLLBACK), challenger, champion, evidence,
+                    s -> s.reject(challenger), r);
+        }
         return true;
     }
 
@@ -414,7 +485,7 @@ public final class RolloutManager implements AutoCloseable {
             b.setChampion(e.latest().versionLabel());
         }
         RolloutState s = repository.rollouts().get(model);
-        b.setChallengerSinceMs(s.challengerSinceMs());
+        b.setChallengerSinceMs(s.challengerSinceMs()).setJudge(pool == null || pool.judging());
         s.rejected().forEach(v -> b.addRejected(Long.toString(v)));
         Judged j = last.get(model);
         if (j != null) {
@@ -437,5 +508,8 @@ public final class RolloutManager implements AutoCloseable {
     @Override
     public void close() {
         timer.shutdownNow();
+        if (pool != null) {
+            pool.close();
+        }
     }
 }
