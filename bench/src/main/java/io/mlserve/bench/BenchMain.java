@@ -1,11 +1,10 @@
 package io.mlserve.bench;
 
+import io.mlserve.examples.ChurnExample;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.proto.inference.ModelInferResponse;
 import io.mlserve.server.MlServer;
 import io.mlserve.server.ServerOptions;
-import io.mlserve.server.cli.ExampleCommand;
-import io.mlserve.server.examples.ChurnExample;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,9 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code mlserve bench ...}: the load generator and the measured comparisons recorded in bench/RESULTS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "mlserve benchmarks.",
@@ -150,7 +149,7 @@ public final class BenchMain implements Runnable {
             // the echo server answers with exactly what mlserve answers, captured from a real call
             try (MlServer s = MlServer.start(ServerOptions.ephemeral(repo));
                  LoadGenerator g = new LoadGenerator("127.0.0.1", s.grpcPort(), 1)) {
-                request = g.requestFor(ExampleCommand.MODEL, flags.rows, !flags.typed);
+                request = g.requestFor(ChurnExample.MODEL, flags.rows, !flags.typed);
                 canned = g.callOnce(request);
             }
             int cores = Runtime.getRuntime().availableProcessors();

@@ -1,12 +1,12 @@
 package io.mlserve.bench;
 
+import io.mlserve.examples.ChurnExample;
 import io.mlserve.featurecache.CsvSnapshot;
 import io.mlserve.featurecache.FeatureRow;
 import io.mlserve.featurecache.FeatureSpec;
 import io.mlserve.featurecache.FeatureTable;
 import io.mlserve.featurecache.FeatureType;
 import io.mlserve.featurecache.FeatureView;
-import io.mlserve.server.examples.ChurnExample;
 import java.io.BufferedWriter;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;

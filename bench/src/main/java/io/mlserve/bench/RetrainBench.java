@@ -53,7 +53,7 @@ final class RetrainBench implements Callable<Integer> {
         Path work = Files.createTempDirectory("mlserve-retrain");
         Path registry = work.resolve("models");
         long t0 = System.nanoTime();
-        Process manual = io.mlserve.server.cli.TrainerProcess.start(work.resolve("train.log"), "TrainMain", "--data",
+        Process manual = io.mlserve.app.TrainerProcess.start(work.resolve("train.log"), "TrainMain", "--data",
                 data.toString(), "--config", data.resolve("mlserve.yaml").toString(), "--label", "churned", "--model",
                 "churn", "--registry", registry.toString(), "--spark-master", master, "--algorithm", algorithm,
                 "--grid", grid);
@@ -77,7 +77,7 @@ final class RetrainBench implements Callable<Integer> {
             port = s.getLocalPort();
         }
         Path trainerLog = work.resolve("trainer.log");
-        Process trainer = io.mlserve.server.cli.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
+        Process trainer = io.mlserve.app.TrainerProcess.start(trainerLog, "TrainerMain", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--registry", registry.toString(), "--data", data.toString(), "--config",
                 data.resolve("mlserve.yaml").toString(), "--spark-master", master);
         List<double[]> rows = new ArrayList<>();

@@ -1,11 +1,11 @@
 package io.mlserve.bench;
 
+import io.mlserve.app.ServerProcess;
 import io.mlserve.proto.inference.ModelInferRequest;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.runtime.TensorBatch;
 import io.mlserve.runtime.onnx.ExampleModels;
-import io.mlserve.server.cli.ServerProcess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -180,9 +180,9 @@ final class ServedBench implements Callable<Integer> {
      */
     private Integer demo() throws Exception {
         Path work = Files.createTempDirectory("mlserve-served-demo");
-        Path repo = io.mlserve.server.examples.ChurnExample.writeTo(work.resolve("example")).resolveSibling("models");
+        Path repo = io.mlserve.examples.ChurnExample.writeTo(work.resolve("example")).resolveSibling("models");
         Path dir = out != null ? Files.createDirectories(out) : work;
-        ModelInferRequest request = request(io.mlserve.server.examples.ChurnExample.MODEL);
+        ModelInferRequest request = request(io.mlserve.examples.ChurnExample.MODEL);
         Path body = dir.resolve("request.grpc");
         Files.write(body, grpcFrame(request));
         List<String> args = new ArrayList<>(List.of("--model-repository", repo.toString()));

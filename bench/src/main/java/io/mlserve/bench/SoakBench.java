@@ -209,7 +209,7 @@ final class SoakBench implements Callable<Integer> {
                 cmd.add(arg);
             }
         }
-        cmd.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.mlserve.server.cli.Main",
+        cmd.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.mlserve.app.Main",
                 "serve", "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--metrics-port", "0",
                 "--model-repository", repo.toString(), "--data-dir", base.resolve("data").toString(),
                 "--repository-poll-secs", "5"));

@@ -1,41 +1,41 @@
 package io.mlserve.server;
 
-import io.mlserve.server.time.ServerClock;
 import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.mlserve.featurecache.CsvSnapshot;
 import io.mlserve.featurecache.FeatureStore;
 import io.mlserve.featurecache.Snapshots;
-import io.mlserve.server.config.ServerConfigFile;
 import io.mlserve.featurecache.kafka.FeatureIngester;
 import io.mlserve.proto.inference.GRPCInferenceServiceGrpc;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.runtime.ModelSession;
+import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.server.drift.DriftEventPublisher;
+import io.mlserve.server.drift.DriftMonitor;
+import io.mlserve.server.drift.GrpcOutcomeService;
+import io.mlserve.server.drift.PredictionLog;
+import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.server.features.FeatureApi;
 import io.mlserve.server.features.GrpcFeatureService;
 import io.mlserve.server.features.GrpcPredictionService;
 import io.mlserve.server.features.PredictHandler;
-import io.mlserve.runtime.ModelSession;
 import io.mlserve.server.http.MetricsHandler;
 import io.mlserve.server.http.RestHandler;
-import io.mlserve.server.inference.GrpcInferenceService;
 import io.mlserve.server.inference.BatchRunner;
+import io.mlserve.server.inference.GrpcInferenceService;
 import io.mlserve.server.inference.InferenceCore;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.metrics.ServerMetrics;
+import io.mlserve.server.monitoring.GrpcDriftService;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
-import io.mlserve.server.drift.DriftEventPublisher;
-import io.mlserve.server.drift.DriftMonitor;
-import io.mlserve.topics.TopicConsumer;
-import io.mlserve.proto.v1.DriftEvent;
-import io.mlserve.proto.v1.DriftKind;
-import io.mlserve.server.monitoring.GrpcDriftService;
-import io.mlserve.server.drift.PredictionLog;
-import io.mlserve.server.drift.QualityMonitor;
-import io.mlserve.server.drift.GrpcOutcomeService;
 import io.mlserve.server.retrain.RetrainBridge;
+import io.mlserve.server.time.ServerClock;
+import io.mlserve.topics.TopicConsumer;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -103,7 +103,7 @@ public final class MlServer implements AutoCloseable {
     private TopicConsumer outcomeConsumer;
     private DriftMonitor driftMonitor;
     private DriftEventPublisher driftPublisher;
-    private io.mlserve.registry.AuditLog audit;
+    private io.mlserve.security.AuditLog audit;
     private io.mlserve.registry.RegistrySource source;
     private io.mlserve.server.rollout.RepositoryPoller poller;
     private io.mlserve.server.rollout.RolloutManager rollout;
@@ -343,9 +343,9 @@ public final class MlServer implements AutoCloseable {
      */
     private void startRegistry() throws IOException {
         RegistryOptions reg = options.registry();
-        audit = new io.mlserve.registry.AuditLog(reg.auditLog() != null ? reg.auditLog()
+        audit = new io.mlserve.security.AuditLog(reg.auditLog() != null ? reg.auditLog()
                 : options.dataDir().resolve("audit.log"));
-        io.mlserve.server.repository.RolloutStates states = new io.mlserve.server.repository.RolloutStates(
+        io.mlserve.rollout.RolloutStates states = new io.mlserve.rollout.RolloutStates(
                 reg.stateDir() != null ? reg.stateDir() : options.dataDir().resolve("rollout"));
         if (reg.mlflowUri() != null) {
             java.nio.file.Files.createDirectories(options.modelRepository());

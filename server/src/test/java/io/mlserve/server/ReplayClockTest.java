@@ -18,7 +18,7 @@ import io.mlserve.proto.v1.ReadFeaturesRequest;
 import io.mlserve.proto.v1.ReportOutcomesRequest;
 import io.mlserve.proto.v1.WriteFeaturesRequest;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import java.nio.file.Path;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;

@@ -3,7 +3,7 @@ package io.mlserve.bench.jmh;
 import io.mlserve.featurecache.FeatureRow;
 import io.mlserve.featurecache.FeatureTable;
 import io.mlserve.featurecache.FeatureView;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -8,33 +8,33 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.Status;
+import io.mlserve.drift.QualityJoin;
 import io.mlserve.proto.inference.ModelMetadataResponse;
 import io.mlserve.proto.inference.RepositoryIndexResponse;
 import io.mlserve.proto.inference.ServerMetadataResponse;
-import io.mlserve.server.inference.InferenceError;
+import io.mlserve.proto.v1.DriftEvent;
+import io.mlserve.proto.v1.DriftKind;
+import io.mlserve.proto.v1.Outcome;
+import io.mlserve.proto.v1.PredictRequest;
+import io.mlserve.proto.v1.ReadFeaturesRequest;
+import io.mlserve.proto.v1.ReadFeaturesResponse;
+import io.mlserve.proto.v1.ReportOutcomesRequest;
+import io.mlserve.proto.v1.WriteFeaturesResponse;
+import io.mlserve.security.Role;
+import io.mlserve.server.drift.GrpcOutcomeService;
+import io.mlserve.server.drift.QualityMonitor;
+import io.mlserve.server.features.FeatureApi;
+import io.mlserve.server.features.PredictHandler;
 import io.mlserve.server.inference.InferenceCore;
+import io.mlserve.server.inference.InferenceError;
 import io.mlserve.server.inference.ModelAdmin;
 import io.mlserve.server.inference.RequestContext;
 import io.mlserve.server.inference.TensorRequest;
-import io.mlserve.security.Role;
-import io.mlserve.server.features.FeatureApi;
-import io.mlserve.server.features.PredictHandler;
-import io.mlserve.proto.v1.DriftEvent;
-import io.mlserve.proto.v1.DriftKind;
-import io.mlserve.proto.v1.PredictRequest;
 import io.mlserve.server.monitoring.DriftReports;
-import io.mlserve.server.drift.GrpcOutcomeService;
-import io.mlserve.server.drift.QualityMonitor;
-import io.mlserve.drift.QualityJoin;
-import io.mlserve.proto.v1.Outcome;
-import io.mlserve.proto.v1.ReportOutcomesRequest;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.retrain.RetrainBridge;
 import io.mlserve.server.retrain.RetrainStatus;
-import io.mlserve.proto.v1.ReadFeaturesRequest;
-import io.mlserve.proto.v1.ReadFeaturesResponse;
-import io.mlserve.proto.v1.WriteFeaturesResponse;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
@@ -668,7 +668,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
 
     /** GET /v1/audit[?model=M][&action=A][&limit=N]: the last N audit records (default 100), oldest first. */
     private FullHttpResponse audit(java.util.Map<String, java.util.List<String>> q) throws IOException {
-        io.mlserve.registry.AuditLog log = repository.audit();
+        io.mlserve.security.AuditLog log = repository.audit();
         if (log == null) {
             return error(404, "this server keeps no audit log");
         }

@@ -117,7 +117,7 @@ public final class BatchRunner implements BatchExecutor<QueuedRequest> {
     }
 
     /** Each row's score (the first value of the first output, when it is FP32 and was computed) for the rollout. */
-    private void recordScores(io.mlserve.registry.ArmRecorder arm, RunOutputs out, int rows, Set<String> computed) {
+    private void recordScores(io.mlserve.rollout.ArmRecorder arm, RunOutputs out, int rows, Set<String> computed) {
         io.mlserve.runtime.TensorSpec first = signature.outputs().get(0);
         if (first.dataType() != io.mlserve.runtime.DataType.FP32
                 || (computed != null && !computed.contains(first.name()))) {

@@ -1,6 +1,5 @@
 package io.mlserve.server.inference;
 
-import java.util.concurrent.CompletableFuture;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -28,6 +27,7 @@ import io.mlserve.proto.inference.ServerMetadataRequest;
 import io.mlserve.proto.inference.ServerMetadataResponse;
 import io.mlserve.proto.inference.ServerReadyRequest;
 import io.mlserve.proto.inference.ServerReadyResponse;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The Open Inference Protocol gRPC service (plus Triton's streaming, config, statistics and repository

@@ -2,13 +2,13 @@ package io.mlserve.server.inference;
 
 import io.grpc.Status;
 import io.mlserve.batching.BatchingConfig;
+import io.mlserve.security.Guard;
+import io.mlserve.security.Principal;
 import io.mlserve.server.metrics.ServerMetrics;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
 import io.mlserve.server.repository.ModelState;
 import io.mlserve.server.repository.ServedVersion;
-import io.mlserve.security.Guard;
-import io.mlserve.security.Principal;
 import java.util.Set;
 
 /**

@@ -1,10 +1,10 @@
 package io.mlserve.server.monitoring;
 
-import io.mlserve.server.drift.VersionDrift;
 import io.grpc.Status;
 import io.mlserve.drift.DriftDetector;
 import io.mlserve.proto.v1.DriftReport;
 import io.mlserve.proto.v1.FeatureDrift;
+import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.inference.InferenceError;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;

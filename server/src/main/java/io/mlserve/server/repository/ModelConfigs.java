@@ -5,15 +5,15 @@ import com.google.protobuf.util.JsonFormat;
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.batching.QueuePolicy;
 import io.mlserve.proto.inference.ModelConfig;
-import io.mlserve.proto.v1.RolloutMode;
 import io.mlserve.proto.inference.ModelDynamicBatching;
-import io.mlserve.proto.inference.ModelQueuePolicy;
 import io.mlserve.proto.inference.ModelInput;
 import io.mlserve.proto.inference.ModelInstanceGroup;
 import io.mlserve.proto.inference.ModelOutput;
 import io.mlserve.proto.inference.ModelParameter;
+import io.mlserve.proto.inference.ModelQueuePolicy;
 import io.mlserve.proto.inference.ModelVersionPolicy;
 import io.mlserve.proto.inference.ModelWarmup;
+import io.mlserve.proto.v1.RolloutMode;
 import io.mlserve.runtime.DataType;
 import io.mlserve.runtime.Device;
 import io.mlserve.runtime.ModelLoadException;
@@ -173,9 +173,9 @@ public final class ModelConfigs {
     }
 
     /** The rollout's limits with the defaults filled in. */
-    public static io.mlserve.registry.RolloutDecision.Criteria rolloutCriteria(ModelConfig config) {
+    public static io.mlserve.rollout.RolloutDecision.Criteria rolloutCriteria(ModelConfig config) {
         io.mlserve.proto.inference.ModelRolloutConfig r = config.getRollout();
-        return new io.mlserve.registry.RolloutDecision.Criteria(r.getMinRequests() > 0 ? r.getMinRequests() : 200,
+        return new io.mlserve.rollout.RolloutDecision.Criteria(r.getMinRequests() > 0 ? r.getMinRequests() : 200,
                 r.getMaxErrorRate() > 0 ? r.getMaxErrorRate() : 0.01, r.getMaxP99Ratio() > 0 ? r.getMaxP99Ratio() : 2.0,
                 r.getP99SlackMs() > 0 ? r.getP99SlackMs() : 5.0, r.getMaxScorePsi() > 0 ? r.getMaxScorePsi() : 0.25, r.getMaxAucDrop() > 0 ? r.getMaxAucDrop() : 0.02);
     }

@@ -1,8 +1,7 @@
 package io.mlserve.server.repository;
 
-import io.mlserve.proto.v1.RolloutMode;
-
 import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.proto.v1.RolloutMode;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 

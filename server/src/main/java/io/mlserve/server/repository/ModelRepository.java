@@ -1,32 +1,33 @@
 package io.mlserve.server.repository;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.proto.inference.ModelConfig;
+import io.mlserve.registry.FileSystemSource;
+import io.mlserve.registry.VersionChecksum;
+import io.mlserve.rollout.Roles;
+import io.mlserve.rollout.RolloutState;
+import io.mlserve.rollout.RolloutStates;
 import io.mlserve.runtime.ModelLoadException;
 import io.mlserve.runtime.ModelSession;
 import io.mlserve.runtime.SessionConfig;
 import io.mlserve.runtime.Warmup;
 import io.mlserve.runtime.WarmupSample;
-import io.mlserve.registry.AuditLog;
-import io.mlserve.registry.FileSystemSource;
-import io.mlserve.registry.VersionChecksum;
+import io.mlserve.security.AuditLog;
 import io.mlserve.server.drift.VersionDrift;
 import io.mlserve.server.metrics.ServerMetrics;
-import io.mlserve.server.repository.RolloutState;
-import io.mlserve.server.repository.RolloutStates;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.HashMap;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -239,15 +240,9 @@ public final class ModelRepository implements AutoCloseable {
             long champion = 0;
             long challenger = 0;
             if (rollout && !candidates.isEmpty()) {
-                Map<String, Long> named = roles.apply(name);
-                long newest = candidates.stream().mapToLong(Long::longValue).max().orElse(0);
-                champion = pick(named.get("champion"), candidates, state.champion() > 0
-                        && candidates.contains(state.champion()) ? state.champion() : newest);
-                challenger = named.isEmpty() ? (newest > champion ? newest : 0)
-                        : pick(named.get("challenger"), candidates, 0);
-                if (challenger == champion) {
-                    challenger = 0;
-                }
+                Roles chosen = Roles.select(candidates, state, roles.apply(name));
+                champion = chosen.champion();
+                challenger = chosen.challenger();
                 selected.add(champion);
                 if (challenger > 0) {
                     selected.add(challenger);
@@ -338,11 +333,6 @@ public final class ModelRepository implements AutoCloseable {
                     : ", " + ModelConfigs.label(roles.mode()) + " challenger " + roles.challenger().versionLabel()) + ")");
             return entry;
         }
-    }
-
-    /** The registry's named version when it is a candidate, else the fallback. */
-    private static long pick(Long named, List<Long> candidates, long fallback) {
-        return named != null && candidates.contains(named) ? named : fallback;
     }
 
     /**

@@ -8,16 +8,17 @@ import io.mlserve.proto.v1.ArmEvidence;
 import io.mlserve.proto.v1.RolloutAction;
 import io.mlserve.proto.v1.RolloutMode;
 import io.mlserve.proto.v1.RolloutStatus;
-import io.mlserve.registry.ArmRecorder;
+import io.mlserve.proto.v1.RolloutVerdict;
 import io.mlserve.registry.RegistrySource;
-import io.mlserve.registry.RolloutDecision;
+import io.mlserve.rollout.ArmRecorder;
+import io.mlserve.rollout.RolloutDecision;
+import io.mlserve.rollout.RolloutState;
+import io.mlserve.rollout.RolloutStates;
 import io.mlserve.server.drift.QualityMonitor;
 import io.mlserve.server.metrics.RegistryMetrics;
 import io.mlserve.server.repository.ModelConfigs;
 import io.mlserve.server.repository.ModelEntry;
 import io.mlserve.server.repository.ModelRepository;
-import io.mlserve.server.repository.RolloutState;
-import io.mlserve.server.repository.RolloutStates;
 import io.mlserve.server.repository.ServedVersion;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -165,14 +166,14 @@ public final class RolloutManager implements AutoCloseable {
         last.put(e.name(), new Judged(result, r.champion().versionLabel(), champ, champAuc,
                 r.challenger().versionLabel(), chall, challAuc));
         windows.put(e.name(), new Window(w.champion(), w.challenger(), now));
-        metrics.judged(e.name(), result.verdict().name().toLowerCase(java.util.Locale.ROOT));
+        metrics.judged(e.name(), RolloutDecision.label(result.verdict()));
         LOG.info("rollout of {}: challenger {} vs champion {}: {} {}", e.name(), r.challenger().versionLabel(),
                 r.champion().versionLabel(), result.verdict(), result.reasons());
         ObjectNode evidence = evidence(result, champ, champAuc, chall, challAuc);
-        if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
+        if (result.verdict() == RolloutVerdict.ROLLOUT_VERDICT_PROMOTE && !config.getRollout().getNoAutoPromote()) {
             apply(e.name(), "rollout", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), r.champion().version(),
                     r.challenger().version(), evidence, s -> s.withChampion(r.challenger().version()), r);
-        } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
+        } else if (result.verdict() == RolloutVerdict.ROLLOUT_VERDICT_ROLLBACK && !config.getRollout().getNoAutoRollback()) {
             apply(e.name(), "rollout", label(RolloutAction.ROLLOUT_ACTION_ROLLBACK), r.challenger().version(),
                     r.champion().version(), evidence, s -> s.reject(r.challenger().version()), r);
         }
@@ -289,14 +290,14 @@ public final class RolloutManager implements AutoCloseable {
                 RolloutDecision.Auc.NONE);
         last.put(model, new Judged(result, r.champion().versionLabel(), champ, Double.NaN,
                 r.challenger().versionLabel(), chall, Double.NaN));
-        metrics.judged(model, result.verdict().name().toLowerCase(java.util.Locale.ROOT));
+        metrics.judged(model, RolloutDecision.label(result.verdict()));
         LOG.info("rollout of {}: challenger {} vs champion {} pooled from {} replicas: {} {}", model, challenger,
                 champion, replicas, result.verdict(), result.reasons());
         ObjectNode evidence = evidence(result, champ, Double.NaN, chall, Double.NaN).put("replicas", replicas);
-        if (result.verdict() == RolloutDecision.Verdict.PROMOTE && !config.getRollout().getNoAutoPromote()) {
+        if (result.verdict() == RolloutVerdict.ROLLOUT_VERDICT_PROMOTE && !config.getRollout().getNoAutoPromote()) {
             apply(model, "rollout", label(RolloutAction.ROLLOUT_ACTION_PROMOTE), champion, challenger, evidence,
                     s -> s.withChampion(challenger), r);
-        } else if (result.verdict() == RolloutDecision.Verdict.ROLLBACK && !config.getRollout().getNoAutoRollback()) {
+        } else if (result.verdict() == RolloutVerdict.ROLLOUT_VERDICT_ROLLBACK && !config.getRollout().getNoAutoRollback()) {
             apply(model, "rollout", label(RolloutAction.ROLLOUT_ACTION_ROLLBACK), challenger, champion, evidence,
                     s -> s.reject(challenger), r);
         }
@@ -312,8 +313,7 @@ public final class RolloutManager implements AutoCloseable {
 
     private static ObjectNode evidence(RolloutDecision.Result r, ArmRecorder.Window champ, double champAuc,
                                        ArmRecorder.Window chall, double challAuc) {
-        ObjectNode n = JsonNodeFactory.instance.objectNode().put("verdict", r.verdict().name().toLowerCase(
-                java.util.Locale.ROOT));
+        ObjectNode n = JsonNodeFactory.instance.objectNode().put("verdict", RolloutDecision.label(r.verdict()));
         r.reasons().forEach(n.putArray("reasons")::add);
         arm(n.putObject("champion"), champ, r.championP99Ms(), champAuc);
         arm(n.putObject("challenger"), chall, r.challengerP99Ms(), challAuc);
@@ -489,7 +489,7 @@ public final class RolloutManager implements AutoCloseable {
         s.rejected().forEach(v -> b.addRejected(Long.toString(v)));
         Judged j = last.get(model);
         if (j != null) {
-            b.setLastDecision(j.result().verdict().name().toLowerCase(java.util.Locale.ROOT))
+            b.setLastDecision(RolloutDecision.label(j.result().verdict()))
                     .addAllLastReasons(j.result().reasons())
                     .setLastChampion(arm(j.championVersion(), j.champion(), j.result().championP99Ms(),
                             j.championAuc()))

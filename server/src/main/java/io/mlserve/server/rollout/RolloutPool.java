@@ -2,7 +2,7 @@ package io.mlserve.server.rollout;
 
 import io.mlserve.proto.v1.ArmWindow;
 import io.mlserve.proto.v1.RolloutEvidence;
-import io.mlserve.registry.ArmRecorder;
+import io.mlserve.rollout.ArmRecorder;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;

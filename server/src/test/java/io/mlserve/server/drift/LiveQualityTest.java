@@ -21,7 +21,7 @@ import io.mlserve.runtime.onnx.Preprocessing;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import io.mlserve.featurecache.kafka.KafkaBroker;
 import java.nio.file.Files;
 import java.nio.file.Path;

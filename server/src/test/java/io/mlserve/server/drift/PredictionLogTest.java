@@ -16,7 +16,7 @@ import io.mlserve.proto.v1.WriteFeaturesRequest;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import io.prometheus.metrics.core.metrics.Counter;
 import java.net.ServerSocket;
 import java.nio.file.Path;

@@ -22,7 +22,7 @@ import io.mlserve.server.ServerOptions;
 import io.mlserve.server.Tensors;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;

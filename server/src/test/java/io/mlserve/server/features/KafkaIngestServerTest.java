@@ -12,7 +12,7 @@ import io.mlserve.proto.v1.PredictionServiceGrpc;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

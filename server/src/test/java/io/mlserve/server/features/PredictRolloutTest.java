@@ -11,7 +11,7 @@ import io.mlserve.server.RegistryOptions;
 import io.mlserve.server.ServerOptions;
 import io.mlserve.server.TestServer;
 import io.mlserve.server.config.ServerConfigFile;
-import io.mlserve.server.examples.ChurnExample;
+import io.mlserve.examples.ChurnExample;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
