@@ -269,7 +269,7 @@ public final class MlServer implements AutoCloseable {
                 metrics.registrySync(), ROLLOUT_CHECK_MS, clock);
         if (options.registry().rolloutKafka() != null) {
             rollout.withPooledJudging(options.registry().rolloutKafka(), options.registry().rolloutTopic(),
-                    options.instanceName());
+                    options.instanceName(), options.registry().pollSecs());
         }
         if (retrain != null) {
             // a version a job published because the champion degraded may skip its canary: the rollout decides

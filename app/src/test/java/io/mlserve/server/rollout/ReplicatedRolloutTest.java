@@ -17,15 +17,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,14 +43,8 @@ class ReplicatedRolloutTest {
     Path dir;
 
     private static Map<String, byte[]> version(long v) throws Exception {
-        byte[] model = RegistrySyncTest.offset(v).toByteArray();
-        Map<String, byte[]> files = new TreeMap<>();
-        files.put("model.onnx", model);
-        files.put("metadata.json", ("{\"sha256\": \"" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                .digest(model)) + "\"}").getBytes(StandardCharsets.UTF_8));
-        files.put("config.json", ("{\"rollout\": {\"mode\": \"canary\", \"challenger_weight\": 0.5, "
-                + "\"window_seconds\": 2, \"min_requests\": " + MIN_REQUESTS + "}}").getBytes(StandardCharsets.UTF_8));
-        return files;
+        return MlflowServingTest.version(v, "{\"rollout\": {\"mode\": \"canary\", \"challenger_weight\": 0.5, "
+                + "\"window_seconds\": 2, \"min_requests\": " + MIN_REQUESTS + "}}");
     }
 
     /** A replica: its process and a channel to it. */

@@ -15,6 +15,7 @@ public final class RegistryMetrics {
     private final Gauge challenger;
     private final Counter judgements;
     private final Counter events;
+    private final Gauge judge;
 
     RegistryMetrics(PrometheusRegistry registry) {
         syncs = Counter.builder().name("mlserve_registry_syncs_total")
@@ -40,6 +41,15 @@ public final class RegistryMetrics {
         events = Counter.builder().name("mlserve_rollout_events_total")
                 .help("Role changes, by action (promote, rollback, set_champion, clear_rejected)")
                 .labelNames("model", "action").register(registry);
+        judge = Gauge.builder().name("mlserve_rollout_judge")
+                .help("1 while this replica decides rollouts: always when it judges its own traffic; with pooled "
+                        + "judging (--rollout-kafka), while it holds a judge's lease")
+                .register(registry);
+    }
+
+    /** Whether this replica decides rollouts now. */
+    public void judge(boolean judging) {
+        judge.set(judging ? 1 : 0);
     }
 
     public void sync(boolean ok, int errors) {

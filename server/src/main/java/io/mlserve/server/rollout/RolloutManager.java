@@ -57,6 +57,8 @@ public final class RolloutManager implements AutoCloseable {
     private final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
     /** Pooled judging across replicas, or null: this server judges its own traffic. */
     private RolloutPool pool;
+    /** How long a pooled pairing ahead of this replica waits for it to load the challenger (pooled judging). */
+    private long pollLagMs = MIN_POLL_LAG_MS;
     /** Per model, a version retrained after a quality alert, until it serves as the challenger (or is overtaken). */
     private final Map<String, Retrained> retrained = new ConcurrentHashMap<>();
 
@@ -98,13 +100,15 @@ public final class RolloutManager implements AutoCloseable {
      * One decision across replicas: this server sends its windows to {@code bootstrap}'s {@code topic} and judges the
      * pooled windows of every replica while it holds the judge's lease (see {@link RolloutPool}).
      */
-    public RolloutManager withPooledJudging(String bootstrap, String topic, String instance) {
+    public RolloutManager withPooledJudging(String bootstrap, String topic, String instance, int pollSecs) {
+        this.pollLagMs = Math.max(MIN_POLL_LAG_MS, 3_000L * pollSecs);
         this.pool = new RolloutPool(bootstrap, topic, instance).start(this::judgePooled);
         LOG.info("rollout: pooled judging over {} on {} as {}", topic, bootstrap, instance);
         return this;
     }
 
     private void tick() {
+        metrics.judge(pool == null || pool.judging());
         for (ModelEntry e : repository.models()) {
             try {
                 check(e);
@@ -258,6 +262,8 @@ public final class RolloutManager implements AutoCloseable {
 
     /** A pooled replica sends its windows at least this often, so the judge's pool fills while the window runs. */
     static final long POOL_WINDOW_MS = 1_000;
+    /** The least time a judge waits to load a challenger other replicas already serve (3 poll intervals if longer). */
+    static final long MIN_POLL_LAG_MS = 30_000;
 
     private static long windowMs(ModelConfig config) {
         return (config.getRollout().getWindowSeconds() > 0 ? config.getRollout().getWindowSeconds() : 60) * 1000L;
@@ -266,7 +272,9 @@ public final class RolloutManager implements AutoCloseable {
     /**
      * The lease holder's verdict on a pairing pooled from {@code replicas} replicas: waits (false) until the pooled
      * challenger has its requests and the window since the first evidence has passed; a pairing whose roles are no
-     * longer the model's (decided already, or overtaken) is dropped (true).
+     * longer the model's (decided already, or overtaken) is dropped (true). A pairing ahead of this replica — the
+     * same champion with a challenger it has not loaded yet, because the others polled the registry first — is kept
+     * for up to {@link #pollLagMs} from its first evidence, so the windows the others sent meanwhile still count.
      */
     private boolean judgePooled(String model, long champion, long challenger, ArmRecorder.Window champ,
                                 ArmRecorder.Window chall, int replicas, long firstMs) {
@@ -274,6 +282,11 @@ public final class RolloutManager implements AutoCloseable {
         ModelEntry.Rollout r = e == null ? null : e.rollout();
         if (r == null || r.champion() == null || r.challenger() == null || r.champion().version() != champion
                 || r.challenger().version() != challenger) {
+            boolean ahead = r != null && r.champion() != null && r.champion().version() == champion
+                    && (r.challenger() == null || r.challenger().version() < challenger);
+            if (ahead && clock.now() - firstMs < pollLagMs) {
+                return false;
+            }
             LOG.info("rollout of {}: pooled windows of {} vs {} dropped: the roles are no longer those", model,
                     challenger, champion);
             return true;

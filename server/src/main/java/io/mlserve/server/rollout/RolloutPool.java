@@ -49,18 +49,18 @@ final class RolloutPool implements AutoCloseable {
                       ArmRecorder.Window challengerWindow, int replicas, long firstMs);
     }
 
+    /** A model's champion and challenger as one replica's evidence names them. */
+    private record Pairing(String model, long champion, long challenger) {
+    }
+
     /** The pooled windows of one pairing. */
     private static final class Pooled {
-        final long champion;
-        final long challenger;
         final long firstMs;
         ArmRecorder.Window championWindow;
         ArmRecorder.Window challengerWindow;
         final java.util.Set<String> replicas = new java.util.TreeSet<>();
 
-        Pooled(long champion, long challenger, long firstMs) {
-            this.champion = champion;
-            this.challenger = challenger;
+        Pooled(long firstMs) {
             this.firstMs = firstMs;
         }
     }
@@ -74,7 +74,7 @@ final class RolloutPool implements AutoCloseable {
     private volatile boolean lease;
     private volatile Judge judge;
     /** Owned by the consumer thread. */
-    private final Map<String, Pooled> pools = new HashMap<>();
+    private final Map<Pairing, Pooled> pools = new HashMap<>();
     /** Records read since the last commit (consumer thread). */
     private boolean uncommitted;
 
@@ -187,13 +187,10 @@ final class RolloutPool implements AutoCloseable {
             LOG.warn("rollout: {}-{}@{} is not rollout evidence: skipped", r.topic(), r.partition(), r.offset());
             return;
         }
-        Pooled p = pools.get(e.getModelName());
-        if (p == null || p.champion != e.getChampion() || p.challenger != e.getChallenger()) {
-            // a new pairing starts the pool over (evidence of an older pairing arriving late starts one that the
-            // judge then finds stale and drops)
-            p = new Pooled(e.getChampion(), e.getChallenger(), e.getTimeMs());
-            pools.put(e.getModelName(), p);
-        }
+        // each pairing pools apart: a replica that has not yet seen a decision (its next poll will show it) sends
+        // windows of the old pairing, which the judge drops as stale without touching the current pairing's pool
+        Pooled p = pools.computeIfAbsent(new Pairing(e.getModelName(), e.getChampion(), e.getChallenger()),
+                k -> new Pooled(e.getTimeMs()));
         p.championWindow = plus(p.championWindow, window(e.getChampionWindow()));
         p.challengerWindow = plus(p.challengerWindow, window(e.getChallengerWindow()));
         p.replicas.add(e.getInstance());
@@ -202,9 +199,9 @@ final class RolloutPool implements AutoCloseable {
 
     private void decide() {
         Judge j = judge;
-        pools.entrySet().removeIf(en -> j.judge(en.getKey(), en.getValue().champion, en.getValue().challenger,
-                en.getValue().championWindow, en.getValue().challengerWindow, en.getValue().replicas.size(),
-                en.getValue().firstMs));
+        pools.entrySet().removeIf(en -> j.judge(en.getKey().model(), en.getKey().champion(),
+                en.getKey().challenger(), en.getValue().championWindow, en.getValue().challengerWindow,
+                en.getValue().replicas.size(), en.getValue().firstMs));
         if (pools.isEmpty() && uncommitted) {
             // nothing pooling: what was read is decided or stale; a successor need not read it again
             consumer.commitSync();

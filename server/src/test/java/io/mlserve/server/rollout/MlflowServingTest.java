@@ -30,14 +30,21 @@ class MlflowServingTest {
     Path dir;
 
     private static Map<String, byte[]> version(long v) throws Exception {
+        return version(v, """
+                {"rollout": {"mode": "canary", "challenger_weight": 0.5, "window_seconds": 1, "min_requests": 200}}""");
+    }
+
+    /**
+     * A version's files as a publisher uploads them to MLflow: {@link RegistrySyncTest#offset} as model.onnx, its
+     * checksum in metadata.json, and {@code config} as config.json.
+     */
+    static Map<String, byte[]> version(long v, String config) throws Exception {
         byte[] model = RegistrySyncTest.offset(v).toByteArray();
         Map<String, byte[]> files = new TreeMap<>();
         files.put("model.onnx", model);
         files.put("metadata.json", ("{\"sha256\": \"" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
                 .digest(model)) + "\"}").getBytes(StandardCharsets.UTF_8));
-        files.put("config.json", """
-                {"rollout": {"mode": "canary", "challenger_weight": 0.5, "window_seconds": 1, "min_requests": 200}}"""
-                .getBytes(StandardCharsets.UTF_8));
+        files.put("config.json", config.getBytes(StandardCharsets.UTF_8));
         return files;
     }
 
