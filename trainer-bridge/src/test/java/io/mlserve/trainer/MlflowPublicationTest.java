@@ -30,16 +30,7 @@ class MlflowPublicationTest {
     Path dir;
 
     private Path config() throws Exception {
-        Path f = dir.resolve("mlserve.yaml");
-        Files.writeString(f, """
-                feature_views:
-                  - name: sensor
-                    entity_key: device
-                    features:
-                      - {name: temp, type: float32, default: nan}
-                      - {name: site, type: categorical, hash_buckets: 8, default: -1}
-                """);
-        return f;
+        return SensorView.writeConfig(dir);
     }
 
     /** Readings whose label follows the temperature. */
