@@ -196,6 +196,35 @@ public final class FeatureViewConfig {
     }
 
     private static IllegalArgumentException fail(String where, String key, String what) {
-        return new IllegalArgumentException(where + ": " + key + ": " + what);
+        return new IllegalArgumentException(where + ": " + printable(key + ": " + what));
+    }
+
+    /**
+     * {@code s} as one line of text for a message: control characters (a key may hold a line break) written as Java
+     * escapes, so a refusal stays one line whatever the file held.
+     */
+    public static String printable(String s) {
+        StringBuilder b = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean control = c < 0x20 || c == 0x7f || c == '\u2028' || c == '\u2029' || c == '\u0085';
+            if (control && b == null) {
+                b = new StringBuilder(s.length() + 8).append(s, 0, i);
+            }
+            if (b != null) {
+                if (!control) {
+                    b.append(c);
+                } else if (c == '\n') {
+                    b.append("\\n");
+                } else if (c == '\r') {
+                    b.append("\\r");
+                } else if (c == '\t') {
+                    b.append("\\t");
+                } else {
+                    b.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
+                }
+            }
+        }
+        return b == null ? s : b.toString();
     }
 }

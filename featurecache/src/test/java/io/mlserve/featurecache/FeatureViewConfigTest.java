@@ -43,4 +43,16 @@ class FeatureViewConfigTest {
                 {"name": "v", "entity_key": "id", "write_mode": true, "features": [{"name": "a"}]}"""))
                 .hasMessage("mlserve.yaml: feature_views[0].write_mode: expected a non-empty string");
     }
+
+    @Test
+    void aRefusalStaysOneLineWhateverTheKeyOrValueHolds() {
+        assertThatThrownBy(() -> parse("""
+                {"name": "v", "entity_key": "id", "write\\nmode": "merge", "features": [{"name": "a"}]}"""))
+                .hasMessageStartingWith("mlserve.yaml: feature_views[0].write\\nmode: unknown key;");
+        assertThatThrownBy(() -> parse("""
+                {"name": "v", "entity_key": "id", "write_mode": "a\\r\\u0001\\u2028b", "features": [{"name": "a"}]}"""))
+                .hasMessage("mlserve.yaml: feature_views[0].write_mode: expected merge or replace, got "
+                        + "'a\\r\\u0001\\u2028b'");
+        assertThat(FeatureViewConfig.printable("plain — ünïcode")).isEqualTo("plain — ünïcode");
+    }
 }
