@@ -4,19 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.mlserve.proto.v1.RolloutVerdict;
-import java.nio.file.Path;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The rollout's arithmetic: arm windows and the verdict per criterion. */
 class RolloutPiecesTest {
-    @TempDir
-    Path dir;
-
     private static final RolloutDecision.Criteria CRITERIA = new RolloutDecision.Criteria(100, 0.01, 2.0, 5.0, 0.25,
             0.02);
 

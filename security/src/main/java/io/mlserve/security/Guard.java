@@ -3,7 +3,6 @@ package io.mlserve.security;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.grpc.Context;
 import io.grpc.Status;
-import io.mlserve.security.AuditLog;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.Map;

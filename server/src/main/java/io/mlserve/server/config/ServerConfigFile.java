@@ -229,8 +229,9 @@ public record ServerConfigFile(Path modelRepository, Path dataDir, List<FeatureV
 
     /** A mistake in the config file; its message names the file and key. */
     public static final class ConfigException extends IllegalArgumentException {
+        /** One line, whatever the file held: control characters in the names and values it echoes are escaped. */
         public ConfigException(String message) {
-            super(message);
+            super(FeatureViewConfig.printable(message));
         }
     }
 }

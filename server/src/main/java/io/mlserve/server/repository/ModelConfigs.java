@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.mlserve.batching.BatchingConfig;
 import io.mlserve.batching.QueuePolicy;
+import io.mlserve.featurecache.FeatureViewConfig;
 import io.mlserve.proto.inference.ModelConfig;
 import io.mlserve.proto.inference.ModelDynamicBatching;
 import io.mlserve.proto.inference.ModelInput;
@@ -47,6 +48,18 @@ public final class ModelConfigs {
      * A JSON parser's complaint as one line: the JSON library's exception class and its "see this page" line
      * are left out.
      */
+    /**
+     * A refusal of {@code file} (null: none to name): one line that starts with the file, whatever the file held —
+     * control characters in names and values it echoes are escaped.
+     */
+    private static ModelLoadException refuse(Path file, String what) {
+        return new ModelLoadException(FeatureViewConfig.printable(file == null ? what : file + ": " + what));
+    }
+
+    private static ModelLoadException refuse(Path file, String what, Throwable cause) {
+        return new ModelLoadException(FeatureViewConfig.printable(file + ": " + what), cause);
+    }
+
     private static String parseError(String message) {
         String first = message == null ? "not valid JSON" : message.strip().lines().findFirst().orElse("not valid JSON");
         int colon = first.indexOf("Exception: ");
@@ -61,33 +74,33 @@ public final class ModelConfigs {
             try {
                 JsonFormat.parser().merge(Files.readString(file), b);
             } catch (InvalidProtocolBufferException e) {
-                throw new ModelLoadException(file + ": " + parseError(e.getMessage()));
+                throw refuse(file, parseError(e.getMessage()));
             } catch (IOException e) {
-                throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
+                throw refuse(file, "cannot read: " + e.getMessage(), e);
             }
         }
         if (!b.getName().isEmpty() && !b.getName().equals(modelName)) {
-            throw new ModelLoadException(file + ": name '" + b.getName() + "' differs from the directory name '"
+            throw refuse(file, "name '" + b.getName() + "' differs from the directory name '"
                     + modelName + "'");
         }
         if (!b.getPlatform().isEmpty() && !b.getPlatform().equals(PLATFORM)) {
-            throw new ModelLoadException(file + ": platform '" + b.getPlatform() + "' is not served; mlserve runs '"
+            throw refuse(file, "platform '" + b.getPlatform() + "' is not served; mlserve runs '"
                     + PLATFORM + "'");
         }
         if (!b.getBackend().isEmpty() && !b.getBackend().equals("onnxruntime")) {
-            throw new ModelLoadException(file + ": backend '" + b.getBackend() + "' is not served; use 'onnxruntime'");
+            throw refuse(file, "backend '" + b.getBackend() + "' is not served; use 'onnxruntime'");
         }
         if (b.getMaxBatchSize() < 0) {
-            throw new ModelLoadException(file + ": max_batch_size must be >= 0, got " + b.getMaxBatchSize());
+            throw refuse(file, "max_batch_size must be >= 0, got " + b.getMaxBatchSize());
         }
         ModelVersionPolicy policy = b.getVersionPolicy();
         if (policy.hasLatest() && policy.getLatest().getNumVersions() < 1) {
-            throw new ModelLoadException(file + ": version_policy.latest.num_versions must be >= 1");
+            throw refuse(file, "version_policy.latest.num_versions must be >= 1");
         }
         if (policy.hasSpecific()) {
             for (long v : policy.getSpecific().getVersionsList()) {
                 if (v < 1) {
-                    throw new ModelLoadException(file + ": version_policy.specific.versions must be positive, got " + v);
+                    throw refuse(file, "version_policy.specific.versions must be positive, got " + v);
                 }
             }
         }
@@ -103,7 +116,7 @@ public final class ModelConfigs {
         if (b.getDefaultModelFilename().isEmpty()) {
             b.setDefaultModelFilename(DEFAULT_MODEL_FILE);
         } else if (b.getDefaultModelFilename().contains("/") || b.getDefaultModelFilename().contains("..")) {
-            throw new ModelLoadException(file + ": default_model_filename must be a plain file name");
+            throw refuse(file, "default_model_filename must be a plain file name");
         }
         return b.setName(modelName).setPlatform(PLATFORM).setBackend("onnxruntime").build();
     }
@@ -146,22 +159,22 @@ public final class ModelConfigs {
     /** The rollout block's mode, routing and limits (0 and "" mean the default). */
     static void checkRollout(io.mlserve.proto.inference.ModelRolloutConfig r, Path file) throws ModelLoadException {
         if (mode(r.getMode()) == null) {
-            throw new ModelLoadException(file + ": rollout.mode must be off, canary or shadow, got '" + r.getMode()
+            throw refuse(file, "rollout.mode must be off, canary or shadow, got '" + r.getMode()
                     + "'");
         }
         if (!java.util.Set.of("", "entity", "request").contains(r.getSticky())) {
-            throw new ModelLoadException(file + ": rollout.sticky must be entity or request, got '" + r.getSticky()
+            throw refuse(file, "rollout.sticky must be entity or request, got '" + r.getSticky()
                     + "'");
         }
         if (r.getChallengerWeight() < 0 || r.getChallengerWeight() > 1) {
-            throw new ModelLoadException(file + ": rollout.challenger_weight must be in [0, 1], got "
+            throw refuse(file, "rollout.challenger_weight must be in [0, 1], got "
                     + r.getChallengerWeight());
         }
         if (r.getMaxErrorRate() < 0 || r.getMaxErrorRate() > 1 || r.getMaxP99Ratio() < 0 || r.getP99SlackMs() < 0
                 || r.getMaxScorePsi() < 0
                 || r.getMaxAucDrop() < 0 || r.getMaxAucDrop() > 1 || r.getEmergencyMargin() < 0
                 || r.getEmergencyMargin() > 1) {
-            throw new ModelLoadException(file + ": rollout limits must be >= 0 (max_error_rate, max_auc_drop and "
+            throw refuse(file, "rollout limits must be >= 0 (max_error_rate, max_auc_drop and "
                     + "emergency_margin at most 1)");
         }
     }
@@ -185,34 +198,34 @@ public final class ModelConfigs {
     /** The drift block's methods and ranges (0 and "" mean the default). */
     static void checkDrift(io.mlserve.proto.inference.ModelDriftConfig d, Path file) throws ModelLoadException {
         if (!d.getNumericMethod().isEmpty() && !java.util.Set.of("psi", "ks", "js").contains(d.getNumericMethod())) {
-            throw new ModelLoadException(file + ": drift.numeric_method: expected psi, ks or js, got '"
+            throw refuse(file, "drift.numeric_method: expected psi, ks or js, got '"
                     + d.getNumericMethod() + "'");
         }
         if (!d.getCategoricalMethod().isEmpty()
                 && !java.util.Set.of("chi2", "js", "psi").contains(d.getCategoricalMethod())) {
-            throw new ModelLoadException(file + ": drift.categorical_method: expected chi2, js or psi, got '"
+            throw refuse(file, "drift.categorical_method: expected chi2, js or psi, got '"
                     + d.getCategoricalMethod() + "'");
         }
         if (d.getDatasetShare() < 0 || d.getDatasetShare() > 1) {
-            throw new ModelLoadException(file + ": drift.dataset_share: expected a share in (0, 1], got "
+            throw refuse(file, "drift.dataset_share: expected a share in (0, 1], got "
                     + d.getDatasetShare());
         }
         if (d.getPsiThreshold() < 0 || d.getKsThreshold() < 0 || d.getJsThreshold() < 0 || d.getChi2PValue() < 0
                 || d.getChi2PValue() >= 1 || d.getQualityMinAuc() < 0 || d.getQualityMinAuc() > 1
                 || d.getQualityThreshold() < 0 || d.getQualityThreshold() >= 1) {
-            throw new ModelLoadException(file + ": drift: thresholds must not be negative, chi2_p_value and "
+            throw refuse(file, "drift: thresholds must not be negative, chi2_p_value and "
                     + "quality_threshold below 1, quality_min_auc at most 1");
         }
         if (d.getQualityWindowPairs() == 1) {
-            throw new ModelLoadException(file + ": drift.quality_window_pairs: at least 2 (0 = 1000)");
+            throw refuse(file, "drift.quality_window_pairs: at least 2 (0 = 1000)");
         }
         if (!d.getAlerts().isEmpty() && !java.util.Set.of("sequential", "windows").contains(d.getAlerts())) {
-            throw new ModelLoadException(file + ": drift.alerts: expected sequential or windows, got '"
+            throw refuse(file, "drift.alerts: expected sequential or windows, got '"
                     + d.getAlerts() + "'");
         }
         if (d.getSequentialK() < 0 || d.getSequentialH() < 0 || d.getImportanceShare() < 0
                 || d.getImportanceShare() > 1) {
-            throw new ModelLoadException(file + ": drift: sequential_k and sequential_h must not be negative, "
+            throw refuse(file, "drift: sequential_k and sequential_h must not be negative, "
                     + "importance_share must be a share in (0, 1]");
         }
     }
@@ -222,33 +235,33 @@ public final class ModelConfigs {
             throws ModelLoadException {
         for (String kind : r.getOnList()) {
             if (!RETRAIN_ON.contains(kind)) {
-                throw new ModelLoadException(file + ": retrain.on: '" + kind + "' is not a drift kind; use "
+                throw refuse(file, "retrain.on: '" + kind + "' is not a drift kind; use "
                         + "data, prediction or quality");
             }
         }
         String algorithm = r.getTrain().getAlgorithm();
         if (!algorithm.isEmpty() && !java.util.Set.of("lr", "gbt", "mlp").contains(algorithm)) {
-            throw new ModelLoadException(file + ": retrain.train.algorithm: expected lr, gbt or mlp, got '" + algorithm
+            throw refuse(file, "retrain.train.algorithm: expected lr, gbt or mlp, got '" + algorithm
                     + "'");
         }
         if (r.getTrain().getTrees() < 0 || r.getTrain().getDepth() < 0 || r.getTrain().getHoldout() < 0
                 || r.getTrain().getHoldout() >= 1) {
-            throw new ModelLoadException(file + ": retrain.train: trees and depth must be >= 0 and holdout in [0, 1)");
+            throw refuse(file, "retrain.train: trees and depth must be >= 0 and holdout in [0, 1)");
         }
         if (!(r.getMinSeverity() >= 0)) {
-            throw new ModelLoadException(file + ": retrain.min_severity must be >= 0");
+            throw refuse(file, "retrain.min_severity must be >= 0");
         }
         io.mlserve.proto.v1.TrainSpec t = r.getTrain();
         if (t.hasThreshold() && t.hasCostRatio()) {
-            throw new ModelLoadException(file + ": retrain.train: give threshold (used as it is) or cost_ratio (a "
+            throw refuse(file, "retrain.train: give threshold (used as it is) or cost_ratio (a "
                     + "threshold is chosen for it), not both");
         }
         if (t.hasThreshold() && !(t.getThreshold() > 0 && t.getThreshold() < 1)) {
-            throw new ModelLoadException(file + ": retrain.train.threshold must be in (0, 1), got "
+            throw refuse(file, "retrain.train.threshold must be in (0, 1), got "
                     + t.getThreshold());
         }
         if (t.hasCostRatio() && !(t.getCostRatio() > 0 && Double.isFinite(t.getCostRatio()))) {
-            throw new ModelLoadException(file + ": retrain.train.cost_ratio must be a positive number (a false "
+            throw refuse(file, "retrain.train.cost_ratio must be a positive number (a false "
                     + "negative costs this many false positives), got " + t.getCostRatio());
         }
     }
@@ -284,7 +297,7 @@ public final class ModelConfigs {
         int instances = 0;
         for (ModelInstanceGroup g : config.getInstanceGroupList()) {
             if (g.getCount() < 0) {
-                throw new ModelLoadException(file + ": instance_group count must be >= 0, got " + g.getCount());
+                throw refuse(file, "instance_group count must be >= 0, got " + g.getCount());
             }
             instances += Math.max(1, g.getCount());
         }
@@ -297,11 +310,11 @@ public final class ModelConfigs {
             }
             ModelDynamicBatching d = config.getDynamicBatching();
             if (config.getMaxBatchSize() == 0) {
-                throw new ModelLoadException(file + ": dynamic_batching needs max_batch_size > 0");
+                throw refuse(file, "dynamic_batching needs max_batch_size > 0");
             }
             int levels = (int) Math.max(1, d.getPriorityLevels());
             if (d.getPriorityLevels() > 1 && d.getDefaultPriorityLevel() == 0) {
-                throw new ModelLoadException(file + ": dynamic_batching.default_priority_level is required when "
+                throw refuse(file, "dynamic_batching.default_priority_level is required when "
                         + "priority_levels is " + d.getPriorityLevels());
             }
             int defaultLevel = (int) Math.max(1, d.getDefaultPriorityLevel());
@@ -311,7 +324,7 @@ public final class ModelConfigs {
             for (java.util.Map.Entry<Long, ModelQueuePolicy> e : d.getPriorityQueuePolicyMap().entrySet()) {
                 long level = e.getKey();
                 if (level < 1 || level > levels) {
-                    throw new ModelLoadException(file + ": dynamic_batching.priority_queue_policy has level " + level
+                    throw refuse(file, "dynamic_batching.priority_queue_policy has level " + level
                             + "; levels are 1.." + levels);
                 }
                 policies[(int) level - 1] = policy(e.getValue());
@@ -320,7 +333,7 @@ public final class ModelConfigs {
             return new BatchingConfig(config.getMaxBatchSize(), true, preferred, d.getMaxQueueDelayMicroseconds(),
                     d.getPreserveOrdering(), levels, defaultLevel, policies, instances);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(file + ": " + e.getMessage());
+            throw refuse(file, e.getMessage());
         }
     }
 
@@ -355,7 +368,7 @@ public final class ModelConfigs {
                 case 0 -> SessionConfig.Optimization.BASIC;
                 case 1 -> SessionConfig.Optimization.EXTENDED;
                 case 2 -> SessionConfig.Optimization.ALL;
-                default -> throw new ModelLoadException(file + ": optimization.graph.level must be -1, 0, 1 or 2, got "
+                default -> throw refuse(file, "optimization.graph.level must be -1, 0, 1 or 2, got "
                         + level);
             });
         }
@@ -383,7 +396,7 @@ public final class ModelConfigs {
                 s = s.withCudnnConvAlgoSearch(params.get("cudnn_conv_algo_search").getStringValue());
             }
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(file + ": parameters: " + e.getMessage());
+            throw refuse(file, "parameters: " + e.getMessage());
         }
         return s;
     }
@@ -393,7 +406,7 @@ public final class ModelConfigs {
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            throw new ModelLoadException(file + ": parameters." + key + " must be an integer, got '" + v + "'");
+            throw refuse(file, "parameters." + key + " must be an integer, got '" + v + "'");
         }
     }
 
@@ -402,7 +415,7 @@ public final class ModelConfigs {
         try {
             return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
-            throw new ModelLoadException(file + ": parameters." + key + " must be an integer, got '" + v + "'");
+            throw refuse(file, "parameters." + key + " must be an integer, got '" + v + "'");
         }
     }
 
@@ -415,7 +428,7 @@ public final class ModelConfigs {
         if (v.equals("false") || v.equals("0")) {
             return false;
         }
-        throw new ModelLoadException(file + ": parameters." + key + " must be true or false, got '" + v + "'");
+        throw refuse(file, "parameters." + key + " must be true or false, got '" + v + "'");
     }
 
     /**
@@ -427,7 +440,7 @@ public final class ModelConfigs {
         if (batching) {
             for (TensorSpec in : sig.inputs()) {
                 if (!in.hasBatchDimension()) {
-                    throw new ModelLoadException(file + ": max_batch_size is " + config.getMaxBatchSize()
+                    throw refuse(file, "max_batch_size is " + config.getMaxBatchSize()
                             + " but input '" + in.name() + "' has no variable first dimension " + in);
                 }
             }
@@ -439,7 +452,7 @@ public final class ModelConfigs {
             ModelInput in = config.getInput(i);
             int idx = sig.inputIndex(in.getName());
             if (idx < 0) {
-                throw new ModelLoadException(file + ": input[" + i + "] '" + in.getName()
+                throw refuse(file, "input[" + i + "] '" + in.getName()
                         + "' is not an input of the model; its inputs are " + ModelSignature.names(sig.inputs()));
             }
             checkTensor(file, "input[" + i + "]", sig.inputs().get(idx), in.getDataType(), in.getDimsList(), batching);
@@ -448,7 +461,7 @@ public final class ModelConfigs {
             ModelOutput out = config.getOutput(i);
             int idx = sig.outputIndex(out.getName());
             if (idx < 0) {
-                throw new ModelLoadException(file + ": output[" + i + "] '" + out.getName()
+                throw refuse(file, "output[" + i + "] '" + out.getName()
                         + "' is not an output of the model; its outputs are " + ModelSignature.names(sig.outputs()));
             }
             checkTensor(file, "output[" + i + "]", sig.outputs().get(idx), out.getDataType(), out.getDimsList(),
@@ -460,36 +473,36 @@ public final class ModelConfigs {
     private static void checkFeatureBinding(io.mlserve.proto.inference.ModelFeatureBinding b, ModelSignature sig,
                                             Path file) throws ModelLoadException {
         if (b.getView().isEmpty()) {
-            throw new ModelLoadException(file + ": features.view: required");
+            throw refuse(file, "features.view: required");
         }
         if (b.getNamesCount() == 0) {
-            throw new ModelLoadException(file + ": features.names: list the view's features in the input's column order");
+            throw refuse(file, "features.names: list the view's features in the input's column order");
         }
         if (new java.util.HashSet<>(b.getNamesList()).size() != b.getNamesCount()) {
-            throw new ModelLoadException(file + ": features.names: a feature is listed twice");
+            throw refuse(file, "features.names: a feature is listed twice");
         }
         TensorSpec input;
         if (b.getInput().isEmpty()) {
             if (sig.inputs().size() != 1) {
-                throw new ModelLoadException(file + ": features.input: required, the model has inputs "
+                throw refuse(file, "features.input: required, the model has inputs "
                         + ModelSignature.names(sig.inputs()));
             }
             input = sig.inputs().get(0);
         } else {
             int idx = sig.inputIndex(b.getInput());
             if (idx < 0) {
-                throw new ModelLoadException(file + ": features.input '" + b.getInput() + "' is not an input of the model");
+                throw refuse(file, "features.input '" + b.getInput() + "' is not an input of the model");
             }
             input = sig.inputs().get(idx);
         }
         if (sig.inputs().size() != 1) {
-            throw new ModelLoadException(file + ": features: Predict feeds one input, the model has "
+            throw refuse(file, "features: Predict feeds one input, the model has "
                     + sig.inputs().size());
         }
         long[] shape = input.shape();
         if (input.dataType() != DataType.FP32 || shape.length != 2 || shape[0] != -1
                 || (shape[1] != -1 && shape[1] != b.getNamesCount())) {
-            throw new ModelLoadException(file + ": features: input '" + input.name() + "' is " + input
+            throw refuse(file, "features: input '" + input.name() + "' is " + input
                     + "; Predict feeds FP32 [-1, " + b.getNamesCount() + "] (one column per listed feature)");
         }
     }
@@ -497,7 +510,7 @@ public final class ModelConfigs {
     private static void checkTensor(Path file, String key, TensorSpec spec, io.mlserve.proto.inference.DataType type,
                                     List<Long> dims, boolean batching) throws ModelLoadException {
         if (type != io.mlserve.proto.inference.DataType.TYPE_INVALID && DataType.fromConfig(type) != spec.dataType()) {
-            throw new ModelLoadException(file + ": " + key + ".data_type " + type + " does not match the model's "
+            throw refuse(file, key + ".data_type " + type + " does not match the model's "
                     + spec.dataType().configType() + " for '" + spec.name() + "'");
         }
         if (dims.isEmpty()) {
@@ -512,7 +525,7 @@ public final class ModelConfigs {
             fits = want == -1 || has == -1 || want == has;
         }
         if (!fits) {
-            throw new ModelLoadException(file + ": " + key + ".dims " + dims + " do not match the model's shape "
+            throw refuse(file, key + ".dims " + dims + " do not match the model's shape "
                     + Arrays.toString(model) + " for '" + spec.name() + "'"
                     + (batching ? " (with max_batch_size > 0, dims leave out the batch dimension)" : ""));
         }
@@ -533,7 +546,7 @@ public final class ModelConfigs {
             return;
         }
         if (!missing.isObject()) {
-            throw new ModelLoadException(meta + ": inputs.missing: expected a mapping of feature name to null (NaN) "
+            throw refuse(meta, "inputs.missing: expected a mapping of feature name to null (NaN) "
                     + "or a number");
         }
         for (String name : b.getNamesList()) {
@@ -543,13 +556,13 @@ public final class ModelConfigs {
                 continue; // not declared, or not in the view (Predict reports that)
             }
             if (!m.isNull() && !m.isNumber()) {
-                throw new ModelLoadException(meta + ": inputs.missing." + name + ": expected null (NaN) or a number, "
+                throw refuse(meta, "inputs.missing." + name + ": expected null (NaN) or a number, "
                         + "got " + m);
             }
             double encoded = m.isNull() ? Double.NaN : m.doubleValue();
             double served = view.features().get(f).defaultValue();
             if (Double.isNaN(encoded) ? !Double.isNaN(served) : encoded != served) {
-                throw new ModelLoadException("model '" + model + "' version " + version + " encodes a missing '"
+                throw refuse(null, "model '" + model + "' version " + version + " encodes a missing '"
                         + name + "' as " + (Double.isNaN(encoded) ? "NaN (imputed by the model)" : encoded)
                         + ", but view '" + view.name() + "' serves " + served + " for it when absent; give the "
                         + "feature default: " + (Double.isNaN(encoded) ? "nan" : encoded) + " in the view, or "
@@ -570,7 +583,7 @@ public final class ModelConfigs {
         try {
             return new com.fasterxml.jackson.databind.ObjectMapper().readTree(meta.toFile());
         } catch (IOException e) {
-            throw new ModelLoadException(meta + ": not valid JSON: " + e.getMessage(), e);
+            throw refuse(meta, "not valid JSON: " + e.getMessage(), e);
         }
     }
 
@@ -611,7 +624,7 @@ public final class ModelConfigs {
             for (Map.Entry<String, ModelWarmup.Input> e : w.getInputsMap().entrySet()) {
                 ModelWarmup.Input in = e.getValue();
                 if (in.hasInputDataFile()) {
-                    throw new ModelLoadException(file + ": model_warmup[" + i + "].inputs." + e.getKey()
+                    throw refuse(file, "model_warmup[" + i + "].inputs." + e.getKey()
                             + ".input_data_file is not supported; use zero_data or random_data");
                 }
                 random |= in.getRandomData();
@@ -619,7 +632,7 @@ public final class ModelConfigs {
             }
             int batch = w.getBatchSize();
             if (config.getMaxBatchSize() > 0 && batch > config.getMaxBatchSize()) {
-                throw new ModelLoadException(file + ": model_warmup[" + i + "].batch_size " + batch
+                throw refuse(file, "model_warmup[" + i + "].batch_size " + batch
                         + " exceeds max_batch_size " + config.getMaxBatchSize());
             }
             samples.add(new WarmupSample(name, Math.max(batch, config.getMaxBatchSize() > 0 ? 1 : 0),

@@ -282,8 +282,10 @@ public final class RolloutManager implements AutoCloseable {
         ModelEntry.Rollout r = e == null ? null : e.rollout();
         if (r == null || r.champion() == null || r.challenger() == null || r.champion().version() != champion
                 || r.challenger().version() != challenger) {
+            // a challenger this replica rolled back (or refused) is decided, not late
             boolean ahead = r != null && r.champion() != null && r.champion().version() == champion
-                    && (r.challenger() == null || r.challenger().version() < challenger);
+                    && (r.challenger() == null || r.challenger().version() < challenger)
+                    && !repository.rollouts().get(model).rejected().contains(challenger);
             if (ahead && clock.now() - firstMs < pollLagMs) {
                 return false;
             }

@@ -2,16 +2,15 @@ package io.mlserve.server.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.mlserve.server.config.ServerConfigFile;
+import io.mlserve.examples.ChurnExample;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import io.mlserve.examples.ChurnExample;
 
-/** examples/churn in the repository is exactly what {@code ./mlserve demo --write-example} writes. */
+/** examples/churn in the repository is exactly what {@code ./mlserve example --write-example} writes. */
 class ChurnExampleTest {
     private static final Path COMMITTED = Path.of("..", "examples", "churn");
 
@@ -28,7 +27,7 @@ class ChurnExampleTest {
         assertThat(generated).containsExactly(Path.of("mlserve.yaml"), Path.of("models/churn/1/metadata.json"),
                 Path.of("models/churn/1/model.onnx"), Path.of("models/churn/config.json"));
         for (Path p : generated) {
-            assertThat(Files.readAllBytes(COMMITTED.resolve(p))).as(p + " (regenerate with ./mlserve demo "
+            assertThat(Files.readAllBytes(COMMITTED.resolve(p))).as(p + " (regenerate with ./mlserve example "
                     + "--write-example examples/churn)").isEqualTo(Files.readAllBytes(dir.resolve(p)));
         }
         ServerConfigFile config = ServerConfigFile.read(COMMITTED.resolve("mlserve.yaml"));

@@ -87,6 +87,14 @@ class ServerConfigFileTest {
     }
 
     @Test
+    void aRefusalIsOneLineWhateverTheFileEchoes() {
+        assertThatThrownBy(() -> read("""
+                feature_views: [{name: v, entity_key: id, features: [{name: a}]}]
+                snapshots: [{view: "v\\nw", csv: s.csv}]
+                """)).hasMessageEndingWith("mlserve.yaml: snapshots[0].view: no feature view 'v\\nw'");
+    }
+
+    @Test
     void namesFileAndKeyOfEachMistake() {
         assertThatThrownBy(() -> read("feature_view: []")).hasMessageContaining("mlserve.yaml: feature_view: unknown key");
         assertThatThrownBy(() -> read("feature_views: [{name: v, entity_key: id, ttl: soon, features: [{name: a}]}]"))

@@ -84,6 +84,16 @@ class ModelConfigsTest {
     }
 
     @Test
+    void aRefusalIsOneLineWhateverTheConfigEchoes() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("mlserve-config");
+        java.nio.file.Files.writeString(dir.resolve("config.json"), """
+                {"rollout": {"mode": "canary\\nshadow"}}""");
+        assertThatThrownBy(() -> ModelConfigs.read(dir, "m"))
+                .hasMessage(dir.resolve("config.json") + ": rollout.mode must be off, canary or shadow, got "
+                        + "'canary\\nshadow'");
+    }
+
+    @Test
     void schedulingMistakesNameTheFileAndKey() {
         assertThatThrownBy(() -> ModelConfigs.batchingConfig(parse("{\"dynamic_batching\": {}}"), 1, FILE))
                 .hasMessageContaining("config.json").hasMessageContaining("max_batch_size > 0");
